@@ -1,0 +1,41 @@
+# The two commands of the README:   make book   (main job)   and   make test   (tests; .ci/run calls it).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= smoke
+# pip on this kind of machine prints one warning per package about empty local indexes: hide only those.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: help env data notebooks book test clean
+
+help:
+	@echo "make book   create .venv, generate the synthetic dataset, run every notebook ($(PROFILE) profile), build the book"
+	@echo "make test   create .venv and run the test suite (what CI runs)"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
+	touch $(STAMP)
+
+env: $(STAMP)
+
+data: env
+	$(BIN)/python -m helpers.synthetic --profile $(PROFILE)
+
+notebooks: data
+	$(BIN)/python -m helpers.book execute --profile $(PROFILE)
+
+book: notebooks
+	$(BIN)/python -m helpers.book build --profile $(PROFILE)
+
+test: env
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build

@@ -1,0 +1,180 @@
+"""Execute the notebooks and build the Jupyter Book (the machinery behind ``make book``).
+
+``python -m helpers.book execute --profile smoke``  runs every numbered notebook with papermill, in order,
+into ``_build/executed/<profile>/notebooks/`` (the notebooks in ``notebooks/`` stay clean).
+``python -m helpers.book build --profile smoke``    stages the book sources with those executed notebooks
+and runs ``jupyter-book build -W -n`` (warnings are errors); prints where the HTML is.
+``python -m helpers.book badges``                   rewrites each notebook's Colab badge and install line from
+the repository url in ``_config.yml``, the one place that names the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import __version__
+from helpers.profiles import PROFILES, project_root
+
+COLAB = "https://colab.research.google.com"
+BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised an error while executing."""
+
+
+def root_dir() -> Path:
+    root = project_root()
+    if root is None:
+        raise RuntimeError("run this from a checkout of the genuine-posed repository (no _toc.yml found)")
+    return root
+
+
+def repository(root: Path | None = None) -> dict:
+    import yaml
+
+    config = yaml.safe_load(((root or root_dir()) / "_config.yml").read_text())
+    return config["repository"]
+
+
+def notebook_paths(root: Path | None = None) -> list[Path]:
+    """The numbered notebooks, in the order they must run."""
+    return sorted((root or root_dir()).glob("notebooks/[0-9][0-9]_*.ipynb"))
+
+
+def colab_url(notebook: Path, root: Path | None = None) -> str:
+    root = root or root_dir()
+    repo = repository(root)
+    github = repo["url"].removeprefix("https://github.com/").rstrip("/")
+    relative = notebook.resolve().relative_to(root.resolve()).as_posix()
+    return f"{COLAB}/github/{github}/blob/{repo.get('branch', 'main')}/{relative}"
+
+
+def colab_badge(notebook: Path, root: Path | None = None) -> str:
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook, root)})"
+
+
+def install_requirement(root: Path | None = None) -> str:
+    """What Colab pip-installs: this package at the release tag (never a moving branch)."""
+    return f"genuine-posed @ git+{repository(root)['url'].rstrip('/')}@v{__version__}"
+
+
+_BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+_INSTALL_PATTERN = re.compile(r"genuine-posed @ git\+[^\"'\s]+")
+
+
+def sync_notebook(notebook: Path, root: Path | None = None) -> bool:
+    """Rewrite the badge and the install line of one notebook; True when something changed."""
+    content = json.loads(notebook.read_text())
+    badge, install = colab_badge(notebook, root), install_requirement(root)
+    changed = False
+    for cell in content["cells"]:
+        source = "".join(cell["source"])
+        updated = _INSTALL_PATTERN.sub(install, _BADGE_PATTERN.sub(badge, source))
+        if updated != source:
+            cell["source"] = updated.splitlines(keepends=True)
+            changed = True
+    if changed:
+        notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+    return changed
+
+
+def execute(
+    profile: str,
+    output_dir: Path | None = None,
+    notebooks: list[Path] | None = None,
+    parameters: dict | None = None,
+) -> list[Path]:
+    """Run notebooks in order with papermill, injecting ``PROFILE``; stop at the first failing one."""
+    import papermill
+
+    root = root_dir()
+    output_dir = output_dir or root / "_build" / "executed" / profile / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    executed = []
+    for notebook in notebooks or notebook_paths(root):
+        started = time.perf_counter()
+        target = output_dir / notebook.name
+        print(f"[{profile}] executing {notebook.name} ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(target),
+                parameters={"PROFILE": profile, **(parameters or {})},
+                cwd=str(notebook.parent),
+                kernel_name="python3",
+                progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as error:
+            raise NotebookFailed(
+                f"{notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+                f"The executed copy with the traceback is {target}"
+            ) from error
+        print(f"[{profile}] {notebook.name} done in {time.perf_counter() - started:.0f} s", flush=True)
+        executed.append(target)
+    return executed
+
+
+def stage(profile: str, executed_dir: Path | None = None, stage_dir: Path | None = None) -> Path:
+    """Copy the book sources and the executed notebooks into one folder laid out like the repository."""
+    root = root_dir()
+    executed_dir = executed_dir or root / "_build" / "executed" / profile / "notebooks"
+    stage_dir = stage_dir or root / "_build" / "book-src" / profile
+    missing = [nb.name for nb in notebook_paths(root) if not (executed_dir / nb.name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"no executed copy of {', '.join(missing)} in {executed_dir}: "
+            f"run `python -m helpers.book execute --profile {profile}` first"
+        )
+    shutil.rmtree(stage_dir, ignore_errors=True)
+    stage_dir.mkdir(parents=True)
+    for name in BOOK_SOURCES:
+        source = root / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, stage_dir / name)
+    shutil.copytree(executed_dir, stage_dir / "notebooks")
+    return stage_dir
+
+
+def build(profile: str, executed_dir: Path | None = None, output_dir: Path | None = None) -> Path:
+    """Build the HTML book with warnings as errors; returns the path of its index.html."""
+    root = root_dir()
+    stage_dir = stage(profile, executed_dir)
+    output_dir = output_dir or root / "_build" / "book" / profile
+    shutil.rmtree(output_dir, ignore_errors=True)
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(stage_dir), "-W", "-n", "--keep-going",
+               "--path-output", str(output_dir)]
+    subprocess.run(command, check=True)
+    index = output_dir / "_build" / "html" / "index.html"
+    print(f"The book is at {index}")
+    return index
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["execute", "build", "badges"])
+    parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    args = parser.parse_args(argv)
+    if args.action == "execute":
+        try:
+            execute(args.profile)
+        except NotebookFailed as error:
+            sys.exit(str(error))
+    elif args.action == "build":
+        build(args.profile)
+    else:
+        for notebook in notebook_paths():
+            print(f"{notebook.name}: {'updated' if sync_notebook(notebook) else 'up to date'}")
+
+
+if __name__ == "__main__":
+    main()

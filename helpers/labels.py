@@ -1,0 +1,96 @@
+"""The SASE-FE vocabulary: video codes, emotions, authenticity and class indices.
+
+SASE-FE records every subject in 12 videos. A genuine video starts neutral and shows the felt emotion
+(``N2H``: neutral to happy). A posed video starts with a *contrasting* emotion, returns to neutral and
+then shows the posed one (``S2N2H``: sad, neutral, posed happy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EMOTIONS: tuple[str, ...] = ("happy", "sad", "disgust", "anger", "contempt", "surprise")
+AUTHENTICITY: tuple[str, ...] = ("posed", "genuine")  # index 1 = genuine, so p(class 1) is "genuineness"
+
+
+@dataclass(frozen=True)
+class VideoCode:
+    """One of the 12 SASE-FE recordings of a subject."""
+
+    code: str
+    emotion: str
+    genuine: bool
+    start_emotion: str  # what the video shows first: "neutral" for genuine, the contrasting emotion if posed
+
+    @property
+    def label(self) -> int:
+        """Index of this code in the 12-class problem (see ``CLASS_NAMES``)."""
+        return CODES.index(self.code)
+
+    @property
+    def emotion_index(self) -> int:
+        return EMOTIONS.index(self.emotion)
+
+    @property
+    def authenticity_index(self) -> int:
+        return int(self.genuine)
+
+    @property
+    def class_name(self) -> str:
+        return f"{'genuine' if self.genuine else 'posed'} {self.emotion}"
+
+
+VIDEO_CODES: tuple[VideoCode, ...] = (
+    VideoCode("N2H", "happy", True, "neutral"),
+    VideoCode("N2S", "sad", True, "neutral"),
+    VideoCode("N2D", "disgust", True, "neutral"),
+    VideoCode("N2A", "anger", True, "neutral"),
+    VideoCode("N2C", "contempt", True, "neutral"),
+    VideoCode("N2Sur", "surprise", True, "neutral"),
+    VideoCode("S2N2H", "happy", False, "sad"),
+    VideoCode("H2N2S", "sad", False, "happy"),
+    VideoCode("H2N2D", "disgust", False, "happy"),
+    VideoCode("H2N2A", "anger", False, "happy"),
+    VideoCode("H2N2C", "contempt", False, "happy"),
+    VideoCode("D2N2Sur", "surprise", False, "disgust"),
+)
+CODES: tuple[str, ...] = tuple(video.code for video in VIDEO_CODES)
+CLASS_NAMES: tuple[str, ...] = tuple(video.class_name for video in VIDEO_CODES)
+GENUINE_CODES: tuple[str, ...] = tuple(v.code for v in VIDEO_CODES if v.genuine)
+POSED_CODES: tuple[str, ...] = tuple(v.code for v in VIDEO_CODES if not v.genuine)
+_BY_CODE = {video.code.upper(): video for video in VIDEO_CODES}
+
+
+def parse_code(code: str) -> VideoCode:
+    """Look a code up, ignoring case (``n2sur`` and ``N2Sur`` are the same video).
+
+    Raises ``KeyError`` naming the valid codes when ``code`` is not one of them.
+    """
+    try:
+        return _BY_CODE[code.upper()]
+    except KeyError:
+        raise KeyError(f"{code!r} is not a SASE-FE video code; expected one of {', '.join(CODES)}") from None
+
+
+def is_code(code: str) -> bool:
+    return code.upper() in _BY_CODE
+
+
+def class_index(emotion: str, genuine: bool) -> int:
+    """12-class index from the two task labels (the inverse of ``split_class_index``)."""
+    for video in VIDEO_CODES:
+        if video.emotion == emotion and video.genuine == bool(genuine):
+            return video.label
+    raise KeyError(f"unknown emotion {emotion!r}; expected one of {', '.join(EMOTIONS)}")
+
+
+def split_class_index(label: int) -> tuple[int, int]:
+    """(emotion index, authenticity index) of a 12-class index."""
+    video = VIDEO_CODES[label]
+    return video.emotion_index, video.authenticity_index
+
+
+def pair_code(code: str) -> str:
+    """The code of the same emotion with the other authenticity (``N2H`` <-> ``S2N2H``)."""
+    video = parse_code(code)
+    return CODES[class_index(video.emotion, not video.genuine)]

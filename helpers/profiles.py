@@ -1,0 +1,146 @@
+"""Run profiles and the places where every notebook reads and writes.
+
+``smoke``: tiny synthetic data, random weights, seconds per notebook on a CPU (CI, the README's main job).
+``demo``: synthetic data big enough to learn from, minutes on a CPU.
+``full``: the real SASE-FE (from Google Drive or a folder), pretrained weights, a GPU.
+
+All bulky outputs (dataset, packed crops, checkpoints) go under one *work directory*: ``./work`` locally,
+a Google Drive folder on Colab (so that a disconnect loses nothing), or ``$GENUINE_POSED_WORK``.
+Small result artifacts go to ``results/<profile>/`` in the repository (or ``<work>/results`` on Colab).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+DRIVE_WORK_DIR = Path("/content/drive/MyDrive/genuine-posed")
+DATASET_DIRNAME = "FakeTrue_DB"
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Size of a generated SASE-FE-like dataset (see ``helpers.synthetic``)."""
+
+    subjects: int
+    fps: float
+    seconds: float
+    width: int
+    height: int
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    synthetic: SyntheticSpec | None  # None: the real SASE-FE
+    n_folds: int
+
+    @property
+    def uses_synthetic_data(self) -> bool:
+        return self.synthetic is not None
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke",
+        "tiny synthetic SASE-FE, random weights, 1 epoch: proves the pipeline runs (numbers mean nothing)",
+        SyntheticSpec(subjects=6, fps=25, seconds=2.0, width=192, height=144),
+        n_folds=3,
+    ),
+    "demo": Profile(
+        "demo",
+        "synthetic SASE-FE big enough to learn from on a CPU in minutes (proves the wiring learns)",
+        SyntheticSpec(subjects=16, fps=25, seconds=4.0, width=320, height=240),
+        n_folds=4,
+    ),
+    "full": Profile(
+        "full",
+        "the real SASE-FE on a GPU with pretrained weights (the research setting)",
+        None,
+        n_folds=5,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+
+
+def on_colab() -> bool:
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The repository checkout this code runs from (the folder holding ``_toc.yml``), if any."""
+    for folder in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]:
+        if (folder / "_toc.yml").exists() and (folder / "helpers").is_dir():
+            return folder
+    package_parent = Path(__file__).resolve().parents[1]
+    return package_parent if (package_parent / "_toc.yml").exists() else None
+
+
+def default_work_dir() -> Path:
+    if os.environ.get("GENUINE_POSED_WORK"):
+        return Path(os.environ["GENUINE_POSED_WORK"])
+    if on_colab():
+        return DRIVE_WORK_DIR / "work" if DRIVE_WORK_DIR.parent.exists() else Path("/content/work")
+    root = project_root()
+    return (root or Path.cwd()) / "work"
+
+
+def default_results_dir() -> Path:
+    if os.environ.get("GENUINE_POSED_RESULTS"):
+        return Path(os.environ["GENUINE_POSED_RESULTS"])
+    root = project_root()
+    if root is None or on_colab():
+        return default_work_dir() / "results"
+    return root / "results"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one profile's data and outputs live."""
+
+    profile: str
+    work: Path  # <work>/<profile>
+    results: Path  # <results>/<profile>
+
+    @property
+    def dataset(self) -> Path:
+        """The SASE-FE layout root: ``<dataset>/<subject>/<CODE>.MP4``."""
+        return self.work / DATASET_DIRNAME
+
+    @property
+    def index(self) -> Path:
+        return self.work / "index.csv"
+
+    @property
+    def splits(self) -> Path:
+        return self.work / "splits.csv"
+
+    @property
+    def crops(self) -> Path:
+        return self.work / "crops"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.work / "checkpoints"
+
+    @property
+    def figures(self) -> Path:
+        return self.results / "figures"
+
+
+def paths_for(profile: str, work_dir: str | Path | None = None, results_dir: str | Path | None = None) -> RunPaths:
+    """Paths of a profile; ``None`` picks the defaults described in the module docstring."""
+    get_profile(profile)
+    work = Path(work_dir) if work_dir else default_work_dir()
+    results = Path(results_dir) if results_dir else default_results_dir()
+    return RunPaths(profile, work / profile, results / profile)

@@ -1,0 +1,78 @@
+"""Every numbered notebook runs end to end in the smoke profile, follows the conventions, and the book builds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import book
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = book.notebook_paths(REPO)
+
+
+def cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text())["cells"]
+
+
+def sources(notebook: Path) -> list[str]:
+    return ["".join(cell["source"]) for cell in cells(notebook)]
+
+
+def test_there_are_notebooks():
+    assert [nb.name[:2] for nb in NOTEBOOKS] == [f"{i:02d}" for i in range(1, len(NOTEBOOKS) + 1)]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(notebook: Path):
+    all_cells = cells(notebook)
+    first = "".join(all_cells[0]["source"])
+    assert first.startswith("# "), "the first cell is the title"
+    assert book.colab_badge(notebook, REPO) in first, "badge out of date: run `python -m helpers.book badges`"
+    text = "\n".join(sources(notebook))
+    for heading in ("**Overview.**", "**Prerequisites.**", "**Time to run.**", "## Summary"):
+        assert heading in text, f"missing {heading}"
+    setup = [s for s in sources(notebook) if "%pip install" in s]
+    assert setup and all('if "google.colab" in sys.modules' in s for s in setup), "installs only on Colab"
+    assert book.install_requirement(REPO) in setup[0], "install line out of date: run `python -m helpers.book badges`"
+    parameters = [c for c in all_cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(parameters) == 1 and 'PROFILE = "smoke"' in "".join(parameters[0]["source"])
+    assert not any(c.get("outputs") for c in all_cells if c["cell_type"] == "code"), "commit notebooks without outputs"
+    assert "import *" not in text
+
+
+def test_a_failing_cell_fails_the_run(tmp_path, smoke_environment):
+    broken = tmp_path / "99_broken.ipynb"
+    notebook = json.loads(NOTEBOOKS[0].read_text())
+    notebook["cells"] = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    notebook["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                              "source": ["raise ValueError('deliberately broken cell')"]})
+    broken.write_text(json.dumps(notebook))
+    with pytest.raises(book.NotebookFailed, match="deliberately broken cell"):
+        book.execute("smoke", tmp_path / "out", notebooks=[broken])
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executes_in_smoke_profile(notebook: Path, smoke_environment):
+    executed = book.execute("smoke", smoke_environment["executed"], notebooks=[notebook])[0]
+    outputs = [o for c in json.loads(executed.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook shows no figure"
+
+
+@pytest.mark.notebook
+def test_book_builds_with_warnings_as_errors(smoke_environment):
+    executed_dir = smoke_environment["executed"]
+    missing = [nb for nb in NOTEBOOKS if not (executed_dir / nb.name).exists()]
+    if missing:  # e.g. when this test is selected alone
+        book.execute("smoke", executed_dir, notebooks=missing)
+    index = book.build("smoke", executed_dir, smoke_environment["book"])
+    html = index.parent
+    for notebook in NOTEBOOKS:
+        page = (html / "notebooks" / f"{notebook.stem}.html").read_text()
+        assert "<img" in page and "data:image/png" in page or ".png" in page, f"{notebook.stem} page shows no figure"
+        assert "colab.research.google.com" in page, "Colab launch button missing"
+    assert "Kulkarni" in (html / "book" / "references.html").read_text()
