@@ -17,9 +17,10 @@ help:
 	@echo "make book   create .venv, generate the synthetic dataset, run every notebook ($(PROFILE) profile), build the book"
 	@echo "make test   create .venv and run the test suite (what CI runs)"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt 2>&1 | $(QUIET_PIP)
 	$(BIN)/pip install -q --no-deps -e . 2>&1 | $(QUIET_PIP)
 	touch $(STAMP)
 
