@@ -30,7 +30,6 @@ import posixpath
 import re
 import shutil
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels, profiles, video
+from helpers import labels, profiles, results, video
 
 #: The columns of the video index, in order.
 INDEX_COLUMNS: tuple[str, ...] = (
@@ -104,21 +103,6 @@ def file_md5(path: Path, chunk_size: int = 1 << 20) -> str:
 def _is_ignored(path: Path) -> bool:
     """Hidden and ``_``-prefixed entries (``.DS_Store``, ``__MACOSX``, ``._N2H.MP4``) are never data."""
     return path.name.startswith((".", "_"))
-
-
-def _atomic_write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a CSV so that readers never see half a file (a killed kernel leaves the old one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            frame.to_csv(stream, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _preview(items: list[str], limit: int = 8) -> str:
@@ -784,7 +768,7 @@ def index_videos(root: Path, probe: bool = True, workers: int = 4, progress: boo
 
 def save_index(index: pd.DataFrame, path: Path) -> Path:
     """Write the index as CSV, atomically."""
-    return _atomic_write_csv(index, Path(path))
+    return results.write_csv(path, index)
 
 
 def load_index(path: Path) -> pd.DataFrame:
@@ -933,7 +917,7 @@ def make_splits(index: pd.DataFrame, n_folds: int, seed: int = 0) -> pd.DataFram
 
 def save_splits(splits: pd.DataFrame, path: Path) -> Path:
     """Write the folds as CSV, atomically."""
-    return _atomic_write_csv(splits[["subject", "fold"]], Path(path))
+    return results.write_csv(path, splits[["subject", "fold"]])
 
 
 def load_splits(path: Path) -> pd.DataFrame:
