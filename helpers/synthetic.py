@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import labels
+from helpers import labels, results
 from helpers.profiles import PROFILES, SyntheticSpec, get_profile, paths_for
 from helpers.video import write_video
 
@@ -1060,7 +1060,7 @@ def generate_dataset(
     root.mkdir(parents=True, exist_ok=True)
     (root / GROUND_TRUTH_FILE).unlink(missing_ok=True)
     # Record the parameters before the first video, so an interrupted run can trust what it left.
-    _write_json_atomic(root / PARAMETERS_FILE, {**parameters, "complete": False})
+    results.write_json(root / PARAMETERS_FILE, {**parameters, "complete": False})
 
     todo = [
         (i, code)
@@ -1070,8 +1070,8 @@ def generate_dataset(
     ]
     _render_and_write_all(root, todo, spec, cues, workers, progress)
     table = ground_truth_table(spec, cues)
-    _write_csv_atomic(root / GROUND_TRUTH_FILE, table)
-    _write_json_atomic(root / PARAMETERS_FILE, {**parameters, "complete": True})
+    results.write_csv(root / GROUND_TRUTH_FILE, table)
+    results.write_json(root / PARAMETERS_FILE, {**parameters, "complete": True})
     return table
 
 
@@ -1148,18 +1148,6 @@ def _render_and_write_all(
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)  # the processes already use every core
-
-
-def _write_json_atomic(path: Path, values: dict) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
-
-
-def _write_csv_atomic(path: Path, table: pd.DataFrame) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    table.to_csv(partial, index=False)
-    os.replace(partial, path)
 
 
 # --------------------------------------------------------------------------------------------------
