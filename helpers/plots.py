@@ -118,3 +118,177 @@ def subjects_per_fold(splits: pd.DataFrame) -> Figure:
     ax.set_title("Subject-independent folds")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Training results (notebooks 03-06)
+# --------------------------------------------------------------------------------------------------
+
+
+def learning_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"),
+                    title: str = "Learning curves (mean over folds)") -> Figure:
+    """One panel per metric: training (solid) and validation (dashed) curves of each run, averaged over folds.
+
+    ``histories``: the history.csv rows of several runs/folds with columns ``run``, ``fold``, ``epoch``,
+    ``train_<metric>`` and optionally ``val_<metric>``.
+    """
+    metrics = [m for m in metrics if f"train_{m}" in histories.columns]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
+    colours = dict(zip(histories["run"].unique(), sns.color_palette("tab10", histories["run"].nunique())))
+    for ax, metric in zip(axes[0], metrics):
+        for run, part in histories.groupby("run", sort=False):
+            mean = part.groupby("epoch").mean(numeric_only=True)
+            ax.plot(mean.index, mean[f"train_{metric}"], color=colours[run], marker="o", markersize=3,
+                    label=f"{run} train")
+            if f"val_{metric}" in mean and mean[f"val_{metric}"].notna().any():
+                ax.plot(mean.index, mean[f"val_{metric}"], color=colours[run], linestyle="--", marker="o",
+                        markersize=3, label=f"{run} val")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        epochs = sorted(histories["epoch"].unique())
+        ax.set_xlim(0.5, max(epochs) + 0.5)
+        if len(epochs) <= 20:
+            ax.set_xticks(epochs)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(matrix: Sequence[Sequence[int]], class_names: Sequence[str], title: str = "",
+                     normalize: bool = True, ax=None) -> Figure:
+    """A confusion matrix (rows: true class, columns: predicted), as row percentages when ``normalize``."""
+    counts = np.asarray(matrix, dtype=float)
+    values = counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None) * 100 if normalize else counts
+    size = max(3.2, 0.5 * len(class_names) + 1.5)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size + 1, size))
+    else:
+        fig = ax.figure
+    sns.heatmap(values, annot=len(class_names) <= 12, fmt=".0f", cmap="Blues", vmin=0,
+                vmax=100 if normalize else None, xticklabels=class_names, yticklabels=class_names, ax=ax,
+                cbar_kws={"label": "% of true class" if normalize else "count"}, annot_kws={"fontsize": 7})
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def authenticity_by_emotion(table: pd.DataFrame, title: str = "Real vs fake accuracy per emotion (video level)"
+                            ) -> Figure:
+    """Grouped bars: real/fake accuracy within each emotion, one bar per run (``run, emotion, accuracy``;
+    several folds per run are averaged, with their standard deviation as error bar)."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    sns.barplot(data=table, x="emotion", y="accuracy", hue="run", order=list(labels.EMOTIONS), errorbar="sd",
+                ax=ax)
+    ax.axhline(0.5, color="black", linestyle=":", linewidth=1, label="chance")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def fold_scores(folds: pd.DataFrame, metric: str = "video_accuracy", chance: float | None = None,
+                title: str = "") -> Figure:
+    """Each run's score per fold (dots) and mean ± std (bar), with the chance level as a line."""
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * folds["run"].nunique() + 2), 3.6))
+    sns.barplot(data=folds, x="run", y=metric, errorbar="sd", color="#c6dbef", ax=ax)
+    sns.stripplot(data=folds, x="run", y=metric, color="#08519c", size=5, ax=ax)
+    if chance is not None:
+        ax.axhline(chance, color="black", linestyle=":", linewidth=1)
+        ax.annotate("chance", (ax.get_xlim()[1], chance), ha="right", va="bottom", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.set_title(title or f"{metric.replace('_', ' ')} per fold (dots) and mean ± std (bars)")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Frame extraction (notebook 02)
+# --------------------------------------------------------------------------------------------------
+
+
+def detection_rates(videos: pd.DataFrame, subjects: Sequence[str] | None = None) -> Figure:
+    """Subjects × codes: share of the frames the detector ran on where it found a face (blank: no crops)."""
+    subjects = list(subjects if subjects is not None else videos["subject"].drop_duplicates())
+    codes = [c for c in labels.CODES if c in set(videos["code"])] or sorted(videos["code"].unique())
+    rates = videos.pivot_table(index="subject", columns="code", values="detection_rate", aggfunc="first")
+    rates = rates.reindex(index=subjects, columns=codes).astype(float)
+    status = videos.set_index(["subject", "code"])["status"]
+    notes = [[("" if (s, c) not in status.index or status[(s, c)] == "ok" else
+               {"no_face": "no face", "error": "error"}.get(status[(s, c)], status[(s, c)]))
+              for c in codes] for s in subjects]
+    annotations = np.where(np.array(notes) != "", np.array(notes),
+                           np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.0%}")(rates.to_numpy()))
+    height = max(2.5, 0.3 * len(subjects) + 1.4)
+    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(codes) + 2), height))
+    sns.heatmap(rates, vmin=0, vmax=1, cmap="RdYlGn", annot=annotations if len(subjects) <= 30 else False,
+                fmt="", annot_kws={"fontsize": 7}, cbar_kws={"label": "detection rate"}, ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("subject")
+    ax.set_title("Face found in the frames the detector ran on, per video")
+    fig.tight_layout()
+    return fig
+
+
+def box_track(frames_table: pd.DataFrame, title: str = "") -> Figure:
+    """Box centre and size over time: raw detections (dots) and the smoothed box used for the crop (line)."""
+    table = frames_table.sort_values("time_s")
+    raw_centre_x, raw_centre_y = table["raw_x"] + table["raw_w"] / 2, table["raw_y"] + table["raw_h"] / 2
+    raw_side = np.maximum(table["raw_w"], table["raw_h"])
+    series = [("centre x (px)", raw_centre_x, table["x"] + table["w"] / 2),
+              ("centre y (px)", raw_centre_y, table["y"] + table["h"] / 2),
+              ("box side (px)", raw_side, table["w"])]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharex=True)
+    for ax, (name, raw, smoothed) in zip(axes, series):
+        ax.plot(table["time_s"], raw, "o", markersize=4, color="#dd8452", label="raw detection")
+        ax.plot(table["time_s"], smoothed, "-", color="#4c72b0", linewidth=2, label="smoothed (used)")
+        fallback = table["fell_back"].astype(bool)
+        if fallback.any():
+            ax.plot(table.loc[fallback, "time_s"], smoothed[fallback], "x", color="#c44e52", label="fell back")
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(name)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title or "Face box over time")
+    fig.tight_layout()
+    return fig
+
+
+def iou_distribution(scored: pd.DataFrame, threshold: float = 0.5) -> Figure:
+    """Histogram of the IoU between detected and true boxes, raw and smoothed (synthetic data)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    bins = np.linspace(0, 1, 41)
+    # shares, not counts: raw boxes exist only where the detector ran, smoothed ones on every frame
+    for column, name, colour in (("iou_raw", "raw detection", "#dd8452"), ("iou_smoothed", "smoothed box", "#4c72b0")):
+        values = scored[column].dropna()
+        ax.hist(values, bins=bins, alpha=0.6, color=colour, weights=np.full(len(values), 1 / max(1, len(values))),
+                label=f"{name} ({len(values)} frames)")
+    ax.axvline(threshold, color="black", linestyle=":", linewidth=1)
+    ax.set_xlabel("IoU with the true face box")
+    ax.set_ylabel("share of frames")
+    ax.legend(fontsize=8)
+    ax.set_title("Detected vs true face boxes")
+    fig.tight_layout()
+    return fig
+
+
+def extraction_speed(videos: pd.DataFrame) -> Figure:
+    """Frames kept per second of work, per video (each worker's own time, not the wall clock)."""
+    done = videos[(videos["status"] == "ok") & (videos["seconds"] > 0)]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    ax.hist(done["frames"] / done["seconds"], bins=20, color="#55a868")
+    ax.set_xlabel("frames per second (one worker)")
+    ax.set_ylabel("videos")
+    ax.set_title("Extraction speed per video")
+    fig.tight_layout()
+    return fig

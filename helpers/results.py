@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "av", "opencv-python-headless", "scikit-learn",
-            "timm", "accelerate")
+            "timm", "accelerate", "facenet-pytorch")
 
 
 def atomic_write_bytes(path: Path | str, payload: bytes) -> Path:
@@ -88,3 +89,111 @@ def provenance(profile: str, **extra: Any) -> dict[str, Any]:
         "libraries": library_versions(),
         **extra,
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Training runs: results/<profile>/<approach>/<run>/fold_<k>/{metrics.json, history.csv, predictions.csv,
+# config.json, env.json}. metrics.json is written last, so its presence marks a complete run.
+# --------------------------------------------------------------------------------------------------
+
+METRICS_FILE = "metrics.json"
+RUN_FILES = ("config.json", "env.json", "history.csv", "predictions.csv", METRICS_FILE)
+
+
+def atomic_torch_save(path: Path | str, payload: Any) -> Path:
+    """``torch.save`` into a temporary file next to ``path``, then rename: a kill never leaves half a file."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def fold_dir_name(fold: int) -> str:
+    return f"fold_{int(fold)}"
+
+
+def run_dir(profile_results: Path | str, approach: str, run: str, fold: int) -> Path:
+    """``<results>/<profile>/<approach>/<run>/fold_<k>``; ``profile_results`` is ``RunPaths.results``."""
+    return Path(profile_results) / approach / run / fold_dir_name(fold)
+
+
+def table_fingerprint(table: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """A short hash of a table's content (row order ignored): tells whether two runs saw the same data."""
+    import hashlib
+
+    part = table[columns] if columns else table
+    text = part.astype(str).sort_values(list(part.columns)).to_csv(index=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def device_info() -> dict[str, Any]:
+    """The compute this process sees (CPU count, GPU name and count)."""
+    import torch
+
+    info: dict[str, Any] = {"cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def environment(profile: str, dataset_fingerprint: str | None = None, **extra: Any) -> dict[str, Any]:
+    """env.json of a run: provenance plus device and dataset fingerprint."""
+    return provenance(profile, device=device_info(), dataset_fingerprint=dataset_fingerprint, **extra)
+
+
+def write_run(folder: Path | str, metrics: dict, history: pd.DataFrame, predictions: pd.DataFrame,
+              config: dict, env: dict) -> Path:
+    """Write the five artifacts of one trained fold, each atomically, metrics.json last."""
+    folder = Path(folder)
+    (folder / METRICS_FILE).unlink(missing_ok=True)  # an overwritten run is incomplete until the end
+    write_json(folder / "config.json", config)
+    write_json(folder / "env.json", env)
+    write_csv(folder / "history.csv", history)
+    write_csv(folder / "predictions.csv", predictions)
+    write_json(folder / METRICS_FILE, metrics)
+    return folder
+
+
+def is_complete(folder: Path | str) -> bool:
+    return (Path(folder) / METRICS_FILE).exists()
+
+
+@dataclass
+class RunArtifacts:
+    """What one trained fold left behind (read back by notebooks 03-06 and the book; nothing retrains)."""
+
+    folder: Path
+    metrics: dict
+    config: dict
+    env: dict
+    history: pd.DataFrame
+    predictions: pd.DataFrame | None
+
+
+def load_run(folder: Path | str, predictions: bool = True) -> RunArtifacts:
+    """Read a complete run folder; ``predictions=False`` skips the largest file."""
+    folder = Path(folder)
+    if not is_complete(folder):
+        raise FileNotFoundError(f"{folder} holds no complete run (no {METRICS_FILE})")
+    frame = (pd.read_csv(folder / "predictions.csv", dtype={"subject": str, "code": str})
+             if predictions and (folder / "predictions.csv").exists() else None)
+    return RunArtifacts(folder, read_json(folder / METRICS_FILE), read_json(folder / "config.json"),
+                        read_json(folder / "env.json"), pd.read_csv(folder / "history.csv"), frame)
+
+
+def find_runs(profile_results: Path | str, approach: str | None = None, run: str | None = None) -> list[Path]:
+    """Folders of complete runs under ``<results>/<profile>``, optionally of one approach and/or run."""
+    pattern = f"{approach or '*'}/{run or '*'}/fold_*/{METRICS_FILE}"
+    return sorted(path.parent for path in Path(profile_results).glob(pattern))
