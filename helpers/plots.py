@@ -292,3 +292,47 @@ def extraction_speed(videos: pd.DataFrame) -> Figure:
     ax.set_title("Extraction speed per video")
     fig.tight_layout()
     return fig
+
+
+def genuineness_over_time(tables: dict[str, pd.DataFrame], title: str = "p(genuine) of sliding clips",
+                          segments: dict[str, tuple[int, int]] | None = None) -> Figure:
+    """p(genuine) of clips sliding over videos (``helpers.temporal.sliding_scores`` tables), one line per
+    video, against the position of the clip's centre among the video's crops; ``segments`` shades each
+    video's onset-to-apex segment."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    colours = sns.color_palette("tab10", max(1, len(tables)))
+    for colour, (name, table) in zip(colours, tables.items()):
+        ax.plot(table["centre"], table["p_genuine"], marker="o", markersize=3, color=colour, label=name)
+        if segments and name in segments:
+            start, end = segments[name]
+            ax.axvspan(start, end - 1, color=colour, alpha=0.12)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("clip centre (crop index in the kept window)")
+    ax.set_ylabel("p(genuine)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(table: pd.DataFrame, metrics: dict[str, str], by: str = "run", title: str = "",
+                chance: dict[str, float] | None = None) -> Figure:
+    """Grouped bars of several metrics (``{column: label}``, values in [0, 1]) per ``by`` (one row per fold:
+    the bar is the mean, the error bar the std over folds); ``chance`` draws each metric's chance level."""
+    long = table.melt(id_vars=[by], value_vars=list(metrics), var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(metrics)
+    width = min(11.0, max(6.5, 1.6 * len(metrics) + 0.25 * table[by].nunique() * len(metrics)))
+    fig, ax = plt.subplots(figsize=(width, 3.8))
+    sns.barplot(data=long, x="metric", y="value", hue=by, errorbar="sd", ax=ax)
+    for position, column in enumerate(metrics):
+        if chance and column in chance:
+            ax.hlines(chance[column], position - 0.4, position + 0.4, color="black", linestyle=":", linewidth=1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
