@@ -607,31 +607,8 @@ def run_experiment(config: MultiTaskConfig, dataset: Dataset | None = None, crop
                    force: bool = False, accelerator: Accelerator | None = None) -> pd.DataFrame:
     """Every fold of ``config`` (folds with artifacts are skipped unless ``force``); returns its fold table
     (``multitask_fold_table``), also written as ``<results>/multitask/<run>/folds.csv``."""
-    from helpers import data
-
-    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
-    dataset = dataset or data.prepare_dataset(config.profile, paths)
-    folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
-    pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_name, f))]
-    if pending and crops_dir is None:
-        crops_dir = train.ensure_crops(dataset, paths, config)
-    accelerator = accelerator or train.make_accelerator(config.train)
-    for fold in folds:
-        folder = results.run_dir(paths.results, config.approach, config.run_name, fold)
-        if results.is_complete(folder):
-            if not force:
-                accelerator.print(f"{config.run_name} fold {fold}: results exist in {folder}, not retraining")
-                continue
-            shutil.rmtree(train.checkpoint_dir(paths, config, fold), ignore_errors=True)
-        accelerator.print(f"{config.run_name} fold {fold}: training")
-        run_fold(config, fold_data(dataset.index, dataset.splits, fold, crops_dir, config), paths, accelerator)
-    runs = [results.load_run(f, predictions=False)
-            for f in results.find_runs(paths.results, config.approach, config.run_name)]
-    table = multitask_fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
-    if accelerator.is_main_process:
-        results.write_csv(paths.results / config.approach / config.run_name / "folds.csv", table)
-    return table
+    return train.cross_validate(config, run_fold, fold_data, multitask_fold_table, dataset, crops_dir, force,
+                                accelerator)
 
 
 MULTITASK_METRICS = ("emotion_frame_accuracy", "authenticity_frame_accuracy", "combined_frame_accuracy",

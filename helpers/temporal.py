@@ -611,32 +611,10 @@ def load_trained_model(config: TemporalConfig, fold: int, paths: profiles.RunPat
 def run_temporal_experiment(config: TemporalConfig, dataset=None, crops_dir: Path | str | None = None,
                             force: bool = False, accelerator=None) -> pd.DataFrame:
     """Every fold of ``config`` (skipping folds with artifacts unless ``force``); returns the fold table."""
-    from helpers import data, train
+    from helpers import train
 
-    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
-    dataset = dataset or data.prepare_dataset(config.profile, paths)
-    folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
-    pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_name, f))]
-    if pending and crops_dir is None:
-        crops_dir = train.ensure_crops(dataset, paths, config)
-    accelerator = accelerator or train.make_accelerator(config.train)
-    for fold in folds:
-        folder = results.run_dir(paths.results, config.approach, config.run_name, fold)
-        if fold not in pending:
-            accelerator.print(f"{config.run_name} fold {fold}: results exist in {folder}, not retraining")
-            continue
-        shutil.rmtree(paths.checkpoints / config.approach / config.run_name / results.fold_dir_name(fold),
-                      ignore_errors=True)
-        accelerator.print(f"{config.run_name} fold {fold}: training")
-        run_temporal_fold(config, train.fold_data(dataset.index, dataset.splits, fold, crops_dir, config),
-                          paths, accelerator)
-    runs = [results.load_run(f, predictions=False)
-            for f in results.find_runs(paths.results, config.approach, config.run_name)]
-    table = evaluate.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
-    if accelerator.is_main_process:
-        results.write_csv(paths.results / config.approach / config.run_name / "folds.csv", table)
-    return table
+    return train.cross_validate(config, run_temporal_fold, train.fold_data, evaluate.fold_table, dataset,
+                                crops_dir, force, accelerator)
 
 
 @torch.no_grad()

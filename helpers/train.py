@@ -677,6 +677,20 @@ def run_experiment(config: ExperimentConfig, dataset: Dataset | None = None, cro
     ``dataset``: a ``helpers.data.Dataset`` (default: ``data.prepare_dataset(config.profile, ...)``);
     ``crops_dir``: the folder of the packed crops (default: extracted if needed by ``ensure_crops``).
     """
+    return cross_validate(config, run_fold, fold_data, evaluate.fold_table, dataset, crops_dir, force, accelerator)
+
+
+def cross_validate(config: ExperimentConfig, train_fold: Callable, make_fold_data: Callable,
+                   fold_table: Callable, dataset: Dataset | None = None, crops_dir: Path | str | None = None,
+                   force: bool = False, accelerator: Accelerator | None = None) -> pd.DataFrame:
+    """The cross-validation driver that every approach (single-task, multi-task, temporal) shares.
+
+    ``make_fold_data(index, splits, fold, crops_dir, config)`` builds a fold's data,
+    ``train_fold(config, fold_data, paths, accelerator)`` trains and writes its artifacts, and
+    ``fold_table(runs)`` turns the finished runs into the table that is returned and saved as ``folds.csv``.
+    A fold whose artifacts exist is skipped; with ``force`` it is retrained from scratch, while an
+    unfinished fold resumes from its checkpoint.
+    """
     from helpers import data
 
     paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
@@ -695,10 +709,10 @@ def run_experiment(config: ExperimentConfig, dataset: Dataset | None = None, cro
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
         accelerator.print(f"{config.run_name} fold {fold}: training")
-        run_fold(config, fold_data(dataset.index, dataset.splits, fold, crops_dir, config), paths, accelerator)
+        train_fold(config, make_fold_data(dataset.index, dataset.splits, fold, crops_dir, config), paths, accelerator)
     runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
                                                                                  config.run_name)]
-    table = evaluate.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
+    table = fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
     if accelerator.is_main_process:
         results.write_csv(paths.results / config.approach / config.run_name / "folds.csv", table)
     return table
