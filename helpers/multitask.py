@@ -534,20 +534,8 @@ def build_task(config: MultiTaskConfig, model: nn.Module, image_size: int, resul
 
 
 def _loaders(fold: train.FoldData, config: MultiTaskConfig, image_size: int):
-    def dataset(videos: pd.DataFrame, frames: int | None):
-        size = train._loader_size(videos, image_size)
-        if config.variant == "fusion":
-            return FaceContextDataset(videos, frames_per_video=frames, size=size)
-        return datasets.FrameDataset(videos, frames_per_video=frames, size=size)
-
-    eval_batch = config.eval_batch_size or 2 * config.batch_size
-    train_loader = datasets.make_loader(dataset(fold.train, config.frames_per_video), config.batch_size, True,
-                                        config.train.seed, config.workers)
-    val = (datasets.make_loader(dataset(fold.val, config.val_frames_per_video), eval_batch, False,
-                                workers=config.workers) if len(fold.val) else None)
-    test_set = dataset(fold.test, config.eval_frames_per_video)
-    test = datasets.make_loader(test_set, eval_batch, False, workers=config.workers)
-    return train_loader, val, test, test_set
+    dataset_class = FaceContextDataset if config.variant == "fusion" else datasets.FrameDataset
+    return train._loaders(fold, config, image_size, dataset_class)
 
 
 def fold_data(index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: Path | str,

@@ -542,9 +542,10 @@ def fold_data(index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: P
     return FoldData(int(fold), *tables)
 
 
-def _loaders(fold: FoldData, config: ExperimentConfig, image_size: int):
+def _loaders(fold: FoldData, config: ExperimentConfig, image_size: int,
+             dataset_class: type[datasets.FrameDataset] = datasets.FrameDataset):
     def dataset(videos: pd.DataFrame, frames: int | None):
-        return datasets.FrameDataset(videos, frames_per_video=frames, size=_loader_size(videos, image_size))
+        return dataset_class(videos, frames_per_video=frames, size=_loader_size(videos, image_size))
 
     eval_batch = config.eval_batch_size or 2 * config.batch_size
     train = datasets.make_loader(dataset(fold.train, config.frames_per_video), config.batch_size, True,
