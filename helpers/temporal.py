@@ -548,7 +548,7 @@ def run_temporal_fold(config: TemporalConfig, fold, paths: profiles.RunPaths, ac
     else:
         task = build_clip_task(config, model, preprocess)
     train_loader, val_loader, test_loader, test_set = _clip_loaders(config, fold, image_size, feature_tables)
-    checkpoints = paths.checkpoints / config.approach / config.run_name / results.fold_dir_name(fold.fold)
+    checkpoints = train.checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or train.make_accelerator(config.train)
     started = time.perf_counter()
     fitted = train.fit(model, task, train_loader, val_loader, config.train, checkpoints, accelerator=accelerator)
