@@ -336,3 +336,80 @@ def metric_bars(table: pd.DataFrame, metrics: dict[str, str], by: str = "run", t
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparison (notebook 06)
+# --------------------------------------------------------------------------------------------------
+
+
+def confusion_matrices(matrices: dict[str, Sequence[Sequence[int]]], class_names: Sequence[str],
+                       title: str = "", columns: int = 3) -> Figure:
+    """Several confusion matrices side by side (row percentages), one per name of ``matrices``."""
+    names = list(matrices)
+    columns = max(1, min(columns, len(names)))
+    rows = int(np.ceil(len(names) / columns))
+    size = max(3.2, 0.42 * len(class_names) + 1.6)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns + 0.8 * columns, size * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        confusion_matrix(matrices[name], class_names, title=name, ax=ax)
+        ax.title.set_fontsize(9)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def fold_points(folds: pd.DataFrame, metric: str, by: str = "model", chance: float | None = None,
+                title: str = "") -> Figure:
+    """Horizontal point plot: each fold's score (small dots) and mean ± std (big dot, bar) per ``by``."""
+    order = list(folds.groupby(by, sort=False)[metric].mean().sort_values(ascending=False).index)
+    fig, ax = plt.subplots(figsize=(7.5, max(2.4, 0.42 * len(order) + 1.2)))
+    sns.stripplot(data=folds, y=by, x=metric, order=order, color="#9ecae1", size=5, ax=ax)
+    sns.pointplot(data=folds, y=by, x=metric, order=order, errorbar="sd", linestyle="none", color="#08519c",
+                  capsize=0.2, ax=ax)
+    if chance is not None:
+        ax.axvline(chance, color="black", linestyle=":", linewidth=1)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylabel("")
+    ax.set_xlabel(metric.replace("_", " "))
+    ax.set_title(title or f"{metric.replace('_', ' ')}: folds (light) and mean ± std (dark)")
+    fig.tight_layout()
+    return fig
+
+
+def prediction_timeline(crops: np.ndarray | None, table: pd.DataFrame, title: str = "", frame: int | None = None,
+                        n_crops: int = 6) -> Figure:
+    """One video's predictions over time: a strip of face crops (or the crop at ``frame``), the six emotion
+    probabilities and p(genuine) per frame (``table``: ``frame``, ``p_genuine`` and one column per emotion,
+    ``helpers.widgets.frame_scores``); ``frame`` draws a cursor."""
+    fig = plt.figure(figsize=(9, 5.2))
+    grid = fig.add_gridspec(2, 1, height_ratios=[1, 1.6])
+    top = grid[0].subgridspec(1, 1 if frame is not None else n_crops)
+    if crops is not None and len(crops):
+        positions = ([int(np.clip(frame, 0, len(crops) - 1))] if frame is not None
+                     else np.linspace(0, len(crops) - 1, n_crops).round().astype(int))
+        for k, position in enumerate(positions):
+            ax = fig.add_subplot(top[0, k])
+            ax.imshow(np.asarray(crops[position]))
+            ax.set_title(f"frame {position}", fontsize=8)
+            ax.axis("off")
+    ax = fig.add_subplot(grid[1])
+    colours = sns.color_palette("tab10", len(labels.EMOTIONS))
+    for colour, emotion in zip(colours, labels.EMOTIONS):
+        if emotion in table:
+            ax.plot(table["frame"], table[emotion], color=colour, linewidth=1.2, label=f"p({emotion})")
+    ax.plot(table["frame"], table["p_genuine"], color="black", linewidth=2.2, label="p(genuine)")
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    if frame is not None:
+        ax.axvline(frame, color="red", linewidth=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("frame (crop index)")
+    ax.set_ylabel("probability")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
