@@ -127,7 +127,8 @@ def subjects_per_fold(splits: pd.DataFrame) -> Figure:
 
 def learning_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"),
                     title: str = "Learning curves (mean over folds)") -> Figure:
-    """One panel per metric: training (solid) and validation (dashed) curves of each run, averaged over folds.
+    """One panel per metric: training (solid, dots) and validation (dashed, crosses) curves of each run, averaged
+    over folds; the markers keep the two apart when there is a single epoch.
 
     ``histories``: the history.csv rows of several runs/folds with columns ``run``, ``fold``, ``epoch``,
     ``train_<metric>`` and optionally ``val_<metric>``.
@@ -141,8 +142,8 @@ def learning_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "
             ax.plot(mean.index, mean[f"train_{metric}"], color=colours[run], marker="o", markersize=3,
                     label=f"{run} train")
             if f"val_{metric}" in mean and mean[f"val_{metric}"].notna().any():
-                ax.plot(mean.index, mean[f"val_{metric}"], color=colours[run], linestyle="--", marker="o",
-                        markersize=3, label=f"{run} val")
+                ax.plot(mean.index, mean[f"val_{metric}"], color=colours[run], linestyle="--", marker="x",
+                        markersize=6, label=f"{run} val")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         epochs = sorted(histories["epoch"].unique())
