@@ -11,10 +11,11 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -22,13 +23,15 @@ PACKAGES = ("torch", "torchvision", "numpy", "pandas", "av", "opencv-python-head
             "timm", "accelerate", "facenet-pytorch")
 
 
-def atomic_write_bytes(path: Path | str, payload: bytes) -> Path:
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any]) -> Path:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place, so that a
+    killed process never leaves half a file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(payload)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -36,6 +39,10 @@ def atomic_write_bytes(path: Path | str, payload: bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: Path | str, payload: bytes) -> Path:
+    return atomic_write(path, lambda file: file.write(payload))
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
@@ -101,22 +108,10 @@ RUN_FILES = ("config.json", "env.json", "history.csv", "predictions.csv", METRIC
 
 
 def atomic_torch_save(path: Path | str, payload: Any) -> Path:
-    """``torch.save`` into a temporary file next to ``path``, then rename: a kill never leaves half a file."""
+    """``torch.save`` straight into the temporary file (no in-memory copy of a large checkpoint)."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda file: torch.save(payload, file))
 
 
 def fold_dir_name(fold: int) -> str:
