@@ -587,7 +587,9 @@ def run_temporal_fold(config: TemporalConfig, fold, paths: profiles.RunPaths, ac
 
 def model_weights_path(paths: profiles.RunPaths, config: TemporalConfig, fold: int) -> Path:
     """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold."""
-    return paths.work / "models" / config.approach / config.run_name / f"{results.fold_dir_name(fold)}.pt"
+    from helpers import train
+
+    return train.model_weights_path(paths, config.approach, config.run_name, fold)
 
 
 def load_trained_model(config: TemporalConfig, fold: int, paths: profiles.RunPaths | None = None) -> nn.Module | None:

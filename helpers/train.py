@@ -468,6 +468,7 @@ class ExperimentConfig:
     crop_kind: str = "face"  # face | context
     extraction: dict[str, Any] | None = None  # helpers.frames.ExtractionConfig settings; None: see ensure_crops
     keep_checkpoints: bool = False  # delete a fold's checkpoints once its artifacts are written
+    save_weights: bool = True  # keep each fold's final weights (model_weights_path): 06 scores new videos with them
     work_dir: str | None = None
     results_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -609,6 +610,9 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
                                   processes=accelerator.num_processes)
         results.write_run(results.run_dir(paths.results, config.approach, config.run_name, fold.fold), metrics,
                           fitted.history, predictions, run_config, env)
+        if config.save_weights:
+            results.atomic_torch_save(model_weights_path(paths, config.approach, config.run_name, fold.fold),
+                                      fitted.model.state_dict())
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -619,6 +623,12 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
 def checkpoint_dir(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path:
     """``<work>/<profile>/checkpoints/<approach>/<run>/fold_<k>``: bulky, so in the work dir, not in results."""
     return paths.checkpoints / config.approach / config.run_name / results.fold_dir_name(fold)
+
+
+def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: int) -> Path:
+    """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold (in the
+    work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they survive)."""
+    return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
 
 
 def _fingerprint(fold: FoldData) -> str:

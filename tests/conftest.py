@@ -30,3 +30,35 @@ def smoke_environment(tmp_path_factory) -> dict[str, Path]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0):
+    """A complete fold of a run with random 12-class probabilities (3 frames per video)."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers import compare, evaluate, labels, results
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subject in subjects:
+        for code in labels.CODES:
+            video = labels.parse_code(code)
+            for frame in range(3):
+                probs = rng.dirichlet(np.ones(12))
+                rows.append({"subject": subject, "code": code, "frame": frame, "label": video.label,
+                             "emotion_label": video.emotion_index, "authenticity_label": video.authenticity_index,
+                             "target": video.label, "pred": int(probs.argmax()),
+                             **{c: probs[k] for k, c in enumerate(compare.PROBS)}})
+    predictions = pd.DataFrame(rows)
+    metrics = evaluate.evaluate_predictions(predictions, target)
+    metrics["fold"] = fold
+    config = {"approach": approach, "run": run, "model": run, "loss": "ce", "target": target, "fold": fold}
+    results.write_run(results.run_dir(root, approach, run, fold), metrics, pd.DataFrame({"epoch": [1]}),
+                      predictions, config, {})
+
+
+@pytest.fixture()
+def write_fake_run():
+    """Writes fake run artifacts: ``write_fake_run(root, approach, run, fold, subjects, target, seed)``."""
+    return _write_fake_run

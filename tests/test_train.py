@@ -189,6 +189,7 @@ def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypa
     assert not set(run.metrics["subjects"]["test"]) & set(run.metrics["subjects"]["train"] + run.metrics["subjects"]["val"])
     assert run.config["loss"] == "focal" and run.config["fold"] == 1 and run.env["dataset_fingerprint"]
     assert not (tmp_path / "work" / "smoke" / "checkpoints" / "single_task" / "simple_cnn-focal" / "fold_1").exists()
+    assert_saved_weights_reproduce_the_predictions(tmp_path, run)
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("retrained although results exist")
@@ -233,3 +234,20 @@ def test_the_crops_of_notebook_02_are_found(tmp_path):
     assert train.extraction_config(config, tmp_path) == newer
     assert train.extraction_config(train.ExperimentConfig(extraction={"size": 80}), tmp_path).size == 80
     assert train.extraction_config(config, tmp_path / "none") == frames.ExtractionConfig()
+
+
+def assert_saved_weights_reproduce_the_predictions(tmp_path, run) -> None:
+    """The kept fold weights, rebuilt from config.json by helpers.inference, give the saved test predictions."""
+    import numpy as np
+
+    from helpers import evaluate, frames, inference, profiles
+
+    paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
+    trained = [t for t in inference.load_trained_models(paths.results / "single_task" / "simple_cnn-focal", paths)
+               if t.fold == 1]
+    subject = run.metrics["subjects"]["test"][0]
+    saved = run.predictions[(run.predictions["subject"] == subject) & (run.predictions["code"] == "N2H")]
+    crops = frames.load_crops(tmp_path / "crops", subject, "N2H", mmap=False)[saved["frame"].to_numpy()]
+    scores = inference.score_crops(crops, trained)
+    columns = evaluate.prob_columns(12)
+    assert np.allclose(scores[columns].to_numpy(), saved[columns].to_numpy(), atol=1e-4)
