@@ -1,7 +1,8 @@
 """Execute the notebooks and build the Jupyter Book (the machinery behind ``make book``).
 
 ``python -m helpers.book execute --profile smoke``  runs every numbered notebook with papermill, in order,
-into ``_build/executed/<profile>/notebooks/`` (the notebooks in ``notebooks/`` stay clean).
+into ``_build/executed/<profile>/notebooks/`` (the notebooks in ``notebooks/`` stay clean); ``-p NAME=VALUE``
+sets a parameter of every notebook (e.g. ``-p DATASET_DIR=/data/FakeTrue_DB``).
 ``python -m helpers.book build --profile smoke``    stages the book sources with those executed notebooks
 and runs ``jupyter-book build -W -n`` (warnings are errors); prints where the HTML is.
 ``python -m helpers.book badges``                   rewrites each notebook's Colab badge and install line from
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from helpers import __version__
 from helpers.profiles import PROFILES, project_root
@@ -25,6 +27,45 @@ from helpers.profiles import PROFILES, project_root
 COLAB = "https://colab.research.google.com"
 BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+
+
+STATIC_RUN_VARIABLE = "GENUINE_POSED_STATIC_RUN"  # set while `execute` runs notebooks for the static book
+GLUE_PREFIX = "application/papermill.record/"  # the output format myst-nb's {glue} role and directive read
+
+
+def is_static_run() -> bool:
+    """True while ``execute`` runs the notebooks for the book: nobody will click on a widget, so notebooks
+    show a static figure instead (kernels inherit the variable from the executing process)."""
+    import os
+
+    return os.environ.get(STATIC_RUN_VARIABLE) == "1"
+
+
+class GluedText:
+    """A string that displays as itself (no quotes, unlike a ``str``): pasted inline by ``{glue}``."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(self.text)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def glue(name: str, value: Any) -> None:
+    """Store how ``value`` displays (text, table, figure) under ``name`` in the cell's outputs, hidden, for
+    the book's pages to paste with ``{glue}`../notebooks/06_comparison.ipynb::name``` (inline text) or the
+    ``{glue}`` directive with ``:doc:`` (tables, figures). A ``str`` is pasted as plain text, without quotes.
+    The format is myst-nb's (``myst_nb.glue(name, value, display=False)``), written here so that notebooks
+    run where myst-nb is not installed (Colab) still carry their glued values."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    bundle, metadata = format_display_data(GluedText(value) if isinstance(value, str) else value)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+    display({GLUE_PREFIX + mime: data for mime, data in bundle.items()}, raw=True, metadata=metadata)
 
 
 class NotebookFailed(RuntimeError):
@@ -93,34 +134,47 @@ def execute(
     notebooks: list[Path] | None = None,
     parameters: dict | None = None,
 ) -> list[Path]:
-    """Run notebooks in order with papermill, injecting ``PROFILE``; stop at the first failing one."""
-    import papermill
+    """Run notebooks in order with papermill, injecting ``PROFILE``; stop at the first failing one.
+    The kernels see ``is_static_run()`` True (the outputs are for the static book)."""
+    import os
 
     root = root_dir()
     output_dir = output_dir or root / "_build" / "executed" / profile / "notebooks"
     output_dir.mkdir(parents=True, exist_ok=True)
-    executed = []
-    for notebook in notebooks or notebook_paths(root):
-        started = time.perf_counter()
-        target = output_dir / notebook.name
-        print(f"[{profile}] executing {notebook.name} ...", flush=True)
-        try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(target),
-                parameters={"PROFILE": profile, **(parameters or {})},
-                cwd=str(notebook.parent),
-                kernel_name="python3",
-                progress_bar=False,
-            )
-        except papermill.PapermillExecutionError as error:
-            raise NotebookFailed(
-                f"{notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
-                f"The executed copy with the traceback is {target}"
-            ) from error
-        print(f"[{profile}] {notebook.name} done in {time.perf_counter() - started:.0f} s", flush=True)
-        executed.append(target)
-    return executed
+    previous = os.environ.get(STATIC_RUN_VARIABLE)
+    os.environ[STATIC_RUN_VARIABLE] = "1"
+    try:
+        return [_execute_one(notebook, output_dir, profile, parameters)
+                for notebook in notebooks or notebook_paths(root)]
+    finally:
+        if previous is None:
+            os.environ.pop(STATIC_RUN_VARIABLE, None)
+        else:
+            os.environ[STATIC_RUN_VARIABLE] = previous
+
+
+def _execute_one(notebook: Path, output_dir: Path, profile: str, parameters: dict | None) -> Path:
+    import papermill
+
+    started = time.perf_counter()
+    target = output_dir / notebook.name
+    print(f"[{profile}] executing {notebook.name} ...", flush=True)
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(target),
+            parameters={"PROFILE": profile, **(parameters or {})},
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailed(
+            f"{notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+            f"The executed copy with the traceback is {target}"
+        ) from error
+    print(f"[{profile}] {notebook.name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    return target
 
 
 def stage(profile: str, executed_dir: Path | None = None, stage_dir: Path | None = None) -> Path:
@@ -158,15 +212,32 @@ def build(profile: str, executed_dir: Path | None = None, output_dir: Path | Non
     return index
 
 
+def parse_parameters(items: list[str]) -> dict[str, Any]:
+    """``["EPOCHS=3", "DATASET_DIR=/data"]`` -> ``{"EPOCHS": 3, "DATASET_DIR": "/data"}``."""
+    parameters = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not name.isidentifier():
+            raise SystemExit(f"a parameter must look like NAME=VALUE, got {item!r}")
+        try:
+            parameters[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[name] = value
+    return parameters
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["execute", "build", "badges"])
     parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="execute: a parameter for every notebook, e.g. -p DATASET_DIR=/data/FakeTrue_DB "
+                             "(VALUE is read as JSON when it parses, else as a string)")
     args = parser.parse_args(argv)
     if args.action == "execute":
         try:
-            execute(args.profile)
+            execute(args.profile, parameters=parse_parameters(args.parameter))
         except NotebookFailed as error:
             sys.exit(str(error))
     elif args.action == "build":

@@ -77,3 +77,16 @@ def test_book_builds_with_warnings_as_errors(smoke_environment):
         assert re.search(r'<img[^>]+src="\.\./_images/[0-9a-f]+\.png"', page), f"{notebook.stem} page shows no figure"
         assert "colab.research.google.com" in page, "Colab launch button missing"
     assert "Kulkarni" in (html / "book" / "references.html").read_text()
+    results_page = (html / "book" / "results.html").read_text()
+    assert "profile 'smoke', synthetic SASE-FE-like data" in results_page, "results page must name its data"
+    assert "paired accuracy" in results_page and "McNemar exact p" in results_page
+    assert results_page.count("<table") >= 3, "comparison, ensemble and reference tables"
+    assert len(re.findall(r'<img[^>]+src="\.\./_images/', results_page)) >= 6, "pasted figures missing"
+    assert "real SASE-FE" in (html / "book" / "reproduce_on_colab.html").read_text()
+
+
+def test_comparison_without_results_stops_with_what_to_run(tmp_path):
+    comparison = next(nb for nb in NOTEBOOKS if nb.stem == "06_comparison")
+    with pytest.raises(book.NotebookFailed, match="run notebooks 03, 04 and 05"):
+        book.execute("smoke", tmp_path / "out", notebooks=[comparison],
+                     parameters={"RESULTS_DIR": str(tmp_path / "empty"), "WORK_DIR": str(tmp_path / "work")})
