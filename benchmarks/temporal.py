@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,8 @@ import pandas as pd
 import torch
 
 from helpers import datasets, labels, temporal
+
+import timing  # benchmarks/timing.py (this folder is on sys.path when the script runs)
 
 
 def fake_crops(folder: Path, videos: int, frames: int, size: int) -> pd.DataFrame:
@@ -52,44 +53,6 @@ def real_crops(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def time_loader(dataset, batch_size: int, workers: int, batches: int) -> float:
-    loader = datasets.make_loader(dataset, batch_size, True, workers=workers)
-    iterator = iter(loader)
-    next(iterator)  # worker start-up is not throughput
-    started, clips = time.perf_counter(), 0
-    for _ in range(batches):
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            iterator = iter(loader)
-            batch = next(iterator)
-        clips += len(batch["image"])
-    return clips / (time.perf_counter() - started)
-
-
-def time_steps(model, x: torch.Tensor, target: torch.Tensor, preprocess, steps: int) -> float:
-    device = x.device
-    model.to(device).train()
-    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-
-    def step():
-        inputs = preprocess(x, training=True) if preprocess is not None else x
-        loss = torch.nn.functional.cross_entropy(model(inputs), target)
-        loss.backward()
-        optimiser.step()
-        optimiser.zero_grad(set_to_none=True)
-
-    step()  # warm-up (allocations, cuDNN autotuning)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * len(x) / (time.perf_counter() - started)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="conv3d", choices=list(temporal.TEMPORAL_MODELS))
@@ -112,26 +75,27 @@ def main() -> None:
         stored = datasets.packed_shape(videos["crop_path"].iloc[0])[1]
         dataset = datasets.ClipDataset(videos, args.clip_len, args.stride, clips_per_video=4,
                                        size=args.size if stored > args.size else None, mode="random")
-        loader_rate = time_loader(dataset, args.batch_size, args.workers, args.batches)
+        loader = datasets.make_loader(dataset, args.batch_size, True, workers=args.workers)
+        clips_rate = timing.loader_rate(loader, args.batches)
 
         model = temporal.build_temporal_model(args.model, 12, None, image_size=args.size)
         preprocess = datasets.BatchTransform([0.5] * 3, [0.25] * 3, args.size).to(device)
         batch = torch.stack([dataset[i]["image"] for i in range(args.batch_size)]).to(device)
         target = torch.randint(0, 12, (args.batch_size,), device=device)
-        model_rate = time_steps(model, batch, target, preprocess, args.steps)
+        model_rate = timing.step_rate(model, batch, target, args.steps, preprocess)
 
-        rows = [("loader (uint8 clips)", loader_rate), (f"{args.model} training step", model_rate)]
+        rows = [("loader (uint8 clips)", clips_rate), (f"{args.model} training step", model_rate)]
         if temporal.temporal_entry(args.model).kind == "rnn":
             model.freeze_backbone(True)
             with torch.no_grad():
                 features = model.backbone(preprocess(batch))
-            rows.append((f"{args.model} step on cached features", time_steps(model, features, target, None, args.steps)))
+            rows.append((f"{args.model} step on cached features", timing.step_rate(model, features, target, args.steps)))
 
     print(f"device {device}, {len(videos)} videos, clips of {args.clip_len} x {args.size} px (stride {args.stride}), "
           f"batch {args.batch_size}, {args.workers} loader worker(s)")
     for what, rate in rows:
         print(f"  {what:<40s} {rate:10.1f} clips/s")
-    ratio = loader_rate / model_rate
+    ratio = clips_rate / model_rate
     verdict = "the loader keeps up" if ratio >= 1 else "data loading is the bottleneck"
     print(f"loader / model step = {ratio:.1f}x: {verdict}")
     if len(rows) == 3:

@@ -15,7 +15,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from helpers import datasets, labels, models  # noqa: E402
+
+import timing  # noqa: E402  (benchmarks/timing.py)
 
 
 def synthetic_crops(folder: Path, videos: int, frames: int, size: int, seed: int = 0) -> pd.DataFrame:
@@ -68,47 +69,6 @@ def write_jpegs(dataset: datasets.FrameDataset, folder: Path) -> None:
         Image.fromarray(item["image"].permute(1, 2, 0).numpy()).save(target / f"{i:06d}.jpg", quality=95)
 
 
-def loader_rate(loader, transform=None, batches: int = 30) -> float:
-    """Images/s delivered by ``loader`` (after a warm-up batch that starts the workers)."""
-    iterator = iter(loader)
-    next(iterator)
-    count, started = 0, time.perf_counter()
-    for _ in range(batches):
-        try:
-            batch = next(iterator)
-        except StopIteration:
-            iterator = iter(loader)
-            batch = next(iterator)
-        images = batch["image"] if isinstance(batch, dict) else batch[0]
-        if transform is not None:
-            images = transform(images, training=True)
-        count += images.shape[0]
-    return count / (time.perf_counter() - started)
-
-
-def model_step_rate(model, batch_size: int, size: int, device: str, steps: int) -> float:
-    """Images/s of forward + backward + optimiser step on a fixed batch (no loading at all)."""
-    model = model.to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    images = torch.randn(batch_size, 3, size, size, device=device)
-    target = torch.randint(0, 12, (batch_size,), device=device)
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(images), target).backward()
-        optimizer.step()
-
-    step()  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch_size / (time.perf_counter() - started)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--crops", type=Path, help="a helpers.frames crops folder (default: smoke's, or generated)")
@@ -145,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         naive_loader = torch.utils.data.DataLoader(naive, batch_size=args.batch_size, shuffle=True,
                                                    num_workers=workers, persistent_workers=workers > 0,
                                                    pin_memory=torch.cuda.is_available())
-        project_raw = loader_rate(project_loader, None, args.batches)
-        project = loader_rate(project_loader, transform, args.batches)
-        baseline = loader_rate(naive_loader, None, args.batches)
+        project_raw = timing.loader_rate(project_loader, args.batches)
+        project = timing.loader_rate(project_loader, args.batches, transform)
+        baseline = timing.loader_rate(naive_loader, args.batches)
         model = models.build_model("resnet50", num_classes=12, weights=None, image_size=args.image_size)
-        step = model_step_rate(model, args.batch_size, args.image_size, args.device, args.model_steps)
+        images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=args.device)
+        target = torch.randint(0, 12, (args.batch_size,), device=args.device)
+        step = timing.step_rate(model, images, target, args.model_steps)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
