@@ -11,7 +11,12 @@ Three model variants, all trained by ``helpers.train.fit`` through one task clas
   ``FaceContextDataset``).
 - ``cascade``: stage 1 predicts the emotion; stage 2 judges genuine vs posed with one authenticity head per
   emotion, chosen by the **true** emotion while training (teacher forcing) and by the **predicted** emotion
-  at test time, so emotion errors propagate to the real/fake decision (``CascadeModel``).
+  at test time, so emotion errors propagate to the real/fake decision (``CascadeModel``). With
+  ``conditioning="embedding"`` one real/fake MLP reads the features plus a learned embedding of that emotion
+  instead (run names ``cascade_embedding-...``).
+
+The attention fusion records how much each test frame relied on the face and on the context stream
+(``attention.csv`` next to the predictions; ``load_attention_weights``, ``fusion_attention_weights``).
 
 Each head has its own loss (any of ``helpers.losses``: CE, FL, MFL, Euclidean); ``LossWeighting`` modules
 combine them:
@@ -32,10 +37,14 @@ p(authenticity)`` (cascade: ``p(emotion) * p(authenticity | predicted emotion)``
 tables look like 03's: ``helpers.evaluate`` computes the 12-class view and, by marginalising, exactly the
 two heads' emotion and real/fake predictions. The argmax of the product is the pair of the two heads'
 argmaxes, so 12-class accuracy is the *combined* accuracy (both heads right).
+
+Command line (like ``python -m helpers.train``): ``python -m helpers.multitask experiments/<file>.json
+[--force]`` runs every fold of one multi-task configuration (``MultiTaskConfig`` keys, see ``load_config``).
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -221,7 +230,10 @@ class FusionModel(models._FrozenBackboneMixin, nn.Module):
 
     ``fusion="concat"``: ``MLP([f_face, f_context])``; ``fusion="attention"``: each stream is projected to
     ``hidden`` features, a small scorer gives each stream a weight (softmax over the two streams, per sample)
-    and the weighted sum goes through the MLP. ``stream_weights`` holds the last batch's attention weights.
+    and the weighted sum goes through the MLP. With attention the output also holds ``stream_weights``
+    ``[B, 2]`` (face, context; rows sum to 1), and ``model.stream_weights`` keeps the last batch's. The
+    output key, not the attribute, is what ``MultiTaskTask`` records: it survives DDP wrapping and is gathered
+    across processes like the other outputs.
     """
 
     def __init__(self, face: models.Backbone, context: models.Backbone, heads: Mapping[str, int] = HEADS,
@@ -257,7 +269,10 @@ class FusionModel(models._FrozenBackboneMixin, nn.Module):
             self.stream_weights = attention.detach()
             fused = (attention.unsqueeze(-1) * streams).sum(dim=1)
         shared = self.mlp(fused)
-        return {name: head(shared) for name, head in self.heads.items()}
+        out = {name: head(shared) for name, head in self.heads.items()}
+        if self.fusion == "attention":
+            out["stream_weights"] = attention
+        return out
 
 
 def build_fusion_model(name: str, weights: str | bool | None = "default", image_size: int | None = None,
@@ -270,39 +285,83 @@ def build_fusion_model(name: str, weights: str | bool | None = "default", image_
     return model
 
 
+CONDITIONINGS = ("heads", "embedding")
+
+
 class CascadeModel(models._FrozenBackboneMixin, nn.Module):
     """Emotion first, then genuine vs posed *given* the emotion, on one shared backbone (run once).
 
     ``forward(images, emotion=None)`` returns ``emotion`` logits ``[B, 6]``, ``authenticity_per_emotion``
-    ``[B, 6, 2]`` (one real/fake head per emotion) and ``authenticity`` ``[B, 2]``: the head of ``emotion``
-    when given (teacher forcing, in training), else of the *predicted* emotion (end to end, at test time).
+    ``[B, 6, 2]`` (the real/fake logits under each of the 6 emotions) and ``authenticity`` ``[B, 2]``: the
+    logits under ``emotion`` when given (teacher forcing, in training), else under the *predicted* emotion
+    (end to end, at test time).
+
+    How stage 2 is conditioned on the emotion (``conditioning``):
+
+    - ``heads``: one linear real/fake head per emotion; the emotion picks the head.
+    - ``embedding``: one real/fake MLP (``hidden`` units) reads the shared features concatenated with a
+      learned ``embedding_dim``-dimensional embedding of the emotion. The emotions share the real/fake
+      weights (fewer parameters, each emotion's few videos help the others) and the embedding can change
+      which features matter, which a linear layer on ``[features, embedding]`` could not: its embedding term
+      would only shift the logits by a per-emotion bias.
+
+    Training conditions stage 2 on the **true** emotion (teacher forcing) in both modes, not on the soft
+    predicted distribution: the real/fake head then learns "genuine vs posed for *this* emotion" from the
+    start instead of from early, mostly wrong stage-1 guesses; no real/fake gradient leaks into the
+    emotion head through the distribution; and the two modes differ only in *how* they condition, so their
+    comparison is fair. The price is exposure bias: at test time the (argmax) predicted emotion can be wrong,
+    which is exactly what the end-to-end vs oracle comparison of notebook 04 measures.
     """
 
-    def __init__(self, backbone: models.Backbone, dropout: float = 0.0):
+    def __init__(self, backbone: models.Backbone, dropout: float = 0.0, conditioning: str = "heads",
+                 embedding_dim: int = 16, hidden: int = 128):
         super().__init__()
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown conditioning {conditioning!r}; choose one of {', '.join(CONDITIONINGS)}")
         self.backbone = backbone
+        self.conditioning = conditioning
         self.n_emotions, self.n_authenticity = HEADS["emotion"], HEADS["authenticity"]
-        self.heads = nn.ModuleDict({
-            "emotion": models._head(backbone.feature_dim, self.n_emotions, dropout),
-            "authenticity": models._head(backbone.feature_dim, self.n_emotions * self.n_authenticity, dropout),
-        })
+        if conditioning == "heads":
+            authenticity = models._head(backbone.feature_dim, self.n_emotions * self.n_authenticity, dropout)
+        else:
+            self.emotion_embedding = nn.Embedding(self.n_emotions, embedding_dim)
+            authenticity = nn.Sequential(
+                nn.Dropout(dropout), nn.Linear(backbone.feature_dim + embedding_dim, hidden), nn.ReLU(inplace=True),
+                nn.Dropout(dropout), nn.Linear(hidden, self.n_authenticity))
+        self.heads = nn.ModuleDict({"emotion": models._head(backbone.feature_dim, self.n_emotions, dropout),
+                                    "authenticity": authenticity})
 
     @property
     def pretrained(self) -> bool:
         return bool(self.backbone.pretrained)
 
+    def authenticity_per_emotion(self, features: Tensor) -> Tensor:
+        """Real/fake logits ``[B, 6, 2]`` of ``features`` ``[B, F]`` under each emotion (only the heads run
+        6 times, not the backbone: the oracle metric needs the true emotion's logits, the prediction the
+        predicted one's)."""
+        if self.conditioning == "heads":
+            return self.heads["authenticity"](features).view(-1, self.n_emotions, self.n_authenticity)
+        batch = features.shape[0]
+        embeddings = self.emotion_embedding.weight.unsqueeze(0).expand(batch, -1, -1)  # [B, 6, E]
+        paired = torch.cat([features.unsqueeze(1).expand(-1, self.n_emotions, -1), embeddings], dim=2)
+        return self.heads["authenticity"](paired)
+
     def forward(self, images: Tensor, emotion: Tensor | None = None) -> dict[str, Tensor]:
         features = self.backbone(images)
         emotion_logits = self.heads["emotion"](features)
-        per_emotion = self.heads["authenticity"](features).view(-1, self.n_emotions, self.n_authenticity)
+        per_emotion = self.authenticity_per_emotion(features)
         chosen = emotion_logits.argmax(dim=1) if emotion is None else emotion.long()
         selected = per_emotion[torch.arange(per_emotion.shape[0], device=per_emotion.device), chosen]
         return {"emotion": emotion_logits, "authenticity": selected, "authenticity_per_emotion": per_emotion}
 
 
 def build_cascade_model(name: str, weights: str | bool | None = "default", image_size: int | None = None,
-                        dropout: float = 0.0, freeze_backbone: bool = False) -> CascadeModel:
-    model = CascadeModel(models.build_backbone(name, weights, image_size), dropout)
+                        dropout: float = 0.0, freeze_backbone: bool = False, conditioning: str = "heads",
+                        embedding_dim: int = 16, hidden: int = 128) -> CascadeModel:
+    """``CascadeModel`` on a registered backbone; ``conditioning``: ``heads`` (one real/fake head per emotion)
+    or ``embedding`` (one real/fake MLP reading the features and a learned emotion embedding)."""
+    model = CascadeModel(models.build_backbone(name, weights, image_size), dropout, conditioning, embedding_dim,
+                         hidden)
     model.freeze_backbone(freeze_backbone)
     return model
 
@@ -376,7 +435,8 @@ class MultiTaskTask:
     Outputs per sample: ``probs`` (12 classes, the product of the heads), ``probs_emotion``,
     ``probs_authenticity``, ``target`` (12-class), ``target_emotion``, ``target_authenticity``, ``video``,
     ``frame``, and each head's batch loss (``loss_<head>``, repeated per sample so that the epoch mean is the
-    per-sample mean). The cascade adds ``probs_authenticity_oracle`` (the head of the true emotion).
+    per-sample mean). The cascade adds ``probs_authenticity_oracle`` (the head of the true emotion), the
+    attention fusion ``stream_weights`` ``[B, 2]`` (face, context).
     """
 
     def __init__(self, head_losses: Mapping[str, nn.Module], weighting: LossWeighting,
@@ -414,6 +474,8 @@ class MultiTaskTask:
             per_emotion = logits["authenticity_per_emotion"].detach().float()
             oracle = per_emotion[torch.arange(size, device=per_emotion.device), batch["emotion"].long()]
             outputs["probs_authenticity_oracle"] = F.softmax(oracle, dim=1)
+        if "stream_weights" in logits:
+            outputs["stream_weights"] = logits["stream_weights"].detach().float()
         for key in ("video", "frame"):
             if key in batch:
                 outputs[key] = batch[key]
@@ -423,6 +485,8 @@ class MultiTaskTask:
         if len(outputs.get("target", ())) == 0:
             return {}
         metrics = head_metrics(outputs)
+        if "stream_weights" in outputs:  # history column <part>_face_attention: is the model drifting to one stream?
+            metrics["face_attention"] = float(np.mean(outputs["stream_weights"][:, 0]))
         metrics.update({f"loss_{h}": float(np.mean(outputs[f"loss_{h}"])) for h in HEADS})
         # unweighted: comparable across weightings (monitor "val_loss_sum" rather than the weighted val_loss)
         metrics["loss_sum"] = float(sum(metrics[f"loss_{h}"] for h in HEADS))
@@ -482,6 +546,56 @@ def oracle_metrics(outputs: Mapping[str, np.ndarray], predictions: pd.DataFrame)
 
 
 # --------------------------------------------------------------------------------------------------
+# Attention fusion: how much each sample relies on the face and on the context stream
+# --------------------------------------------------------------------------------------------------
+
+ATTENTION_FILE = "attention.csv"  # per test frame, next to predictions.csv (attention fusion runs only)
+
+
+def attention_table(outputs: Mapping[str, np.ndarray], videos: pd.DataFrame) -> pd.DataFrame:
+    """Per-frame attention weights from the outputs of a prediction pass of an attention ``FusionModel``:
+    ``subject``, ``code``, ``frame``, ``emotion``, ``authenticity`` (names), ``face_weight`` and
+    ``context_weight`` (they sum to 1), sorted by video and frame."""
+    if "stream_weights" not in outputs:
+        raise ValueError("no stream_weights in the outputs: only a fusion model with fusion='attention' has them")
+    video_ids = np.asarray(outputs["video"], dtype=np.int64)
+    videos = videos.reset_index(drop=True)
+    codes = videos["code"].astype(str).to_numpy()[video_ids]
+    parsed = [labels.parse_code(code) for code in codes]
+    weights = np.asarray(outputs["stream_weights"], dtype=np.float64)
+    table = pd.DataFrame({
+        "subject": videos["subject"].astype(str).to_numpy()[video_ids], "code": codes,
+        "frame": np.asarray(outputs["frame"], dtype=np.int64), "emotion": [video.emotion for video in parsed],
+        "authenticity": [labels.AUTHENTICITY[video.authenticity_index] for video in parsed],
+        "face_weight": weights[:, 0].round(5), "context_weight": weights[:, 1].round(5),
+    })
+    return table.sort_values(["subject", "code", "frame"], kind="stable").reset_index(drop=True)
+
+
+def fusion_attention_weights(model: FusionModel, loader: torch.utils.data.DataLoader,
+                             preprocess: nn.Module | None = None, accelerator: Accelerator | None = None
+                             ) -> pd.DataFrame:
+    """The attention weights (``attention_table``) of ``model`` on every frame of ``loader`` (a
+    ``FaceContextDataset`` loader; ``preprocess``: the training run's ``BatchTransform``)."""
+    if getattr(model, "fusion", None) != "attention":
+        raise ValueError("only a FusionModel with fusion='attention' weighs its streams")
+    # the losses only make step() run: their values are not used
+    task = MultiTaskTask({head: nn.CrossEntropyLoss() for head in HEADS}, SumWeighting(), preprocess, "fusion")
+    outputs = train.predict(model, task, loader, accelerator)
+    return attention_table(outputs, loader.dataset.videos)
+
+
+def load_attention_weights(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
+    """The saved per-frame attention weights of ``runs`` (those that have them), with ``run`` and ``fold``
+    columns; an empty table when none has."""
+    tables = [pd.read_csv(run.folder / ATTENTION_FILE, dtype={"subject": str, "code": str}).assign(
+        run=run.config.get("run"), fold=int(run.config.get("fold", -1)))
+        for run in runs if (run.folder / ATTENTION_FILE).exists()]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=["subject", "code", "frame", "emotion", "authenticity", "face_weight", "context_weight", "run", "fold"])
+
+
+# --------------------------------------------------------------------------------------------------
 # Experiments: one configuration, all folds, artifacts under results/<profile>/multitask/<run>/fold_<k>/
 # --------------------------------------------------------------------------------------------------
 
@@ -497,7 +611,9 @@ class MultiTaskConfig(train.ExperimentConfig):
     weighting_params: dict[str, Any] = field(default_factory=dict)  # e.g. {"weights": {"authenticity": 2.0}}
     authenticity_loss: str | None = None  # None: same as `loss`
     fusion: str = "concat"  # fusion only: concat | attention
-    hidden: int = 256  # fusion only: width of the fusion MLP
+    hidden: int = 256  # fusion: width of the fusion MLP; cascade with embedding: width of the real/fake MLP
+    conditioning: str = "heads"  # cascade only: heads (one real/fake head per emotion) | embedding
+    embedding_dim: int = 16  # cascade with embedding: size of the learned emotion embedding
 
     @property
     def run_name(self) -> str:
@@ -506,8 +622,16 @@ class MultiTaskConfig(train.ExperimentConfig):
         loss = losses.DISPLAY_NAMES[losses.canonical_name(self.loss)].lower()
         if self.authenticity_loss and losses.canonical_name(self.authenticity_loss) != losses.canonical_name(self.loss):
             loss += "+" + losses.DISPLAY_NAMES[losses.canonical_name(self.authenticity_loss)].lower()
-        variant = f"fusion_{self.fusion}" if self.variant == "fusion" else self.variant
-        return f"{variant}-{self.model}-{loss}-{self.weighting}"
+        return f"{self.variant_name}-{self.model}-{loss}-{self.weighting}"
+
+    @property
+    def variant_name(self) -> str:
+        """``shared``, ``fusion_<fusion>``, ``cascade`` or ``cascade_embedding``: one run folder per design."""
+        if self.variant == "fusion":
+            return f"fusion_{self.fusion}"
+        if self.variant == "cascade" and self.conditioning != "heads":  # "heads" keeps its original run names
+            return f"cascade_{self.conditioning}"
+        return self.variant
 
 
 def build_model(config: MultiTaskConfig, image_size: int) -> nn.Module:
@@ -518,7 +642,8 @@ def build_model(config: MultiTaskConfig, image_size: int) -> nn.Module:
         return build_fusion_model(config.model, weights, image_size, config.fusion, config.hidden, config.dropout,
                                   config.freeze_backbone)
     if config.variant == "cascade":
-        return build_cascade_model(config.model, weights, image_size, config.dropout, config.freeze_backbone)
+        return build_cascade_model(config.model, weights, image_size, config.dropout, config.freeze_backbone,
+                                   config.conditioning, config.embedding_dim, config.hidden)
     raise ValueError(f"unknown variant {config.variant!r}; choose one of {', '.join(VARIANTS)}")
 
 
@@ -565,6 +690,9 @@ def run_fold(config: MultiTaskConfig, fold: train.FoldData, paths: profiles.RunP
     predictions = evaluate.predictions_table(outputs, test_set.videos, "label")
     metrics = evaluate.evaluate_predictions(predictions, "label")
     metrics["multitask"] = {**multitask_metrics(predictions), **oracle_metrics(outputs, predictions)}
+    attention = attention_table(outputs, test_set.videos) if "stream_weights" in outputs else None
+    if attention is not None:
+        metrics["multitask"]["face_attention_mean"] = float(attention["face_weight"].mean())
     metrics.update({
         "fold": fold.fold, "run": config.run_name, "approach": config.approach, "model": config.model,
         "variant": config.variant, "weighting": config.weighting, "loss": losses.canonical_name(config.loss),
@@ -582,8 +710,10 @@ def run_fold(config: MultiTaskConfig, fold: train.FoldData, paths: profiles.RunP
                                               "std": task.preprocess.std.flatten().tolist()}}
         env = results.environment(config.profile, train._fingerprint(fold),
                                   mixed_precision=accelerator.mixed_precision, processes=accelerator.num_processes)
-        results.write_run(results.run_dir(paths.results, config.approach, config.run_name, fold.fold), metrics,
-                          fitted.history, predictions, run_config, env)
+        folder = results.run_dir(paths.results, config.approach, config.run_name, fold.fold)
+        if attention is not None:  # before write_run: metrics.json, written last, marks the folder complete
+            results.write_csv(folder / ATTENTION_FILE, attention)
+        results.write_run(folder, metrics, fitted.history, predictions, run_config, env)
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -615,3 +745,52 @@ def multitask_fold_table(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
     for metric in (*MULTITASK_METRICS, "authenticity_oracle_video_accuracy"):
         table[f"mt_{metric}"] = [run.metrics.get("multitask", {}).get(metric, np.nan) for run in runs]
     return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line: python -m helpers.multitask experiments/<file>.json
+# --------------------------------------------------------------------------------------------------
+
+
+def load_config(path: Path | str) -> MultiTaskConfig:
+    """A ``MultiTaskConfig`` from a ``.json`` or ``.yaml``/``.yml`` file: ``train.ExperimentConfig``'s keys
+    (profile, model, loss, folds, work_dir, results_dir, ``train``: TrainConfig's...) plus the multi-task
+    ones (variant, weighting, fusion, conditioning...). ``approach`` may be omitted; if given it must be
+    ``multitask`` (a single-task file would otherwise write multi-task runs under ``single_task/``)."""
+    values = train.read_config_file(path)
+    approach = values.get("approach", MultiTaskConfig.approach)
+    if approach != MultiTaskConfig.approach:
+        raise ValueError(f"{path} is a {approach!r} experiment: run it with its own module (helpers.train for "
+                         f"single_task), or set \"approach\": \"{MultiTaskConfig.approach}\"")
+    config = MultiTaskConfig.from_dict(values)
+    _check_choices(config)
+    return config
+
+
+def _check_choices(config: MultiTaskConfig) -> None:
+    """Fail on a misspelt choice when the file is read, not after the dataset is prepared."""
+    choices = {"variant": VARIANTS, "weighting": tuple(WEIGHTINGS), "fusion": ("concat", "attention"),
+               "conditioning": CONDITIONINGS}
+    for key, allowed in choices.items():
+        if getattr(config, key) not in allowed:
+            raise ValueError(f"{key} {getattr(config, key)!r} is not one of {', '.join(allowed)}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m helpers.multitask", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", nargs="?", type=Path, help="experiment file (.json or .yaml)")
+    parser.add_argument("--config", dest="config_option", type=Path, help="the same, as helpers.train takes it")
+    parser.add_argument("--force", action="store_true", help="retrain folds whose results exist")
+    args = parser.parse_args(argv)
+    if (args.config is None) == (args.config_option is None):
+        parser.error("give one experiment file")
+    config = load_config(args.config or args.config_option)
+    table = run_experiment(config, force=args.force)
+    metrics = [*(f"mt_{m}" for m in MULTITASK_METRICS), "paired_accuracy"]
+    summary = evaluate.aggregate_folds(table, metrics, by=("run", "variant", "weighting"))
+    print(summary[["run", "folds", *[m for m in metrics if m in summary]]].to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

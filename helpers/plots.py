@@ -414,3 +414,40 @@ def prediction_timeline(crops: np.ndarray | None, table: pd.DataFrame, title: st
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Multi-task (notebook 04): attention fusion
+# --------------------------------------------------------------------------------------------------
+
+
+def fusion_attention(table: pd.DataFrame, title: str = "Attention fusion: weight of the face stream") -> Figure:
+    """Where the attention fusion model looks: the weight of the face stream (the context stream gets
+    1 − it) per frame (histogram, left) and per video (mean over its frames, right) by emotion, posed vs
+    genuine. ``table``: ``helpers.multitask.load_attention_weights`` (``face_weight``, ``emotion``,
+    ``authenticity``, ``subject``, ``code``; ``run``/``fold`` when present keep videos apart)."""
+    keys = [column for column in ("run", "fold", "subject", "code") if column in table.columns]
+    videos = table.groupby(keys, sort=False).agg(emotion=("emotion", "first"), authenticity=("authenticity", "first"),
+                                                 face_weight=("face_weight", "mean")).reset_index()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 2]})
+    left.hist(table["face_weight"], bins=np.linspace(0, 1, 41), color="#4c72b0")
+    left.axvline(0.5, color="black", linestyle=":", linewidth=1)
+    left.set_xlim(0, 1)
+    left.set_xlabel("face weight (context = 1 − face)")
+    left.set_ylabel("frames")
+    left.set_title(f"{len(table)} frames: mean {table['face_weight'].mean():.3f}, "
+                   f"sd {table['face_weight'].std(ddof=0):.3f}", fontsize=9)
+    order, hue_order = list(labels.EMOTIONS), list(labels.AUTHENTICITY)
+    sns.stripplot(data=videos, x="emotion", y="face_weight", hue="authenticity", order=order, hue_order=hue_order,
+                  dodge=True, size=3.5, alpha=0.5, legend=False, ax=right)
+    sns.pointplot(data=videos, x="emotion", y="face_weight", hue="authenticity", order=order, hue_order=hue_order,
+                  dodge=0.4, errorbar="sd", linestyle="none", markers="D", capsize=0.1, ax=right)
+    right.axhline(0.5, color="black", linestyle=":", linewidth=1)  # equal weights: no stream preferred
+    right.set_ylim(0, 1)
+    right.set_xlabel("")
+    right.set_ylabel("face weight, video mean")
+    right.set_title(f"{len(videos)} videos, mean ± sd per group (dotted: equal weights)", fontsize=9)
+    right.legend(title="", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

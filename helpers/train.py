@@ -496,17 +496,20 @@ def _from_dict(cls, values: Mapping[str, Any]):
     return cls(**values)
 
 
-def load_config(path: Path | str) -> ExperimentConfig:
-    """An ``ExperimentConfig`` from a ``.json`` or ``.yaml``/``.yml`` file."""
+def read_config_file(path: Path | str) -> dict[str, Any]:
+    """The values of an experiment file: ``.json``, or ``.yaml``/``.yml``."""
     path = Path(path)
     text = path.read_text()
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
-        values = yaml.safe_load(text)
-    else:
-        values = json.loads(text)
-    return ExperimentConfig.from_dict(values or {})
+        return yaml.safe_load(text) or {}
+    return json.loads(text) or {}
+
+
+def load_config(path: Path | str) -> ExperimentConfig:
+    """An ``ExperimentConfig`` from a ``.json`` or ``.yaml``/``.yml`` file."""
+    return ExperimentConfig.from_dict(read_config_file(path))
 
 
 def validation_subjects(subjects: Sequence[str], fraction: float, seed: int = 0) -> list[str]:

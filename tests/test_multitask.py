@@ -1,6 +1,7 @@
 """Multi-task learning: combined losses (hand-computed values), heads, a single backbone pass, the fusion and
 cascade models, the face+context dataset, and one tiny fold of each variant written as artifacts."""
 
+import json
 import math
 
 import numpy as np
@@ -132,6 +133,49 @@ def test_cascade_teacher_forcing_and_end_to_end():
     assert torch.equal(free["authenticity"], per_emotion[torch.arange(4), predicted])
 
 
+def test_cascade_with_an_emotion_embedding():
+    torch.manual_seed(0)
+    model = multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding",
+                                          embedding_dim=8, hidden=16).eval()
+    assert not any(isinstance(m, torch.nn.Linear) and m.out_features == 12 for m in model.modules()), \
+        "one shared real/fake MLP, not 6 heads"
+    calls = count_backbone_calls(model.backbone)
+    images = torch.randn(4, 3, 32, 32)
+    sad, happy = model(images, torch.full((4,), 4)), model(images, torch.full((4,), 1))
+    assert calls[0] == 2, "one backbone pass per forward pass"
+    assert sad["emotion"].shape == (4, 6) and sad["authenticity"].shape == (4, 2)
+    assert sad["authenticity_per_emotion"].shape == (4, 6, 2)
+    assert torch.equal(sad["emotion"], happy["emotion"])
+    assert not torch.allclose(sad["authenticity"], happy["authenticity"]), "the emotion input changes stage 2"
+    assert torch.allclose(sad["authenticity"], sad["authenticity_per_emotion"][:, 4])
+    free = model(images)
+    predicted = free["emotion"].argmax(dim=1)
+    assert torch.equal(free["authenticity"], free["authenticity_per_emotion"][torch.arange(4), predicted])
+    with pytest.raises(ValueError, match="unknown conditioning"):
+        multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="film")
+
+
+def test_a_training_step_updates_the_emotion_embedding():
+    torch.manual_seed(0)
+    model = multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding")
+    weighting = multitask.attach_weighting(model, multitask.build_weighting("sum")).loss_weighting
+    task = multitask.MultiTaskTask({h: losses.build_loss("cross_entropy") for h in multitask.HEADS}, weighting,
+                                   datasets.BatchTransform([0.5] * 3, [0.25] * 3, 32), "cascade")
+    batch = next(iter(datasets.make_loader(TinyFrames(8), 8, False, workers=0)))
+    before = model.emotion_embedding.weight.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    result = task.step(model.train(), batch, training=True)
+    result.loss.backward()
+    optimizer.step()
+    assert torch.isfinite(result.loss)
+    # teacher forcing: only the true emotions' embedding rows receive a gradient
+    seen = set(batch["emotion"].tolist())
+    assert len(seen) < 6, "the batch must leave an emotion out for this check to mean anything"
+    changed = (model.emotion_embedding.weight.detach() != before).any(dim=1)
+    assert changed.tolist() == [e in seen for e in range(6)]
+    assert result.outputs["probs_authenticity_oracle"].shape == (8, 2)
+
+
 # ---------------------------------------------------------------- training with fit
 
 
@@ -158,12 +202,13 @@ class TinyFrames(torch.utils.data.Dataset):
 
 
 @pytest.mark.parametrize("variant,weighting", [("shared", "precision"), ("shared", "uncertainty"),
-                                               ("fusion", "sum"), ("cascade", "fixed")])
+                                               ("fusion", "sum"), ("cascade", "fixed"), ("cascade", "sum")])
 def test_fit_trains_every_variant(tmp_path, variant, weighting):
     torch.manual_seed(0)
     build = {"shared": multitask.build_shared_model, "fusion": multitask.build_fusion_model,
              "cascade": multitask.build_cascade_model}[variant]
-    model = build("simple_cnn", weights=None, image_size=32)
+    options = {"conditioning": "embedding"} if (variant, weighting) == ("cascade", "sum") else {}
+    model = build("simple_cnn", weights=None, image_size=32, **options)
     loss = "multilabel_focal" if variant == "fusion" else "cross_entropy"
     weights = multitask.build_weighting(weighting)
     multitask.attach_weighting(model, weights)
@@ -222,11 +267,13 @@ def test_face_context_dataset_returns_both_crops_of_the_same_frame(tmp_path):
         multitask.FaceContextDataset(fold.test)
 
 
-@pytest.mark.parametrize("variant", ["shared", "fusion", "cascade"])
-def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant):
+@pytest.mark.parametrize("variant,conditioning", [("shared", "heads"), ("fusion", "heads"), ("cascade", "heads"),
+                                                  ("cascade", "embedding")])
+def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, conditioning):
     crops, fold = fake_fold(tmp_path)
     config = multitask.MultiTaskConfig(
-        variant=variant, model="simple_cnn", weights=None, image_size=32, frames_per_video=2, batch_size=16,
+        variant=variant, conditioning=conditioning, model="simple_cnn", weights=None, image_size=32,
+        frames_per_video=2, batch_size=16,
         loss="multilabel_focal" if variant == "fusion" else "cross_entropy", weighting="precision", workers=0,
         normalization="imagenet", fusion="attention", hidden=16,
         train=train.TrainConfig(epochs=1, progress=False, verbose=False, scheduler="none"))
@@ -236,7 +283,8 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant):
     metrics = multitask.run_fold(config, fold, paths)
     folder = results.run_dir(paths.results, "multitask", config.run_name, 0)
     run = results.load_run(folder)
-    assert config.run_name.startswith("fusion_attention-" if variant == "fusion" else variant)
+    prefix = {"fusion": "fusion_attention-", "cascade": "cascade_embedding-" if conditioning == "embedding" else "cascade-"}
+    assert config.run_name.startswith(prefix.get(variant, variant))
     assert list(run.predictions.columns[-12:]) == evaluate.prob_columns(12), "12-class probabilities, as 03's"
     assert {"label", "emotion", "authenticity", "multitask"} <= set(metrics)
     assert metrics["multitask"]["combined_frame_accuracy"] == pytest.approx(metrics["label"]["frame"]["accuracy"])
@@ -245,6 +293,13 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant):
     assert table.loc[0, "mt_emotion_video_accuracy"] == pytest.approx(table.loc[0, "emotion_video_accuracy"])
     if variant == "cascade":
         assert "authenticity_oracle_video_accuracy" in metrics["multitask"]
+    assert (folder / multitask.ATTENTION_FILE).exists() == (variant == "fusion")
+    if variant == "fusion":  # one row of weights per test frame, next to the predictions
+        attention = multitask.load_attention_weights([run])
+        assert len(attention) == len(run.predictions)
+        np.testing.assert_allclose(attention["face_weight"] + attention["context_weight"], 1.0, atol=2e-5)
+        assert metrics["multitask"]["face_attention_mean"] == pytest.approx(attention["face_weight"].mean(), abs=1e-4)
+        assert "train_face_attention" in run.history.columns
     assert not (paths.checkpoints / "multitask").exists() or not any((paths.checkpoints / "multitask").rglob("*.pt"))
 
 
@@ -274,3 +329,65 @@ def test_a_killed_precision_weighted_run_resumes_with_its_loss_weights(tmp_path)
     pd.testing.assert_series_equal(resumed.history["train_weight_emotion"], reference.history["train_weight_emotion"])
     for key, value in reference.model.state_dict().items():
         assert torch.allclose(value.float(), resumed.model.state_dict()[key].float(), atol=1e-6), key
+
+
+# ---------------------------------------------------------------- attention fusion: the weights per frame
+
+
+def test_fusion_attention_weights_follow_the_model(tmp_path):
+    from helpers import plots
+
+    torch.manual_seed(0)
+    crops, fold = fake_fold(tmp_path)
+    videos = multitask.attach_context_paths(fold.test, crops)
+    loader = datasets.make_loader(multitask.FaceContextDataset(videos, frames_per_video=2), 8, False, workers=0)
+    model = multitask.build_fusion_model("simple_cnn", weights=None, image_size=24, fusion="attention", hidden=8)
+    preprocess = datasets.BatchTransform([0.5] * 3, [0.25] * 3, 24)
+    table = multitask.fusion_attention_weights(model, loader, preprocess)
+    assert len(table) == len(videos) * 2 and set(table["authenticity"]) == {"posed", "genuine"}
+    np.testing.assert_allclose(table["face_weight"] + table["context_weight"], 1.0, atol=2e-5)
+    with torch.no_grad():  # a scorer that favours the face stream must show up in the table
+        model.project["face"].bias.fill_(5.0)
+        model.project["context"].bias.fill_(-5.0)
+        model.score[1].weight.fill_(1.0)
+    favoured = multitask.fusion_attention_weights(model, loader, preprocess)
+    assert (favoured["face_weight"] > 0.99).all()
+    fig = plots.fusion_attention(favoured.assign(run="r", fold=0))
+    assert len(fig.axes) == 2 and fig.axes[0].get_xlabel().startswith("face weight")
+    with pytest.raises(ValueError, match="attention"):
+        multitask.fusion_attention_weights(multitask.build_fusion_model("simple_cnn", weights=None, image_size=24),
+                                           loader, preprocess)
+
+
+# ---------------------------------------------------------------- python -m helpers.multitask <file>.json
+
+
+def test_command_line_runs_the_smoke_experiment_file(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    crops, fold = fake_fold(tmp_path, n_subjects=3)
+    index = pd.concat([fold.train, fold.val, fold.test], ignore_index=True)[["subject", "code", "label"]]
+    dataset = SimpleNamespace(index=index, splits=pd.DataFrame({"subject": ["0", "1", "2"], "fold": [0, 1, 2]}),
+                              readable=index)
+    shipped = Path(__file__).resolve().parents[1] / "experiments" / "smoke_multitask_precision.json"
+    values = {**json.loads(shipped.read_text()), "work_dir": str(tmp_path / "work"),
+              "results_dir": str(tmp_path / "results"), "normalization": "imagenet"}
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(values))
+    original = multitask.run_experiment
+    seen = []
+
+    def on_fake_data(config, force=False):
+        seen.append(config)
+        return original(config, dataset, crops, force)
+
+    monkeypatch.setattr(multitask, "run_experiment", on_fake_data)
+    multitask.main([str(path)])
+    config = seen[0]
+    assert isinstance(config, multitask.MultiTaskConfig) and config.weighting == "precision"
+    assert config.run_name in capsys.readouterr().out
+    folder = tmp_path / "results" / "smoke" / "multitask" / config.run_name
+    assert (folder / "folds.csv").exists() and results.is_complete(folder / "fold_0")
+    with pytest.raises(SystemExit):
+        multitask.main([])
