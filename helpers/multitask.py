@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -680,28 +679,21 @@ def run_fold(config: MultiTaskConfig, fold: train.FoldData, paths: profiles.RunP
     train.seed_everything(config.train.seed)
     model = build_model(config, image_size)
     task = build_task(config, model, image_size, paths.results)
-    train_loader, val_loader, test_loader, test_set = _loaders(fold, config, image_size)
+    loaders = _loaders(fold, config, image_size)
     checkpoints = train.checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or train.make_accelerator(config.train)
-    started = time.perf_counter()
-    fitted = train.fit(model, task, train_loader, val_loader, config.train, checkpoints, accelerator=accelerator)
-    train_seconds = time.perf_counter() - started
-    outputs = train.predict(fitted.model, task, test_loader, accelerator)
-    predictions = evaluate.predictions_table(outputs, test_set.videos, "label")
-    metrics = evaluate.evaluate_predictions(predictions, "label")
+    outcome = train.fit_and_test(model, task, loaders, fold, config.train, checkpoints, accelerator)
+    fitted, outputs, predictions, metrics = outcome.fitted, outcome.outputs, outcome.predictions, outcome.metrics
+    test_set = loaders[3]
     metrics["multitask"] = {**multitask_metrics(predictions), **oracle_metrics(outputs, predictions)}
     attention = attention_table(outputs, test_set.videos) if "stream_weights" in outputs else None
     if attention is not None:
         metrics["multitask"]["face_attention_mean"] = float(attention["face_weight"].mean())
     metrics.update({
-        "fold": fold.fold, "run": config.run_name, "approach": config.approach, "model": config.model,
-        "variant": config.variant, "weighting": config.weighting, "loss": losses.canonical_name(config.loss),
-        "final_loss_weights": task.weighting.weights(), "best_epoch": fitted.best_epoch,
-        "epochs_run": int(len(fitted.history)), "stopped_early": fitted.stopped_early,
-        "train_seconds": train_seconds, "resumed_from_epoch": fitted.resumed_from,
-        "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
-                     for part in ("train", "val", "test")},
-        "pretrained": backbone_pretrained(model), "image_size": image_size,
+        "run": config.run_name, "approach": config.approach, "model": config.model, "variant": config.variant,
+        "weighting": config.weighting, "loss": losses.canonical_name(config.loss),
+        "final_loss_weights": task.weighting.weights(), "pretrained": backbone_pretrained(model),
+        "image_size": image_size,
     })
     if accelerator.is_main_process:
         run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name,

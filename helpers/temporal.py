@@ -547,25 +547,16 @@ def run_temporal_fold(config: TemporalConfig, fold, paths: profiles.RunPaths, ac
         task = build_clip_task(config, model, IdentityTransform())
     else:
         task = build_clip_task(config, model, preprocess)
-    train_loader, val_loader, test_loader, test_set = _clip_loaders(config, fold, image_size, feature_tables)
     checkpoints = train.checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or train.make_accelerator(config.train)
-    started = time.perf_counter()
-    fitted = train.fit(model, task, train_loader, val_loader, config.train, checkpoints, accelerator=accelerator)
-    train_seconds = time.perf_counter() - started
-    outputs = train.predict(fitted.model, task, test_loader, accelerator)
-    predictions = evaluate.predictions_table(outputs, test_set.videos, "label")
-    metrics = evaluate.evaluate_predictions(predictions, "label")
+    outcome = train.fit_and_test(model, task, _clip_loaders(config, fold, image_size, feature_tables), fold,
+                                 config.train, checkpoints, accelerator)
+    fitted, predictions, metrics = outcome.fitted, outcome.predictions, outcome.metrics
     metrics.update({
-        "fold": fold.fold, "run": config.run_name, "approach": config.approach, "model": config.model,
+        "run": config.run_name, "approach": config.approach, "model": config.model,
         "loss": losses.canonical_name(config.loss),
         "loss_weighting": config.loss_weighting if config.heads == "two_task" else None,
-        "heads": config.heads, "best_epoch": fitted.best_epoch, "epochs_run": int(len(fitted.history)),
-        "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
-        "resumed_from_epoch": fitted.resumed_from, "level_note": "frame level = clip level",
-        "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
-                     for part in ("train", "val", "test")},
-        "pretrained": pretrained, "image_size": image_size, "clip_len": config.clip_len, "stride": config.stride,
+        "heads": config.heads, "level_note": "frame level = clip level", "pretrained": pretrained, "image_size": image_size, "clip_len": config.clip_len, "stride": config.stride,
     })
     if accelerator.is_main_process:
         run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "target": "label",

@@ -576,6 +576,37 @@ def build_task(config: ExperimentConfig, image_size: int, pretrained: bool, resu
     return ClassificationTask(losses.build_loss(config.loss, **config.loss_params), config.target, preprocess)
 
 
+@dataclass
+class FoldOutcome:
+    """A trained and tested fold: the fit, the raw test outputs, the test predictions table and its metrics."""
+
+    fitted: FitResult
+    outputs: dict[str, np.ndarray]
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
+                 checkpoints: Path, accelerator: Accelerator, target: str = "label") -> FoldOutcome:
+    """Train on ``loaders``' train and validation parts, predict the test part, score it at frame and video
+    level, and add the bookkeeping every approach records (epochs, timing, the subjects of each part)."""
+    train_loader, val_loader, test_loader, test_set = loaders
+    started = time.perf_counter()
+    fitted = fit(model, task, train_loader, val_loader, config, checkpoints, accelerator=accelerator)
+    train_seconds = time.perf_counter() - started
+    outputs = predict(fitted.model, task, test_loader, accelerator)
+    predictions = evaluate.predictions_table(outputs, test_set.videos, target)
+    metrics = evaluate.evaluate_predictions(predictions, target)
+    metrics.update({
+        "fold": fold.fold, "best_epoch": fitted.best_epoch, "epochs_run": int(len(fitted.history)),
+        "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
+        "resumed_from_epoch": fitted.resumed_from,
+        "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
+                     for part in ("train", "val", "test")},
+    })
+    return FoldOutcome(fitted, outputs, predictions, metrics)
+
+
 def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
              accelerator: Accelerator | None = None) -> dict:
     """Train and test one fold; write its artifacts; return its metrics."""
@@ -585,24 +616,14 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
     model = models.build_model(config.model, datasets.num_classes(config.target), config.weights,
                                config.freeze_backbone, image_size, config.dropout)
     task = build_task(config, image_size, model.backbone.pretrained, paths.results)
-    train_loader, val_loader, test_loader, test_set = _loaders(fold, config, image_size)
     checkpoints = checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or make_accelerator(config.train)
-    started = time.perf_counter()
-    fitted = fit(model, task, train_loader, val_loader, config.train, checkpoints, accelerator=accelerator)
-    train_seconds = time.perf_counter() - started
-    outputs = predict(fitted.model, task, test_loader, accelerator)
-    predictions = evaluate.predictions_table(outputs, test_set.videos, config.target)
-    metrics = evaluate.evaluate_predictions(predictions, config.target)
+    outcome = fit_and_test(model, task, _loaders(fold, config, image_size), fold, config.train, checkpoints,
+                           accelerator, config.target)
+    fitted, predictions, metrics = outcome.fitted, outcome.predictions, outcome.metrics
     metrics.update({
-        "fold": fold.fold, "run": config.run_name, "approach": config.approach, "model": config.model,
-        "loss": losses.canonical_name(config.loss), "best_epoch": fitted.best_epoch,
-        "epochs_run": int(len(fitted.history)), "stopped_early": fitted.stopped_early,
-        "train_seconds": train_seconds, "resumed_from_epoch": fitted.resumed_from,
-        "subjects": {"train": sorted(fold.train["subject"].astype(str).unique()),
-                     "val": sorted(fold.val["subject"].astype(str).unique()),
-                     "test": sorted(fold.test["subject"].astype(str).unique())},
-        "pretrained": model.backbone.pretrained, "image_size": image_size,
+        "run": config.run_name, "approach": config.approach, "model": config.model,
+        "loss": losses.canonical_name(config.loss), "pretrained": model.backbone.pretrained, "image_size": image_size,
     })
     if accelerator.is_main_process:
         run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name,
