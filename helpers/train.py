@@ -298,10 +298,24 @@ def load_checkpoint(path: Path | str) -> dict:
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
-def _restore(accelerator, model, optimizer, scheduler, checkpoint: dict) -> _LoopState:
+class CheckpointMismatchError(RuntimeError):
+    """A fold's last checkpoint cannot be resumed by this model; the message says which file and what to do."""
+
+
+def _restore(accelerator, model, optimizer, scheduler, path: Path) -> _LoopState:
+    checkpoint = load_checkpoint(path)
+    start_afresh = (f"delete {path.parent} to train this fold from scratch (its finished folds are kept), "
+                    "or go back to the code and configuration that wrote it")
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"checkpoint format {checkpoint.get('format')} is not {CHECKPOINT_FORMAT}: delete it")
-    accelerator.unwrap_model(model).load_state_dict(checkpoint["model"])
+        raise CheckpointMismatchError(
+            f"{path} has checkpoint format {checkpoint.get('format')}, this version reads {CHECKPOINT_FORMAT}: "
+            f"{start_afresh}")
+    try:
+        accelerator.unwrap_model(model).load_state_dict(checkpoint["model"])
+    except RuntimeError as error:  # torch lists every missing and unexpected layer: keep it as the cause
+        raise CheckpointMismatchError(
+            f"{path} holds a model whose layers differ from this configuration's (the model code or the "
+            f"configuration changed since it was saved): {start_afresh}") from error
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None and checkpoint.get("scheduler") is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -346,7 +360,7 @@ def fit(
 
     state = _LoopState()
     if folder is not None and (folder / LAST_CHECKPOINT).exists():
-        state = _restore(accelerator, model, optimizer, scheduler, load_checkpoint(folder / LAST_CHECKPOINT))
+        state = _restore(accelerator, model, optimizer, scheduler, folder / LAST_CHECKPOINT)
         accelerator.print(f"resuming from {folder / LAST_CHECKPOINT}: {state.epoch} epoch(s) done")
     resumed_from = state.epoch
 

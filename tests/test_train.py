@@ -82,6 +82,18 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     assert resumed.history.drop(columns="seconds").equals(reference.history.drop(columns="seconds"))
 
 
+def test_a_checkpoint_of_another_model_is_refused_with_the_file_and_the_way_out(tmp_path):
+    model, task, train_loader, val_loader = make_run()
+    train.fit(model, task, train_loader, val_loader, quiet(epochs=1), tmp_path)
+    _, task, train_loader, val_loader = make_run()
+    other = models.build_model("simple_cnn", num_classes=2, weights=None)  # another head: layers differ
+    with pytest.raises(train.CheckpointMismatchError) as caught:
+        train.fit(other, task, train_loader, val_loader, quiet(epochs=2), tmp_path)
+    message = str(caught.value)
+    assert str(tmp_path / "last.pt") in message and f"delete {tmp_path}" in message
+    assert (tmp_path / "last.pt").exists(), "the checkpoint is left for the user to decide"
+
+
 def test_a_finished_run_is_not_trained_again(tmp_path):
     model, task, train_loader, val_loader = make_run()
     train.fit(model, task, train_loader, val_loader, quiet(epochs=2), tmp_path)
