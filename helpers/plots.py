@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from helpers import labels
 
@@ -135,7 +136,7 @@ def learning_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "
     """
     metrics = [m for m in metrics if f"train_{m}" in histories.columns]
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
-    colours = dict(zip(histories["run"].unique(), sns.color_palette("tab10", histories["run"].nunique())))
+    colours = dict(zip(histories["run"].unique(), distinct_colours(histories["run"].nunique())))
     for ax, metric in zip(axes[0], metrics):
         for run, part in histories.groupby("run", sort=False):
             mean = part.groupby("epoch").mean(numeric_only=True)
@@ -150,10 +151,20 @@ def learning_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "
         ax.set_xlim(0.5, max(epochs) + 0.5)
         if len(epochs) <= 20:
             ax.set_xticks(epochs)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    # one entry per run (its colour) and one per line style: a legend of runs x parts would hide the curves
+    handles = [Line2D([], [], color=colour, linewidth=2, label=run) for run, colour in colours.items()]
+    handles += [Line2D([], [], color="black", marker="o", markersize=3, label="train"),
+                Line2D([], [], color="black", linestyle="--", marker="x", markersize=6, label="validation")]
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def distinct_colours(n: int) -> list:
+    """``n`` colours no two of which are the same (tab10 repeats itself after 10)."""
+    palette = "tab10" if n <= 10 else "tab20" if n <= 20 else "husl"
+    return sns.color_palette(palette, max(1, n))
 
 
 def confusion_matrix(matrix: Sequence[Sequence[int]], class_names: Sequence[str], title: str = "",
@@ -301,7 +312,7 @@ def genuineness_over_time(tables: dict[str, pd.DataFrame], title: str = "p(genui
     video, against the position of the clip's centre among the video's crops; ``segments`` shades each
     video's onset-to-apex segment."""
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    colours = sns.color_palette("tab10", max(1, len(tables)))
+    colours = distinct_colours(len(tables))
     for colour, (name, table) in zip(colours, tables.items()):
         ax.plot(table["centre"], table["p_genuine"], marker="o", markersize=3, color=colour, label=name)
         if segments and name in segments:

@@ -157,3 +157,19 @@ def test_result_figures_draw(predictions):
     assert len(figures[0].axes) == 2
     for figure in figures:
         plt.close(figure)
+
+
+def test_learning_curves_give_every_run_its_own_colour_and_one_legend_entry():
+    import matplotlib.pyplot as plt
+
+    from helpers import plots
+
+    runs = [f"run-{i}" for i in range(12)]  # 04's demo grid: more runs than tab10 has colours
+    curves = pd.DataFrame([{"run": run, "fold": 0, "epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 1.1 / epoch}
+                           for run in runs for epoch in (1, 2)])
+    figure = plots.learning_curves(curves, metrics=("loss",))
+    lines = figure.axes[0].get_lines()
+    assert len({tuple(line.get_color()) for line in lines}) == len(runs)
+    entries = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert entries == [*runs, "train", "validation"]
+    plt.close(figure)
