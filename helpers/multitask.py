@@ -689,14 +689,13 @@ def run_fold(config: MultiTaskConfig, fold: train.FoldData, paths: profiles.RunP
     train.seed_everything(config.train.seed)
     model = build_model(config, image_size)
     task = build_task(config, model, image_size, paths.results)
-    loaders = _loaders(fold, config, image_size)
     checkpoints = train.checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or train.make_accelerator(config.train)
-    outcome = train.fit_and_test(model, task, loaders, fold, config.train, checkpoints, accelerator)
+    outcome = train.fit_and_test(model, task, _loaders(fold, config, image_size), fold, config.train, checkpoints,
+                                 accelerator)
     fitted, outputs, predictions, metrics = outcome.fitted, outcome.outputs, outcome.predictions, outcome.metrics
-    test_set = loaders[3]
     metrics["multitask"] = {**multitask_metrics(predictions), **oracle_metrics(outputs, predictions)}
-    attention = attention_table(outputs, test_set.videos) if "stream_weights" in outputs else None
+    attention = attention_table(outputs, outcome.test_videos) if "stream_weights" in outputs else None
     if attention is not None:
         metrics["multitask"]["face_attention_mean"] = float(attention["face_weight"].mean())
     metrics.update({

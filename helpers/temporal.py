@@ -556,7 +556,8 @@ def run_temporal_fold(config: TemporalConfig, fold, paths: profiles.RunPaths, ac
         "run": config.run_name, "approach": config.approach, "model": config.model,
         "loss": losses.canonical_name(config.loss),
         "loss_weighting": config.loss_weighting if config.heads == "two_task" else None,
-        "heads": config.heads, "level_note": "frame level = clip level", "pretrained": pretrained, "image_size": image_size, "clip_len": config.clip_len, "stride": config.stride,
+        "heads": config.heads, "level_note": "frame level = clip level", "pretrained": pretrained,
+        "image_size": image_size, "clip_len": config.clip_len, "stride": config.stride,
     })
     if accelerator.is_main_process:
         run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "target": "label",

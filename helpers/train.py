@@ -592,10 +592,12 @@ def build_task(config: ExperimentConfig, image_size: int, pretrained: bool, resu
 
 @dataclass
 class FoldOutcome:
-    """A trained and tested fold: the fit, the raw test outputs, the test predictions table and its metrics."""
+    """A trained and tested fold: the fit, the raw test outputs, the test videos, their predictions table and
+    its metrics."""
 
     fitted: FitResult
     outputs: dict[str, np.ndarray]
+    test_videos: pd.DataFrame
     predictions: pd.DataFrame
     metrics: dict[str, Any]
 
@@ -618,7 +620,7 @@ def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, c
         "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
                      for part in ("train", "val", "test")},
     })
-    return FoldOutcome(fitted, outputs, predictions, metrics)
+    return FoldOutcome(fitted, outputs, test_set.videos, predictions, metrics)
 
 
 def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
