@@ -100,7 +100,8 @@ def read_frames(path: os.PathLike | str, start: float = 0.0, end: float = 1.0, s
 
 
 def write_video(path: os.PathLike | str, frames: Iterable[np.ndarray], fps: float, crf: int = 20) -> Path:
-    """Encode RGB uint8 frames as H.264 MP4, atomically (a killed write leaves no half file behind)."""
+    """Encode RGB uint8 frames as H.264 MP4, atomically (a killed write leaves no half file behind), the same
+    bytes for the same frames."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
@@ -112,7 +113,10 @@ def write_video(path: os.PathLike | str, frames: Iterable[np.ndarray], fps: floa
                     stream = container.add_stream("libx264", rate=_fps_fraction(fps))
                     stream.height, stream.width = rgb.shape[:2]
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": "veryfast"}
+                    # mbtree=0: x264's macroblock-tree rate control (in FFmpeg 8 / PyAV 18) made the same frames
+                    # encode differently from run to run, depending on what else the process had allocated
+                    # (decoded pixels up to 23 levels apart); without it the output is the same every time
+                    stream.options = {"crf": str(crf), "preset": "veryfast", "x264-params": "mbtree=0"}
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 container.mux(stream.encode(frame))
             if stream is None:
