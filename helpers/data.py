@@ -4,12 +4,15 @@ The one call a notebook needs is :func:`prepare_dataset`; the pieces it is made 
 each can be tested and reused:
 
 1. **get the files**: :func:`download_from_drive` (gdown, resumable, checksum) and :func:`safe_extract`
-   (refuses archives that would write outside their folder), or a folder on a mounted Google Drive;
-   :func:`find_dataset_root` then finds the folder that holds the subject folders;
+   (refuses archives that would write outside their folder), or a folder (or archive) on a mounted Google
+   Drive; :func:`find_dataset_root` then finds the folder that holds the subject folders. Where the dataset
+   came from is recorded in the work folder (``dataset.json``), so later notebooks need no parameter;
 2. **index**: :func:`index_videos` makes one row per video (labels from :mod:`helpers.labels`, metadata
    from :func:`helpers.video.probe`); an unreadable video is a row with ``readable=False``, never a crash;
-3. **check**: :func:`validate_layout` reports missing, unknown and unreadable files (the real SASE-FE has
-   643 of the 648 possible videos: missing ones are normal);
+   known variant spellings of a code (``D2N2S.MP4``) are indexed under the canonical code, and videos
+   with the same bytes as another (:func:`identical_files`) are marked, not ``usable``;
+3. **check**: :func:`validate_layout` reports missing, unknown, unreadable, renamed and identical files
+   (the real SASE-FE has 643 of the 648 possible videos: missing ones are normal);
 4. **split**: :func:`make_splits` / :func:`ensure_splits` assign every *subject* to one fold, once, and
    save the result, so that every notebook uses the same folds and no person is ever in both the
    training and the test side;
@@ -33,7 +36,8 @@ import tarfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +48,11 @@ from helpers import labels, profiles, results, video
 #: The columns of the video index, in order.
 INDEX_COLUMNS: tuple[str, ...] = (
     "subject", "code", "emotion", "genuine", "authenticity", "label", "emotion_label", "path", "size",
-    "fps", "frames", "duration", "width", "height", "readable", "error",
+    "fps", "frames", "duration", "width", "height", "readable", "error", "mapped_from", "identical_to",
+    "usable",
 )
-_STRING_COLUMNS = ("subject", "code", "emotion", "authenticity", "path", "error")
-_BOOL_COLUMNS = ("genuine", "readable")
+_STRING_COLUMNS = ("subject", "code", "emotion", "authenticity", "path", "error", "mapped_from", "identical_to")
+_BOOL_COLUMNS = ("genuine", "readable", "usable")
 _INT_COLUMNS = ("label", "emotion_label", "size")
 _NULLABLE_INT_COLUMNS = ("frames", "width", "height")  # missing (<NA>) for unreadable videos
 _FLOAT_COLUMNS = ("fps", "duration")
@@ -302,8 +307,8 @@ def _disk_full_error(file_id: str, output: Path, total: int | None) -> DatasetEr
     return DatasetError(
         f"the disk is full while downloading Google Drive file {file_id} to {output.parent}: {needed}, "
         f"and extracting it needs about as much again; {format_bytes(free)} is free. Free some space or "
-        "point the work directory (GENUINE_POSED_WORK) to a bigger disk, then run again (the download "
-        "resumes)."
+        "point the scratch folder (GENUINE_POSED_SCRATCH, else the work directory GENUINE_POSED_WORK) to a "
+        "bigger disk, then run again (the download resumes)."
     )
 
 
@@ -353,7 +358,7 @@ def _sniff(path: Path) -> str:
     return "tar" if tarfile.is_tarfile(path) else "unknown"  # old tar formats have no magic bytes
 
 
-def _check_archive_file(path: Path, source: str) -> None:
+def _check_archive_file(path: Path, source: str, advice: str = "Check that the id is the archive's.") -> None:
     kind = _sniff(path)
     if kind in _ARCHIVE_KINDS:
         return
@@ -370,7 +375,7 @@ def _check_archive_file(path: Path, source: str) -> None:
         raise DatasetError(f"{source} is {_KIND_NAMES[kind]}: re-pack the dataset as .zip or .tar.gz.")
     raise DatasetError(
         f"{source} ({path.name}, {format_bytes(path.stat().st_size)}) is {_KIND_NAMES.get(kind, kind)}: "
-        "expected a .zip or .tar(.gz) of the FakeTrue_DB folder. Check that the id is the archive's."
+        f"expected a .zip or .tar(.gz) of the FakeTrue_DB folder. {advice}"
     )
 
 
@@ -430,7 +435,8 @@ def safe_extract(archive: Path, destination: Path) -> Path:
             raise DatasetError(
                 f"the disk filled up while extracting {archive} into {destination.parent}: it needs "
                 f"{format_bytes(sum(m.size for m in members))}, {format_bytes(free)} is free. Free space "
-                "or move the work directory (GENUINE_POSED_WORK) to a bigger disk, then run again."
+                "or move the scratch folder (GENUINE_POSED_SCRATCH, else the work directory "
+                "GENUINE_POSED_WORK) to a bigger disk, then run again."
             ) from error
         if isinstance(error, (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError)):
             raise DatasetError(
@@ -531,7 +537,8 @@ def _check_space_for(archive: Path, destination: Path, needed: int) -> None:
     if needed > free:
         raise DatasetError(
             f"extracting {archive} needs {format_bytes(needed)} but only {format_bytes(free)} is free on "
-            f"{existing}: free some space or move the work directory (GENUINE_POSED_WORK) to a bigger disk."
+            f"{existing}: free some space or move the scratch folder (GENUINE_POSED_SCRATCH, else the work "
+            "directory GENUINE_POSED_WORK) to a bigger disk."
         )
 
 
@@ -553,11 +560,16 @@ def _extract_members(archive: Path, kind: str, target: Path) -> None:
 
 
 def video_code(path: Path) -> str | None:
-    """Canonical code of a ``<CODE>.mp4`` file name (any case), or None for anything else."""
+    """Canonical code of a ``<CODE>.mp4`` file name (any case, or a known variant spelling such as
+    ``D2N2S.MP4``: see ``labels.CODE_VARIANTS``), or None for anything else."""
     path = Path(path)
-    if path.suffix.lower() != VIDEO_SUFFIX or not labels.is_code(path.stem):
-        return None
-    return labels.parse_code(path.stem).code
+    resolved = labels.resolve_code(path.stem) if path.suffix.lower() == VIDEO_SUFFIX else None
+    return resolved[0] if resolved else None
+
+
+def _is_variant_name(path: Path) -> bool:
+    resolved = labels.resolve_code(Path(path).stem)
+    return bool(resolved and resolved[1])
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -598,8 +610,8 @@ def find_dataset_root(path: Path | str, max_depth: int = 2) -> Path:
         )
     if not path.is_dir():
         raise DatasetError(
-            f"{path} is a file, not a folder: extract the archive first (or {SOURCE_HINT} to let "
-            "prepare_dataset download and extract it)."
+            f"{path} is a file, not a folder: extract the archive first, or give it to prepare_dataset as "
+            "dataset_dir (DATASET_DIR), which extracts it."
         )
     level = [path]
     for _ in range(max_depth + 1):
@@ -635,8 +647,16 @@ def _not_found_message(path: Path) -> str:
 
 
 @dataclass(frozen=True)
+class _Video:
+    subject: str
+    code: str  # canonical spelling
+    path: Path
+    mapped_from: str  # the variant spelling in the file name (``D2N2S``), "" for a code in any case
+
+
+@dataclass(frozen=True)
 class _Scan:
-    videos: list[tuple[str, str, Path]]  # (subject, canonical code, file) in subject then code order
+    videos: list[_Video]  # in subject then code order
     unknown: list[dict]  # rows of LayoutReport.unknown
 
 
@@ -645,7 +665,7 @@ def _scan(root: Path) -> _Scan:
     root = Path(root).expanduser().absolute()  # absolute paths in the index work from any notebook folder
     if not root.is_dir():
         raise DatasetError(f"the dataset folder {root} does not exist or is not a folder")
-    videos: list[tuple[str, str, Path]] = []
+    videos: list[_Video] = []
     unknown: list[dict] = []
     for folder in sorted(root.iterdir(), key=lambda item: subject_sort_key(item.name)):
         if _is_ignored(folder) or not folder.is_dir():
@@ -667,10 +687,14 @@ def _scan(root: Path) -> _Scan:
         for code in labels.CODES:
             if code not in by_code:
                 continue
-            # Prefer the canonical spelling so that the choice does not depend on the file system order.
-            chosen, *duplicates = sorted(by_code[code], key=lambda p: (p.name != f"{code}.MP4", p.name))
-            videos.append((subject, code, chosen))
-            others += [_unknown_row(subject, extra, f"duplicate of {chosen.name}") for extra in duplicates]
+            # Prefer a code over a variant spelling, then the canonical spelling, so that the choice does
+            # not depend on the file system order.
+            chosen, *duplicates = sorted(
+                by_code[code], key=lambda p: (_is_variant_name(p), p.name != f"{code}.MP4", p.name)
+            )
+            videos.append(_Video(subject, code, chosen, chosen.stem if _is_variant_name(chosen) else ""))
+            others += [_unknown_row(subject, extra, _duplicate_reason(extra, chosen, code))
+                       for extra in duplicates]
         unknown += others
     return _Scan(videos, unknown)
 
@@ -679,8 +703,15 @@ def _unknown_reason(item: Path) -> str:
     if item.is_dir():
         return "folder inside a subject folder"
     if item.suffix.lower() == VIDEO_SUFFIX:
-        return f"{item.stem!r} is not a SASE-FE code"
+        nearest = labels.nearest_codes(item.stem)
+        return f"{item.stem!r} is not a SASE-FE code" + (f" (nearest: {', '.join(nearest)})" if nearest else "")
     return "not an .mp4 video"
+
+
+def _duplicate_reason(extra: Path, chosen: Path, code: str) -> str:
+    if _is_variant_name(extra):
+        return f"duplicate of {chosen.name} ({extra.stem} is a variant spelling of {code})"
+    return f"duplicate of {chosen.name}"
 
 
 def _unknown_row(subject: str, item: Path, reason: str) -> dict:
@@ -708,24 +739,71 @@ def _probe_all(paths: list[str], workers: int, progress: bool) -> list[tuple[dic
         return list(tqdm(pool.map(_probe_one, paths), **bar))
 
 
-def _index_frame(videos: list[tuple[str, str, Path]], probes: list[tuple[dict, str]] | None) -> pd.DataFrame:
+def identical_files(paths: Iterable[Path]) -> list[list[Path]]:
+    """Groups of two or more files with the same bytes, each group and the groups in the order given.
+
+    Only files whose sizes collide are read (and hashed): files of different sizes cannot be identical,
+    and reading all 643 videos of SASE-FE again from a mounted Drive would take minutes. A file that
+    cannot be read is left out of the comparison (indexing reports it as unreadable anyway).
+    """
+    paths = [Path(path) for path in paths]
+    by_size: dict[int, list[Path]] = {}
+    for path in paths:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    groups: list[list[Path]] = []
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        by_digest: dict[str, list[Path]] = {}
+        for path in same_size:
+            try:
+                by_digest.setdefault(file_md5(path), []).append(path)
+            except OSError:
+                continue
+        groups += [group for group in by_digest.values() if len(group) > 1]
+    position = {path: number for number, path in enumerate(paths)}
+    return sorted(groups, key=lambda group: position[group[0]])
+
+
+def video_key(subject: str, code: str) -> str:
+    """``"12/N2H"``: how reports and the ``identical_to`` column name one video of the index."""
+    return f"{subject}/{code}"
+
+
+def _identical_to(videos: list[_Video]) -> list[str]:
+    """For each video, the keys of the *other* videos with the same bytes (space-separated), or ""."""
+    key_of = {video.path: video_key(video.subject, video.code) for video in videos}
+    others = {path: "" for path in key_of}
+    for group in identical_files(video.path for video in videos):
+        for path in group:
+            others[path] = " ".join(key_of[other] for other in group if other != path)
+    return [others[video.path] for video in videos]
+
+
+def _index_frame(videos: list[_Video], probes: list[tuple[dict, str]] | None) -> pd.DataFrame:
     rows = []
-    for position, (subject, code, path) in enumerate(videos):
-        info = labels.parse_code(code)
+    identical_to = _identical_to(videos)
+    for position, item in enumerate(videos):
+        info = labels.parse_code(item.code)
         metadata, error = probes[position] if probes is not None else ({}, "")
         rows.append({
-            "subject": subject,
-            "code": code,
+            "subject": item.subject,
+            "code": item.code,
             "emotion": info.emotion,
             "genuine": info.genuine,
             "authenticity": labels.AUTHENTICITY[info.authenticity_index],
             "label": info.label,
             "emotion_label": info.emotion_index,
-            "path": str(path),
-            "size": path.stat().st_size,
+            "path": str(item.path),
+            "size": item.path.stat().st_size,
             **{key: metadata.get(key) for key in ("fps", "frames", "duration", "width", "height")},
             "readable": not error,
             "error": error,
+            "mapped_from": item.mapped_from,
+            "identical_to": identical_to[position],
+            # The same bytes under two labels is label noise (or one recording on both sides of a fold):
+            # no copy can be trusted, so none is used.
+            "usable": not error and not identical_to[position],
         })
     return _typed(pd.DataFrame(rows, columns=list(INDEX_COLUMNS)))
 
@@ -757,12 +835,15 @@ def index_videos(root: Path, probe: bool = True, workers: int = 4, progress: boo
 
     Columns (``INDEX_COLUMNS``): subject, code (canonical spelling), emotion, genuine, authenticity
     ("genuine"/"posed"), label (0-11, ``labels.CODES`` order), emotion_label (0-5), path, size (bytes),
-    fps, frames, duration (s), width, height, readable, error (empty when fine).
+    fps, frames, duration (s), width, height, readable, error (empty when fine), mapped_from (the variant
+    spelling of the file name, e.g. ``D2N2S`` for code D2N2Sur; empty for a code), identical_to (the
+    other ``subject/code`` videos with the same bytes, space-separated; empty when none), usable (readable
+    and identical to no other video: what extraction, training and evaluation use).
     ``probe=False`` skips opening the videos: metadata is missing and ``readable`` is assumed True.
     Unreadable videos get ``readable=False`` and the reason in ``error``; nothing raises for them.
     """
     videos = _scan(Path(root)).videos
-    probes = _probe_all([str(path) for _, _, path in videos], workers, progress) if probe else None
+    probes = _probe_all([str(item.path) for item in videos], workers, progress) if probe else None
     return _index_frame(videos, probes)
 
 
@@ -785,11 +866,12 @@ def load_index(path: Path) -> pd.DataFrame:
 def cached_index(root: Path, cache: Path, workers: int = 4, progress: bool = True) -> pd.DataFrame:
     """:func:`index_videos`, reusing ``cache`` while the set of video files (path and size) is unchanged.
 
-    Probing 643 videos on a mounted Drive takes minutes; listing them takes seconds.
+    Probing 643 videos on a mounted Drive takes minutes; listing them takes seconds. A cache written
+    before a column was added to ``INDEX_COLUMNS`` cannot be read and is re-made.
     """
     root, cache = Path(root), Path(cache)
     videos = _scan(root).videos
-    current = {(str(path), path.stat().st_size) for _, _, path in videos}
+    current = {(str(item.path), item.path.stat().st_size) for item in videos}
     if cache.is_file():
         try:
             cached = load_index(cache)
@@ -799,7 +881,7 @@ def cached_index(root: Path, cache: Path, workers: int = 4, progress: bool = Tru
             if set(zip(cached["path"], cached["size"].astype(int))) == current:
                 return cached
             print(f"the videos under {root} changed since {cache} was written: re-indexing")
-    probes = _probe_all([str(path) for _, _, path in videos], workers, progress)
+    probes = _probe_all([str(item.path) for item in videos], workers, progress)
     index = _index_frame(videos, probes)
     save_index(index, cache)
     return index
@@ -810,9 +892,13 @@ def cached_index(root: Path, cache: Path, workers: int = 4, progress: bool = Tru
 # --------------------------------------------------------------------------------------------------
 
 
+def _empty_rows(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
+
+
 @dataclass
 class LayoutReport:
-    """What is present, missing, unknown and unreadable under a SASE-FE root."""
+    """What is present, missing, unknown, unreadable, renamed and duplicated under a SASE-FE root."""
 
     root: Path
     subjects: list[str]
@@ -820,6 +906,10 @@ class LayoutReport:
     missing: pd.DataFrame  # subject, code: pairs with no video
     unknown: pd.DataFrame  # subject, name, path, reason: entries of subject folders that are not videos
     unreadable: pd.DataFrame  # the index rows with readable == False
+    # subject, name, code, path: files named with a variant spelling, indexed under their code
+    mapped: pd.DataFrame = field(default_factory=lambda: _empty_rows("subject", "name", "code", "path"))
+    # the index rows with the same bytes as another video (identical_to not empty): left out
+    identical: pd.DataFrame = field(default_factory=lambda: _empty_rows(*INDEX_COLUMNS))
 
     @property
     def n_subjects(self) -> int:
@@ -842,9 +932,30 @@ class LayoutReport:
         return len(self.unreadable)
 
     @property
+    def n_mapped(self) -> int:
+        return len(self.mapped)
+
+    @property
+    def n_identical(self) -> int:
+        """Videos that have the same bytes as at least one other (all of them are left out)."""
+        return len(self.identical)
+
+    @property
+    def identical_groups(self) -> list[list[str]]:
+        """``[["12/N2H", "12/N2S", "12/N2D"], ...]``: each set of identical videos once, in index order."""
+        keys = [video_key(row.subject, row.code) for row in self.identical.itertuples()]
+        position = {key: number for number, key in enumerate(keys)}
+        groups: dict[tuple[str, ...], None] = {}
+        for key, others in zip(keys, self.identical["identical_to"].astype(str)):
+            members = sorted({key, *others.split()}, key=lambda member: position.get(member, len(keys)))
+            groups.setdefault(tuple(members), None)
+        return [list(group) for group in groups]
+
+    @property
     def counts(self) -> dict[str, int]:
         return {"subjects": self.n_subjects, "videos": self.n_videos, "expected": self.n_expected,
-                "missing": self.n_missing, "unknown": self.n_unknown, "unreadable": self.n_unreadable}
+                "missing": self.n_missing, "unknown": self.n_unknown, "unreadable": self.n_unreadable,
+                "mapped": self.n_mapped, "identical": self.n_identical}
 
     @property
     def ok(self) -> bool:
@@ -858,6 +969,8 @@ class LayoutReport:
         unreadable = [
             f"{row.subject}/{Path(row.path).name} ({row.error})" for row in self.unreadable.itertuples()
         ]
+        mapped = [f"{row.subject}/{row.name} -> {row.code}" for row in self.mapped.itertuples()]
+        identical = [" = ".join(group) for group in self.identical_groups]
         lines = [
             f"SASE-FE layout of {self.root}: {self.n_subjects} subjects",
             f"  {self.n_videos} of {self.n_expected} videos present"
@@ -866,6 +979,10 @@ class LayoutReport:
             + (f" (skipped; re-copy or remove them): {_preview(unreadable, 5)}" if unreadable else ""),
             f"  {self.n_unknown} unknown file{'s' if self.n_unknown != 1 else ''}"
             + (f" (ignored): {_preview(unknown)}" if unknown else ""),
+            f"  {self.n_mapped} file name{'s' if self.n_mapped != 1 else ''} mapped to "
+            f"{'their' if self.n_mapped != 1 else 'its'} code" + (f": {_preview(mapped)}" if mapped else ""),
+            f"  {self.n_identical} identical video{'s' if self.n_identical != 1 else ''} under different labels"
+            + (f", left out of training and evaluation: {_preview(identical, 5)}" if identical else ""),
         ]
         return "\n".join(lines)
 
@@ -886,7 +1003,28 @@ def validate_layout(root: Path, index: pd.DataFrame) -> LayoutReport:
     unknown = [row for row in _scan(root).unknown if row["path"] not in used]
     unknown_frame = pd.DataFrame(unknown, columns=["subject", "name", "path", "reason"])
     unreadable = index[~_as_bool(index["readable"])].reset_index(drop=True)
-    return LayoutReport(root, subjects, len(index), missing, unknown_frame, unreadable)
+    renamed = index[_text(index, "mapped_from") != ""].reset_index(drop=True)
+    mapped = pd.DataFrame(
+        {"subject": renamed["subject"].astype(str), "name": [Path(path).name for path in renamed["path"]],
+         "code": renamed["code"].astype(str), "path": renamed["path"].astype(str)},
+        columns=["subject", "name", "code", "path"],
+    ).reset_index(drop=True)
+    identical = index[_text(index, "identical_to") != ""].reset_index(drop=True)
+    return LayoutReport(root, subjects, len(index), missing, unknown_frame, unreadable, mapped, identical)
+
+
+def _text(index: pd.DataFrame, column: str) -> pd.Series:
+    """A text column of the index as str, all "" when the frame predates the column (hand-made frames)."""
+    if column not in index.columns:
+        return pd.Series("", index=index.index, dtype=object)
+    return index[column].fillna("").astype(str)
+
+
+def usable_rows(index: pd.DataFrame) -> pd.Series:
+    """Boolean mask of the videos to extract, train and evaluate on: readable, and not identical to another."""
+    if "usable" in index.columns:
+        return _as_bool(index["usable"])
+    return _as_bool(index["readable"]) & (_text(index, "identical_to") == "")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1006,21 +1144,29 @@ class Dataset:
 
     @property
     def readable(self) -> pd.DataFrame:
-        """The index without the unreadable videos (what frame extraction should use)."""
+        """The index without the unreadable videos (still with the identical ones: see ``usable``)."""
         return self.index[self.index["readable"]].reset_index(drop=True)
 
+    @property
+    def usable(self) -> pd.DataFrame:
+        """The index rows that frame extraction, training and evaluation use: readable videos whose bytes
+        are not those of another video (identical files under different labels are label noise)."""
+        return self.index[usable_rows(self.index)].reset_index(drop=True)
+
     def fold(self, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(training rows, test rows) of the readable videos for ``fold``."""
-        return split_index(self.readable, self.splits, fold)
+        """(training rows, test rows) of the usable videos for ``fold``."""
+        return split_index(self.usable, self.splits, fold)
 
     def describe(self) -> str:
         """A short text for the top of a notebook."""
         readable = self.readable
         sizes = self.splits.groupby("fold")["subject"].count().tolist()
+        identical = self.report.n_identical
+        left_out = f", {identical} identical under different labels left out" if identical else ""
         text = (
             f"profile {self.profile.name} ({'synthetic' if self.profile.uses_synthetic_data else 'real'} "
             f"SASE-FE) at {self.root}: {self.report.n_subjects} subjects, {self.report.n_videos} videos "
-            f"({self.report.n_unreadable} unreadable, {self.report.n_missing} missing); "
+            f"({self.report.n_unreadable} unreadable, {self.report.n_missing} missing{left_out}); "
             f"{self.n_folds} subject-independent folds of {'/'.join(map(str, sizes))} subjects"
         )
         if len(readable):
@@ -1046,9 +1192,15 @@ def prepare_dataset(
     """Get, index, validate and split the dataset of ``profile``; prints the layout report.
 
     * synthetic profiles (``smoke``, ``demo``): generated under ``paths.dataset`` if missing;
-    * ``full``: ``dataset_dir`` (e.g. a folder on a mounted Drive) if given, else the archive
-      ``drive_id`` is downloaded into ``paths.work`` and extracted into ``paths.dataset`` (once: the
-      archive is deleted after a successful extraction unless ``keep_archive``).
+    * ``full``: ``dataset_dir`` if given: the folder holding the subject folders (or one above it), e.g.
+      on a mounted Drive, or a .zip/.tar(.gz) of it, extracted into ``paths.extraction`` (the archive
+      itself is left alone); else the archive ``drive_id`` is downloaded into ``paths.downloads`` and
+      extracted into ``paths.extraction`` (once: the download is deleted after a successful extraction
+      unless ``keep_archive``). ``md5`` checks the archive before it is extracted.
+      Where the dataset came from is recorded in ``paths.dataset_record``; a call without ``drive_id``
+      and ``dataset_dir`` (notebooks 03-05) uses that record, and locates the dataset the same way again
+      (e.g. re-extracts the archive when a new Colab VM lost the extracted copy). Arguments win over the
+      record, and update it.
 
     The index is cached in ``paths.index`` (re-made when the video files change) and the folds are
     saved once in ``paths.splits`` with ``profile.n_folds`` folds.
@@ -1082,28 +1234,123 @@ def _locate_root(
         # imported here: generating needs image libraries that the real-data path does not
         synthetic = importlib.import_module("helpers.synthetic")
         return find_dataset_root(synthetic.ensure_dataset(paths.dataset, spec.synthetic, workers=workers))
-    if dataset_dir:
-        return find_dataset_root(Path(dataset_dir))
-    if not drive_id:
+    if drive_id or dataset_dir:
+        source = _source(drive_id, dataset_dir, md5)
+        root = _locate_real(paths, source, keep_archive)
+    else:
+        source = _recorded_source(paths, md5)
+        try:
+            root = _locate_real(paths, source, keep_archive)
+        except DatasetError as error:
+            raise DatasetError(
+                f"the dataset location recorded in {paths.dataset_record} ({_describe_source(source)}) does "
+                f"not work now: {error}\nTo use another location, {SOURCE_HINT} (this updates the record)."
+            ) from error
+    _record_source(paths, source, root)
+    return root
+
+
+def _source(drive_id: str | None, dataset_dir: Path | str | None, md5: str | None) -> dict:
+    """What the record keeps: the parsed Drive id, the absolute DATASET_DIR (notebooks run from other
+    folders than the one the path was typed in) and the md5."""
+    return {
+        "drive_id": parse_drive_id(drive_id) if drive_id else None,
+        "dataset_dir": str(Path(dataset_dir).expanduser().absolute()) if dataset_dir else None,
+        "md5": md5.strip().lower() if md5 else None,
+    }
+
+
+def _describe_source(source: dict) -> str:
+    if source.get("dataset_dir"):
+        return f"DATASET_DIR {source['dataset_dir']}"
+    return f"SASE_FE_DRIVE_ID {source.get('drive_id')}"
+
+
+def read_dataset_record(paths: profiles.RunPaths) -> dict | None:
+    """The content of ``paths.dataset_record`` (drive_id, dataset_dir, md5, root, recorded_at), None when
+    no notebook has recorded the dataset's location yet."""
+    path = paths.dataset_record
+    if not path.is_file():
+        return None
+    try:
+        record = results.read_json(path)
+    except (OSError, ValueError) as error:
         raise DatasetError(
-            f"profile {spec.name} needs the real SASE-FE: {SOURCE_HINT} (DATASET_DIR: a folder holding "
-            "FakeTrue_DB, e.g. on a mounted Drive; SASE_FE_DRIVE_ID: the id or link of a zip of it, shared "
-            "as 'Anyone with the link')."
+            f"cannot read the dataset record {path} ({error}): delete it, and {SOURCE_HINT} of notebook 01 "
+            "to record the location again."
+        ) from error
+    if not isinstance(record, dict) or not (record.get("drive_id") or record.get("dataset_dir")):
+        raise DatasetError(
+            f"{path} is not a dataset record (it names neither a drive_id nor a dataset_dir): delete it, and "
+            f"{SOURCE_HINT} of notebook 01 to record the location again."
         )
-    file_id = parse_drive_id(drive_id)
-    archive = paths.work / "downloads" / f"sase-fe-{file_id}.archive"
-    extracted = _extracted_archive_name(paths.dataset)
+    return record
+
+
+def _recorded_source(paths: profiles.RunPaths, md5: str | None) -> dict:
+    record = read_dataset_record(paths)
+    if record is None:
+        raise DatasetError(
+            f"profile {paths.profile} needs the real SASE-FE, and no notebook has recorded where it is yet "
+            f"({paths.dataset_record} does not exist): {SOURCE_HINT}. DATASET_DIR: the FakeTrue_DB folder, or "
+            "a .zip/.tar.gz of it, e.g. on a mounted Drive (/content/drive/MyDrive/...); SASE_FE_DRIVE_ID: "
+            "the id or link of a zip of FakeTrue_DB on Google Drive, shared as 'Anyone with the link'. "
+            "Notebook 01 records the location in the work directory for the later notebooks: run it first "
+            "with one of the two set (and the same work directory)."
+        )
+    return {"drive_id": record.get("drive_id"), "dataset_dir": record.get("dataset_dir"),
+            "md5": md5.strip().lower() if md5 else record.get("md5")}
+
+
+def _record_source(paths: profiles.RunPaths, source: dict, root: Path) -> None:
+    """Write the record when what it says changes (not on every call: it may live on a mounted Drive)."""
+    wanted = {**source, "root": str(root)}
+    try:
+        previous = read_dataset_record(paths)
+    except DatasetError:
+        previous = None  # unreadable: replaced by the good one
+    if previous is not None and {key: previous.get(key) for key in wanted} == wanted:
+        return
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results.write_json(paths.dataset_record, {**wanted, "profile": paths.profile, "recorded_at": stamp})
+
+
+def _locate_real(paths: profiles.RunPaths, source: dict, keep_archive: bool) -> Path:
+    """The root of the real SASE-FE from ``source`` (a folder, an archive file, or a Drive id)."""
+    if source["dataset_dir"]:
+        location = Path(source["dataset_dir"])
+        if location.is_file():
+            return find_dataset_root(_extract_archive_file(location, paths.extraction, source["md5"]))
+        return find_dataset_root(location)
+    file_id = source["drive_id"]
+    archive = paths.downloads / f"sase-fe-{file_id}.archive"
+    extracted = _extracted_archive_name(paths.extraction)
     if extracted is not None and extracted != archive.name:  # say so before downloading gigabytes
         raise DatasetError(
-            f"{paths.dataset} holds the extraction of {extracted}, not of Google Drive file {file_id}: "
+            f"{paths.extraction} holds the extraction of {extracted}, not of Google Drive file {file_id}: "
             "delete that folder to use the new archive."
         )
     if extracted is None:
-        download_from_drive(file_id, archive, md5=md5)
-        safe_extract(archive, paths.dataset)
+        download_from_drive(file_id, archive, md5=source["md5"])
+        safe_extract(archive, paths.extraction)
         if not keep_archive:
-            archive.unlink()  # the marker in paths.dataset records that this archive is extracted
-    return find_dataset_root(paths.dataset)
+            archive.unlink()  # the marker in paths.extraction records that this archive is extracted
+    return find_dataset_root(paths.extraction)
+
+
+def _extract_archive_file(archive: Path, destination: Path, md5: str | None) -> Path:
+    """Extract an archive the user gave as DATASET_DIR (never deleting it: it is the user's copy)."""
+    _check_archive_file(
+        archive, f"DATASET_DIR {archive}", "Set DATASET_DIR to the FakeTrue_DB folder or to a .zip/.tar.gz of it."
+    )
+    if md5 and _extracted_archive_name(destination) != archive.name:  # checked once, before extracting
+        actual = file_md5(archive)
+        if actual != md5:
+            raise DatasetError(
+                f"DATASET_DIR {archive} has md5 {actual}, expected {md5}: the copy is damaged or another "
+                "version of the archive; nothing was extracted. Copy it again, or correct (or remove) the md5."
+            )
+    return safe_extract(archive, destination)
 
 
 def _extracted_archive_name(destination: Path) -> str | None:

@@ -3,10 +3,14 @@
 SASE-FE records every subject in 12 videos. A genuine video starts neutral and shows the felt emotion
 (``N2H``: neutral to happy). A posed video starts with a *contrasting* emotion, returns to neutral and
 then shows the posed one (``S2N2H``: sad, neutral, posed happy).
+
+Real releases also use a few other spellings for some codes (``CODE_VARIANTS``): :func:`resolve_code`
+maps them to the canonical code, and :func:`nearest_codes` suggests what an unknown name may have meant.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 EMOTIONS: tuple[str, ...] = ("happy", "sad", "disgust", "anger", "contempt", "surprise")
@@ -60,6 +64,12 @@ GENUINE_CODES: tuple[str, ...] = tuple(v.code for v in VIDEO_CODES if v.genuine)
 POSED_CODES: tuple[str, ...] = tuple(v.code for v in VIDEO_CODES if not v.genuine)
 _BY_CODE = {video.code.upper(): video for video in VIDEO_CODES}
 
+#: Spellings found in real SASE-FE releases besides the canonical codes (reported by the ChaLearn LAP 2017
+#: winners): fake surprise also appears as ``D2N2S``, and posed anger once as the misspelt ``H2NA``.
+#: Compared ignoring case, like the codes.
+CODE_VARIANTS: dict[str, str] = {"D2N2S": "D2N2Sur", "H2NA": "H2N2A"}
+_VARIANTS = {variant.upper(): code for variant, code in CODE_VARIANTS.items()}
+
 
 def parse_code(code: str) -> VideoCode:
     """Look a code up, ignoring case (``n2sur`` and ``N2Sur`` are the same video).
@@ -74,6 +84,34 @@ def parse_code(code: str) -> VideoCode:
 
 def is_code(code: str) -> bool:
     return code.upper() in _BY_CODE
+
+
+def resolve_code(name: str) -> tuple[str, bool] | None:
+    """``(canonical code, mapped)`` for a code or a known variant spelling (any case), None for anything else.
+
+    ``mapped`` is True when ``name`` is one of ``CODE_VARIANTS`` (``"d2n2s"`` -> ``("D2N2Sur", True)``);
+    a code in another case is not a variant (``"n2sur"`` -> ``("N2Sur", False)``).
+    """
+    key = str(name).upper()
+    if key in _BY_CODE:
+        return _BY_CODE[key].code, False
+    if key in _VARIANTS:
+        return _VARIANTS[key], True
+    return None
+
+
+def nearest_codes(name: str, cutoff: float = 0.6) -> list[str]:
+    """The valid codes most similar to ``name`` (ignoring case), in ``CODES`` order; [] when none is close.
+
+    All codes tied at the best similarity are returned: ``H2N2X`` is as near to ``H2N2A`` as to ``H2N2C``,
+    and suggesting only one of them would be a guess. ``cutoff`` is difflib's similarity ratio (0-1).
+    """
+    key = str(name).upper()
+    scores = {code: difflib.SequenceMatcher(None, key, code.upper()).ratio() for code in CODES}
+    best = max(scores.values())
+    if best < cutoff:
+        return []
+    return [code for code in CODES if scores[code] == best]
 
 
 def class_index(emotion: str, genuine: bool) -> int:

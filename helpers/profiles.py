@@ -7,6 +7,15 @@
 All bulky outputs (dataset, packed crops, checkpoints) go under one *work directory*: ``./work`` locally,
 a Google Drive folder on Colab (so that a disconnect loses nothing), or ``$GENUINE_POSED_WORK``.
 Small result artifacts go to ``results/<profile>/`` in the repository (or ``<work>/results`` on Colab).
+
+Data that is big, read at random and can be made again (the extracted SASE-FE archive, its download)
+goes to the *scratch* folder ``RunPaths.scratch`` instead: on Colab the VM's local disk
+(``/content/genuine-posed-local/<profile>``: fast, but lost when the VM goes), elsewhere the profile's
+work folder itself, or ``$GENUINE_POSED_SCRATCH/<profile>``. Reading thousands of video frames from a
+mounted Drive is the classic Colab bottleneck; what must survive a disconnect (crops, checkpoints,
+results, and ``dataset.json``, the record of where the dataset comes from) stays in the work folder, so
+a new VM re-extracts the archive from where the record says and loses nothing else.
+Synthetic profiles generate their videos into ``RunPaths.dataset`` in the work folder.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DRIVE_WORK_DIR = Path("/content/drive/MyDrive/genuine-posed")
+COLAB_SCRATCH_DIR = Path("/content/genuine-posed-local")  # the Colab VM's own disk, not Drive
 DATASET_DIRNAME = "FakeTrue_DB"
 
 
@@ -104,6 +114,15 @@ def default_results_dir() -> Path:
     return root / "results"
 
 
+def default_scratch_dir() -> Path | None:
+    """Where bulky, re-creatable data goes, or None for "the work folder itself" (see the module docstring)."""
+    if os.environ.get("GENUINE_POSED_SCRATCH"):
+        return Path(os.environ["GENUINE_POSED_SCRATCH"])
+    if on_colab():
+        return COLAB_SCRATCH_DIR
+    return None
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Where one profile's data and outputs live."""
@@ -111,11 +130,37 @@ class RunPaths:
     profile: str
     work: Path  # <work>/<profile>
     results: Path  # <results>/<profile>
+    scratch: Path | None = None  # <scratch>/<profile>; None: the work folder (made a Path on creation)
+
+    def __post_init__(self) -> None:
+        if self.scratch is None:  # frozen: set through object.__setattr__, once, here
+            object.__setattr__(self, "scratch", self.work)
 
     @property
     def dataset(self) -> Path:
-        """The SASE-FE layout root: ``<dataset>/<subject>/<CODE>.MP4``."""
+        """The SASE-FE layout root of the synthetic profiles: ``<dataset>/<subject>/<CODE>.MP4``."""
         return self.work / DATASET_DIRNAME
+
+    @property
+    def extraction(self) -> Path:
+        """Where the real SASE-FE archive is extracted: ``<scratch>/FakeTrue_DB`` (locally: ``dataset``)."""
+        return self.scratch / DATASET_DIRNAME
+
+    @property
+    def downloads(self) -> Path:
+        """Where the archive downloaded from Google Drive is stored: ``<scratch>/downloads``."""
+        return self.scratch / "downloads"
+
+    @property
+    def dataset_record(self) -> Path:
+        """``dataset.json``: where the real dataset comes from, written by the first notebook that finds it."""
+        return self.work / "dataset.json"
+
+    @property
+    def pretrained(self) -> Path:
+        """``<work>/pretrained``: downloaded pretrained weights, shared by the profiles (on Drive on Colab, so a
+        new session does not download them again; see ``helpers.models.use_weights_cache``)."""
+        return self.work.parent / "pretrained"
 
     @property
     def index(self) -> Path:
@@ -138,9 +183,15 @@ class RunPaths:
         return self.results / "figures"
 
 
-def paths_for(profile: str, work_dir: str | Path | None = None, results_dir: str | Path | None = None) -> RunPaths:
+def paths_for(
+    profile: str,
+    work_dir: str | Path | None = None,
+    results_dir: str | Path | None = None,
+    scratch_dir: str | Path | None = None,
+) -> RunPaths:
     """Paths of a profile; ``None`` picks the defaults described in the module docstring."""
     get_profile(profile)
     work = Path(work_dir) if work_dir else default_work_dir()
     results = Path(results_dir) if results_dir else default_results_dir()
-    return RunPaths(profile, work / profile, results / profile)
+    scratch = Path(scratch_dir) if scratch_dir else default_scratch_dir()
+    return RunPaths(profile, work / profile, results / profile, scratch / profile if scratch else None)

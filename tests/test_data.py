@@ -10,6 +10,7 @@ import dataclasses
 import errno
 import importlib
 import io
+import json
 import re
 import shutil
 import sys
@@ -23,7 +24,7 @@ import pandas as pd
 import pytest
 import requests
 
-from helpers import data, labels, profiles, video
+from helpers import data, labels, profiles, results, video
 
 # --------------------------------------------------------------------------------------------------
 # A tiny SASE-FE tree: three subjects, some codes missing, one lower-case file, two broken videos,
@@ -55,11 +56,9 @@ def _file_name(subject: str, code: str) -> str:
 def _build_tree(base: Path) -> Path:
     root = base / profiles.DATASET_DIRNAME
     template = _noise_video(base / "template.mp4")
-    for subject, codes in TREE.items():
-        for code in codes:
-            target = root / subject / _file_name(subject, code)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(template, target)
+    for number, (subject, code) in enumerate(_expected_pairs(), start=1):
+        # every video different: identical bytes under two labels would be left out as label noise
+        _noise_video(root / subject / _file_name(subject, code), seed=number)
     good = template.read_bytes()
     (root / CORRUPT[0] / f"{CORRUPT[1]}.MP4").write_bytes(np.random.default_rng(1).bytes(4096))
     (root / TRUNCATED[0] / f"{TRUNCATED[1]}.MP4").write_bytes(good[: len(good) // 2])
@@ -215,6 +214,143 @@ def test_folder_without_videos_is_one_unknown_entry(own_tree):
     assert "docs" not in report.subjects
     assert ("docs", "docs") in set(zip(report.unknown["subject"], report.unknown["name"]))
     assert "consent.pdf" not in set(report.unknown["name"])
+
+
+def test_summary_says_none_mapped_and_none_identical(tree, index):
+    report = data.validate_layout(tree, index)
+    assert report.n_mapped == 0 and report.n_identical == 0 and report.identical_groups == []
+    assert report.counts["mapped"] == 0 and report.counts["identical"] == 0
+    lines = report.summary().splitlines()
+    assert "  0 file names mapped to their code" in lines
+    assert "  0 identical videos under different labels" in lines
+    assert index["usable"].equals(index["readable"]) and (index["mapped_from"] == "").all()
+
+
+# --------------------------------------------------------------------------------------------------
+# SASE-FE naming quirks: variant spellings, unknown names, identical files
+# --------------------------------------------------------------------------------------------------
+
+
+def _videos(root: Path, names: dict[str, list[str]], seed: int = 100) -> Path:
+    """Distinct tiny videos ``root/<subject>/<name>`` for ``{subject: [file names]}``."""
+    files = [(subject, name) for subject, subject_names in names.items() for name in subject_names]
+    for number, (subject, name) in enumerate(files):
+        _noise_video(root / subject / name, seed=seed + number)
+    return root
+
+
+QUIRKS = {"3": ["N2H.MP4", "D2N2S.MP4", "h2na.mp4", "H2N2X.MP4", "holiday.mp4"],
+          "4": ["D2N2Sur.MP4", "d2n2s.mp4"]}
+
+
+def test_variant_spellings_are_indexed_under_their_code_and_reported(tmp_path):
+    root = _videos(tmp_path / "db", QUIRKS)
+    index = data.index_videos(root, progress=False)
+    assert list(zip(index["subject"], index["code"], index["mapped_from"])) == [
+        ("3", "N2H", ""), ("3", "H2N2A", "h2na"), ("3", "D2N2Sur", "D2N2S"), ("4", "D2N2Sur", "")]
+    assert index["readable"].all() and index["usable"].all()
+    assert Path(index["path"].iloc[3]).name == "D2N2Sur.MP4"  # the code wins over the variant
+    report = data.validate_layout(root, index)
+    assert set(zip(report.mapped["subject"], report.mapped["name"], report.mapped["code"])) == {
+        ("3", "h2na.mp4", "H2N2A"), ("3", "D2N2S.MP4", "D2N2Sur")}
+    assert report.n_mapped == 2 and report.counts["mapped"] == 2
+    assert ("3", "D2N2Sur") not in set(zip(report.missing["subject"], report.missing["code"]))
+    duplicate = report.unknown[report.unknown["name"] == "d2n2s.mp4"]["reason"].iloc[0]
+    assert "duplicate of D2N2Sur.MP4" in duplicate and "variant" in duplicate
+    assert "  2 file names mapped to their code: 3/h2na.mp4 -> H2N2A, 3/D2N2S.MP4 -> D2N2Sur" in (
+        report.summary().splitlines())
+
+
+def test_unknown_video_names_get_the_nearest_codes(tmp_path):
+    root = _videos(tmp_path / "db", QUIRKS)
+    report = data.validate_layout(root, data.index_videos(root, probe=False, progress=False))
+    reasons = dict(zip(report.unknown["name"], report.unknown["reason"]))
+    assert reasons["H2N2X.MP4"].startswith("'H2N2X' is not a SASE-FE code (nearest: ")
+    assert "H2N2A" in reasons["H2N2X.MP4"] and "H2N2C" in reasons["H2N2X.MP4"]
+    assert "N2H," not in reasons["H2N2X.MP4"]
+    assert reasons["holiday.mp4"] == "'holiday' is not a SASE-FE code"  # nothing is near: no guess
+    assert "H2N2X.MP4 ('H2N2X' is not a SASE-FE code (nearest: " in report.summary()
+
+
+def test_a_folder_of_variant_names_is_a_subject_folder(tmp_path):
+    for subject in ("1", "2"):
+        (tmp_path / "db" / subject).mkdir(parents=True)
+        (tmp_path / "db" / subject / "D2N2S.MP4").touch()
+    assert data.find_dataset_root(tmp_path) == tmp_path / "db"
+
+
+def test_identical_files_hashes_only_files_whose_sizes_collide(tmp_path, monkeypatch):
+    contents = {"a": b"x" * 10, "unique": b"z" * 11, "other": b"y" * 10, "b": b"x" * 10}
+    files = []
+    for name, content in contents.items():
+        files.append(tmp_path / name)
+        files[-1].write_bytes(content)
+    hashed = []
+    real_md5 = data.file_md5
+    monkeypatch.setattr(data, "file_md5", lambda path: hashed.append(Path(path).name) or real_md5(path))
+    assert data.identical_files(files) == [[tmp_path / "a", tmp_path / "b"]]
+    assert sorted(hashed) == ["a", "b", "other"]  # the file of a size of its own is never read
+
+
+def test_identical_videos_of_different_subjects_are_marked_too(tmp_path):
+    root = _videos(tmp_path / "db", {"1": ["N2H.MP4", "N2S.MP4"], "2": ["N2S.MP4"]})
+    shutil.copy(root / "1" / "N2H.MP4", root / "2" / "N2H.MP4")  # one person's video filed under another's
+    index = data.index_videos(root, progress=False)
+    assert list(index["identical_to"]) == ["2/N2H", "", "1/N2H", ""]
+    assert list(index["usable"]) == [False, True, False, True]
+
+
+def _tree_with_identical_videos(base: Path) -> Path:
+    """Subjects 1-3 and 12, all videos distinct except 12/N2H = 12/N2S = 12/N2D (as in one SASE-FE subject)."""
+    codes = ["N2H.MP4", "N2S.MP4", "S2N2H.MP4"]
+    names = {"1": codes, "2": codes, "3": codes, "12": ["N2H.MP4", "N2A.MP4"]}
+    root = _videos(base / profiles.DATASET_DIRNAME, names)
+    for code in ("N2S", "N2D"):
+        shutil.copy(root / "12" / "N2H.MP4", root / "12" / f"{code}.MP4")
+    return root
+
+
+def test_identical_videos_are_reported_and_left_out(tmp_path, full_with_three_folds, capsys):
+    root = _tree_with_identical_videos(tmp_path)
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    dataset = data.prepare_dataset("full", paths=paths, dataset_dir=root, workers=2)
+    identical = {"12/N2H", "12/N2S", "12/N2D"}
+    keys = [data.video_key(s, c) for s, c in zip(dataset.index["subject"], dataset.index["code"])]
+    rows = dict(zip(keys, dataset.index["identical_to"]))
+    assert rows["12/N2H"] == "12/N2S 12/N2D" and rows["12/N2S"] == "12/N2H 12/N2D" and rows["12/N2A"] == ""
+    assert {key for key, usable in zip(keys, dataset.index["usable"]) if not usable} == identical
+    assert len(dataset.readable) == len(dataset.index)  # readable is unchanged: they decode fine
+    usable = dataset.usable
+    assert len(usable) == len(dataset.index) - 3 and usable["usable"].all()
+    assert not identical & {data.video_key(s, c) for s, c in zip(usable["subject"], usable["code"])}
+    seen = set()
+    for fold in range(dataset.n_folds):
+        train, test = dataset.fold(fold)
+        for side in (train, test):
+            assert not identical & {data.video_key(s, c) for s, c in zip(side["subject"], side["code"])}
+        seen |= {data.video_key(s, c) for s, c in zip(test["subject"], test["code"])}
+    assert seen == set(keys) - identical  # every usable video is tested once
+
+    report = dataset.report
+    assert report.identical_groups == [["12/N2H", "12/N2S", "12/N2D"]]
+    assert report.n_identical == 3 and report.counts["identical"] == 3
+    line = ("  3 identical videos under different labels, left out of training and evaluation: "
+            "12/N2H = 12/N2S = 12/N2D")
+    assert line in report.summary().splitlines() and line in capsys.readouterr().out
+    assert "3 identical under different labels left out" in dataset.describe()
+    pd.testing.assert_frame_equal(data.load_index(paths.index), dataset.index)  # the cache keeps them
+
+
+def test_an_index_cache_without_the_new_columns_is_remade(own_tree, tmp_path, capsys):
+    cache = tmp_path / "index.csv"
+    index = data.index_videos(own_tree, progress=False)
+    index.drop(columns=["mapped_from", "identical_to", "usable"]).to_csv(cache, index=False)
+    with pytest.raises(data.DatasetError, match="missing columns mapped_from, identical_to, usable"):
+        data.load_index(cache)
+    again = data.cached_index(own_tree, cache, progress=False)
+    assert "re-indexing" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(again, index)
+    pd.testing.assert_frame_equal(data.load_index(cache), index)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -680,6 +816,7 @@ def test_prepare_full_from_a_folder(tree, tmp_path, full_with_three_folds, monke
     assert sorted(dataset.splits["subject"]) == sorted(TREE) and dataset.n_folds == 3
     train, test = dataset.fold(0)
     assert not set(train["subject"]) & set(test["subject"]) and train["readable"].all()
+    assert train["usable"].all() and len(train) + len(test) == len(dataset.usable) == len(dataset.readable)
     assert "3 subjects" in dataset.describe()
 
     monkeypatch.setattr(video, "probe", lambda path: pytest.fail("the cached index was not reused"))
@@ -691,6 +828,107 @@ def test_prepare_full_without_a_source_says_what_to_set(tmp_path):
     paths = profiles.paths_for("full", work_dir=tmp_path)
     with pytest.raises(data.DatasetError, match="DATASET_DIR or SASE_FE_DRIVE_ID"):
         data.prepare_dataset("full", paths=paths)
+
+
+def test_without_a_source_or_record_one_error_names_both_and_notebook_01(tmp_path):
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    with pytest.raises(data.DatasetError) as caught:
+        data.prepare_dataset("full", paths=paths)
+    message = str(caught.value)
+    assert "DATASET_DIR: the FakeTrue_DB folder, or a .zip/.tar.gz of it" in message
+    assert "SASE_FE_DRIVE_ID: the id or link of a zip of FakeTrue_DB on Google Drive" in message
+    assert "Notebook 01 records the location" in message and str(paths.dataset_record) in message
+    assert caught.value.__cause__ is None and not paths.dataset_record.exists()
+
+
+def test_prepare_full_records_the_location_for_later_notebooks(tree, tmp_path, full_with_three_folds, monkeypatch):
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    assert paths.dataset_record == paths.work / "dataset.json"
+    first = data.prepare_dataset("full", paths=paths, dataset_dir=tree.parent, workers=2)
+    record = data.read_dataset_record(paths)
+    assert record["dataset_dir"] == str(tree.parent) and record["root"] == str(tree)
+    assert record["drive_id"] is None and record["md5"] is None and record["recorded_at"]
+    assert json.loads(paths.dataset_record.read_text()) == record
+
+    monkeypatch.setattr(results, "write_json", lambda *args: pytest.fail("an unchanged record was rewritten"))
+    later = data.prepare_dataset("full", paths=paths, workers=2)  # notebooks 03-05: no location given
+    assert later.root == tree
+    pd.testing.assert_frame_equal(later.index, first.index)
+
+
+def test_arguments_win_over_the_record_and_update_it(tree, tmp_path, full_with_three_folds):
+    copy = shutil.copytree(tree, tmp_path / "copy" / profiles.DATASET_DIRNAME)
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    data.prepare_dataset("full", paths=paths, dataset_dir=tree, workers=2)
+    assert data.read_dataset_record(paths)["root"] == str(tree)
+    assert data.prepare_dataset("full", paths=paths, dataset_dir=copy, workers=2).root == copy
+    record = data.read_dataset_record(paths)
+    assert record["dataset_dir"] == str(copy) and record["root"] == str(copy)
+    assert data.prepare_dataset("full", paths=paths, workers=2).root == copy
+
+
+def test_a_recorded_location_that_is_gone_says_where_it_was_recorded(tree, tmp_path, full_with_three_folds):
+    copy = shutil.copytree(tree, tmp_path / "copy" / profiles.DATASET_DIRNAME)
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    data.prepare_dataset("full", paths=paths, dataset_dir=copy, workers=2)
+    shutil.rmtree(copy)  # e.g. Drive not mounted in this session
+    with pytest.raises(data.DatasetError) as caught:
+        data.prepare_dataset("full", paths=paths, workers=2)
+    message = str(caught.value)
+    assert f"recorded in {paths.dataset_record} (DATASET_DIR {copy})" in message
+    assert "does not exist" in message and "mount Drive" in message and data.SOURCE_HINT in message
+
+
+def test_a_broken_record_says_to_delete_it(tmp_path):
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    paths.dataset_record.parent.mkdir(parents=True)
+    paths.dataset_record.write_text("{half a record")
+    with pytest.raises(data.DatasetError, match=r"cannot read the dataset record .*dataset\.json.*delete it"):
+        data.prepare_dataset("full", paths=paths)
+
+
+def _zip_tree(tree: Path, archive: Path) -> Path:
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    made = shutil.make_archive(str(archive.with_suffix("")), "zip", root_dir=tree.parent, base_dir=tree.name)
+    return Path(made)
+
+
+def test_an_archive_as_dataset_dir_is_extracted_to_scratch_and_kept(tree, tmp_path, full_with_three_folds,
+                                                                    monkeypatch):
+    monkeypatch.setenv("GENUINE_POSED_SCRATCH", str(tmp_path / "local"))
+    archive = _zip_tree(tree, tmp_path / "drive" / "FakeTrue_DB.zip")
+    content = archive.read_bytes()
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    assert paths.extraction == tmp_path / "local" / "full" / profiles.DATASET_DIRNAME
+    dataset = data.prepare_dataset("full", paths=paths, dataset_dir=archive, workers=2)
+    assert dataset.root == paths.extraction / profiles.DATASET_DIRNAME
+    assert len(dataset.index) == len(_expected_pairs())
+    assert archive.read_bytes() == content  # the user's archive is never deleted
+    assert not paths.dataset.exists() and paths.index.is_file()  # bulky data on scratch, the index in work
+    assert data.read_dataset_record(paths)["dataset_dir"] == str(archive)
+
+    shutil.rmtree(paths.extraction)  # a new Colab VM: the local disk is empty again
+    again = data.prepare_dataset("full", paths=paths, workers=2)
+    assert again.root == dataset.root and (paths.extraction / data.EXTRACTED_MARKER).is_file()
+    assert archive.read_bytes() == content
+
+
+def test_an_archive_as_dataset_dir_is_checked_before_extracting(tree, tmp_path, full_with_three_folds):
+    archive = _zip_tree(tree, tmp_path / "drive" / "FakeTrue_DB.zip")
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
+    with pytest.raises(data.DatasetError, match=r"has md5 [0-9a-f]{32}, expected 0{32}.*nothing was extracted"):
+        data.prepare_dataset("full", paths=paths, dataset_dir=archive, md5="0" * 32)
+    assert archive.exists() and not paths.extraction.exists() and not paths.dataset_record.exists()
+    text = tmp_path / "drive" / "notes.txt"
+    text.write_text("not the dataset")
+    with pytest.raises(data.DatasetError, match=r"not a zip or tar archive.*Set DATASET_DIR to the FakeTrue_DB"):
+        data.prepare_dataset("full", paths=paths, dataset_dir=text)
+    evil = _zip(tmp_path / "drive" / "evil.zip", {**GOOD, "../evil.txt": b"gotcha"})
+    with pytest.raises(data.DatasetError, match=r"refusing to extract .*evil\.zip.*'\.\./evil\.txt'"):
+        data.prepare_dataset("full", paths=paths, dataset_dir=evil)
+    assert evil.exists() and not paths.extraction.exists() and not (tmp_path / "evil.txt").exists()
+    dataset = data.prepare_dataset("full", paths=paths, dataset_dir=archive, md5=data.file_md5(archive), workers=2)
+    assert len(dataset.index) == len(_expected_pairs()) and archive.exists()
 
 
 def test_prepare_full_downloads_and_extracts_once(tree, tmp_path, drive, full_with_three_folds):
@@ -705,9 +943,27 @@ def test_prepare_full_downloads_and_extracts_once(tree, tmp_path, drive, full_wi
     asked = len(drive.requests)
     data.prepare_dataset("full", paths=paths, drive_id=FILE_ID, workers=2)
     assert len(drive.requests) == asked
+    assert data.read_dataset_record(paths)["drive_id"] == FILE_ID
+    assert data.prepare_dataset("full", paths=paths, workers=2).root == dataset.root  # from the record
+    assert len(drive.requests) == asked
     with pytest.raises(data.DatasetError, match="holds the extraction of"):
         data.prepare_dataset("full", paths=paths, drive_id=FILE_ID[::-1], workers=2)
     assert len(drive.requests) == asked  # refused before downloading the other archive
+    assert data.read_dataset_record(paths)["drive_id"] == FILE_ID  # a failed location is not recorded
+
+
+def test_prepare_full_downloads_and_extracts_to_scratch(tree, tmp_path, drive, full_with_three_folds):
+    archive = _zip_tree(tree, tmp_path / "FakeTrue_DB.zip")
+    drive.body = archive.read_bytes()
+    paths = profiles.paths_for("full", work_dir=tmp_path / "work", results_dir=tmp_path / "results",
+                               scratch_dir=tmp_path / "local")
+    dataset = data.prepare_dataset("full", paths=paths, drive_id=FILE_ID, workers=2, keep_archive=True)
+    assert dataset.root == tmp_path / "local" / "full" / profiles.DATASET_DIRNAME / profiles.DATASET_DIRNAME
+    assert list(paths.downloads.glob("*.archive")) and paths.downloads.parent == tmp_path / "local" / "full"
+    assert sorted(p.name for p in paths.work.iterdir()) == ["dataset.json", "index.csv", "splits.csv"]
+    shutil.rmtree(paths.scratch)  # a new Colab VM
+    assert data.prepare_dataset("full", paths=paths, workers=2).root == dataset.root  # downloaded again
+    assert (paths.extraction / data.EXTRACTED_MARKER).is_file()
 
 
 def test_prepare_synthetic_uses_the_generator(tree, tmp_path, monkeypatch):

@@ -30,3 +30,21 @@ def test_parse_code_ignores_case_and_names_valid_codes():
     assert labels.pair_code("N2H") == "S2N2H" and labels.pair_code("S2N2H") == "N2H"
     with pytest.raises(KeyError, match="N2H"):
         labels.parse_code("N2X")
+
+
+def test_known_variant_spellings_resolve_to_their_code():
+    assert labels.resolve_code("D2N2S") == ("D2N2Sur", True)
+    assert labels.resolve_code("h2na") == ("H2N2A", True)  # case-insensitive like the codes
+    assert labels.resolve_code("n2sur") == ("N2Sur", False)  # another case is not a variant
+    assert labels.resolve_code("D2N2Sur") == ("D2N2Sur", False)
+    assert labels.resolve_code("N2X") is None
+    for variant, code in labels.CODE_VARIANTS.items():
+        assert not labels.is_code(variant) and labels.is_code(code)  # a variant never shadows a code
+
+
+def test_nearest_codes_suggests_the_closest_valid_codes():
+    nearest = labels.nearest_codes("H2N2X")
+    assert {"H2N2A", "H2N2C"} <= set(nearest) and "N2H" not in nearest
+    assert nearest == [code for code in labels.CODES if code in nearest]  # in CODES order
+    assert labels.nearest_codes("d2n2su") == ["D2N2Sur"]
+    assert labels.nearest_codes("holiday") == []
