@@ -4,4 +4,12 @@ Import the modules you need explicitly, e.g. ``from helpers import data``; impor
 no side effects (nothing is downloaded or generated at import time).
 """
 
+# The only place that states the version: pyproject.toml reads it (`dynamic = ["version"]`), and every
+# link (Colab badges, the notebooks' install line, the book's launch buttons) uses the tag v<version>.
+# Making a release:
+#   1. bump __version__ here;
+#   2. run `python -m helpers.book badges` (rewrites _config.yml's branch, the notebooks' badges and
+#      install lines, and README's badges and install line to the new tag);
+#   3. commit, then `git tag v<version>` and `git push origin v<version>`.
+# The badges and install lines only resolve once the tag is pushed.
 __version__ = "0.1.0"

@@ -5,8 +5,10 @@ into ``_build/executed/<profile>/notebooks/`` (the notebooks in ``notebooks/`` s
 sets a parameter of every notebook (e.g. ``-p DATASET_DIR=/data/FakeTrue_DB``).
 ``python -m helpers.book build --profile smoke``    stages the book sources with those executed notebooks
 and runs ``jupyter-book build -W -n`` (warnings are errors); prints where the HTML is.
-``python -m helpers.book badges``                   rewrites each notebook's Colab badge and install line from
-the repository url in ``_config.yml``, the one place that names the repository.
+``python -m helpers.book badges``                   points every link at the release tag ``v<__version__>``
+(:func:`release_ref`): ``_config.yml``'s ``repository.branch`` (the book's launch buttons), each notebook's
+Colab badge and install line, and README's badges and install line, all from the repository url in
+``_config.yml``, the one place that names the repository. Run it after bumping ``helpers.__version__``.
 """
 
 from __future__ import annotations
@@ -86,17 +88,24 @@ def repository(root: Path | None = None) -> dict:
     return config["repository"]
 
 
+def release_ref() -> str:
+    """The git ref every link opens: the release tag of this version, e.g. ``v0.1.0``. A tag rather than a
+    branch, so a notebook opened from its badge installs the helpers of the same commit (on a moving
+    branch the notebook and the pinned helpers drift apart)."""
+    return f"v{__version__}"
+
+
 def notebook_paths(root: Path | None = None) -> list[Path]:
     """The numbered notebooks, in the order they must run."""
     return sorted((root or root_dir()).glob("notebooks/[0-9][0-9]_*.ipynb"))
 
 
 def colab_url(notebook: Path, root: Path | None = None) -> str:
+    """Where the notebook's badge opens it in Colab: the repository of ``_config.yml`` at :func:`release_ref`."""
     root = root or root_dir()
-    repo = repository(root)
-    github = repo["url"].removeprefix("https://github.com/").rstrip("/")
+    github = repository(root)["url"].removeprefix("https://github.com/").rstrip("/")
     relative = notebook.resolve().relative_to(root.resolve()).as_posix()
-    return f"{COLAB}/github/{github}/blob/{repo.get('branch', 'main')}/{relative}"
+    return f"{COLAB}/github/{github}/blob/{release_ref()}/{relative}"
 
 
 def colab_badge(notebook: Path, root: Path | None = None) -> str:
@@ -105,11 +114,12 @@ def colab_badge(notebook: Path, root: Path | None = None) -> str:
 
 def install_requirement(root: Path | None = None) -> str:
     """What Colab pip-installs: this package at the release tag (never a moving branch)."""
-    return f"genuine-posed @ git+{repository(root)['url'].rstrip('/')}@v{__version__}"
+    return f"genuine-posed @ git+{repository(root)['url'].rstrip('/')}@{release_ref()}"
 
 
-_BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-_INSTALL_PATTERN = re.compile(r"genuine-posed @ git\+[^\"'\s]+")
+_BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((?P<url>[^)]*)\)")
+_INSTALL_PATTERN = re.compile(r"genuine-posed @ git\+[^\"'`\s]+")
+_BRANCH_PATTERN = re.compile(r"(?P<key>[ \t]+branch:[ \t]*)(?P<value>[^\s#]*)")
 
 
 def sync_notebook(notebook: Path, root: Path | None = None) -> bool:
@@ -126,6 +136,58 @@ def sync_notebook(notebook: Path, root: Path | None = None) -> bool:
     if changed:
         notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
     return changed
+
+
+def synced_config(text: str) -> str:
+    """``_config.yml``'s text with ``repository.branch`` set to :func:`release_ref` (its comments kept).
+    Jupyter Book's launch buttons open the notebooks at this ref, so it must be the badges' ref."""
+    lines = text.splitlines(keepends=True)
+    block = next((i for i, line in enumerate(lines) if line.startswith("repository:")), None)
+    if block is not None:
+        for i in range(block + 1, len(lines)):
+            if lines[i].strip() and not lines[i][0].isspace() and not lines[i].startswith("#"):
+                break  # the next top-level key: the repository block is over
+            match = _BRANCH_PATTERN.match(lines[i])
+            if match:
+                lines[i] = f"{match['key']}{release_ref()}{lines[i][match.end('value'):]}"
+                return "".join(lines)
+    raise ValueError("_config.yml has no repository.branch to point at the release tag: add `  branch: x` "
+                     "under `repository:`")
+
+
+def sync_config(root: Path | None = None) -> bool:
+    """Point ``_config.yml``'s ``repository.branch`` at the release tag; True when something changed."""
+    path = (root or root_dir()) / "_config.yml"
+    text = path.read_text()
+    updated = synced_config(text)
+    if updated != text:
+        path.write_text(updated)
+    return updated != text
+
+
+def synced_readme(text: str, root: Path | None = None) -> str:
+    """README's text with every Colab badge and the install line rewritten like the notebooks' (each badge
+    keeps the notebook it links to; one linking to no numbered notebook is an error, not left stale)."""
+    root = root or root_dir()
+    notebooks = {nb.resolve().relative_to(root.resolve()).as_posix(): nb for nb in notebook_paths(root)}
+
+    def badge(match: re.Match) -> str:
+        for relative, notebook in notebooks.items():
+            if match["url"].endswith("/" + relative):
+                return colab_badge(notebook, root)
+        raise ValueError(f"README.md has a Colab badge for {match['url']}, which is no numbered notebook")
+
+    return _INSTALL_PATTERN.sub(install_requirement(root), _BADGE_PATTERN.sub(badge, text))
+
+
+def sync_readme(root: Path | None = None) -> bool:
+    """Rewrite README's Colab badges and install line; True when something changed."""
+    path = (root or root_dir()) / "README.md"
+    text = path.read_text()
+    updated = synced_readme(text, root)
+    if updated != text:
+        path.write_text(updated)
+    return updated != text
 
 
 def execute(
@@ -243,8 +305,11 @@ def main(argv: list[str] | None = None) -> None:
     elif args.action == "build":
         build(args.profile)
     else:
+        print(f"every link -> {release_ref()}")
+        print(f"_config.yml: {'updated' if sync_config() else 'up to date'}")
         for notebook in notebook_paths():
             print(f"{notebook.name}: {'updated' if sync_notebook(notebook) else 'up to date'}")
+        print(f"README.md: {'updated' if sync_readme() else 'up to date'}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ book is static, so notebook 06 also shows ``static_figure``: the same content fo
 Everything is read from saved predictions (``predictions.csv`` of every fold) and the packed crops of 02.
 ``upload_panel`` takes a video file, extracts its faces as 02 does and scores them with the saved fold
 models of a 03 run (``helpers.inference``); ``video_figure`` is the same analysis without the widget.
+The widgets work with ipywidgets 7.7 (Colab's) and 8 (``uploaded_files`` reads both upload formats).
 """
 
 from __future__ import annotations
@@ -168,6 +169,17 @@ def video_figure(video_path: str | Path, trained: Sequence[inference.TrainedMode
     return plots.prediction_timeline(crops, scores, title=title), scores
 
 
+def uploaded_files(value: Mapping | Sequence) -> list[tuple[str, bytes]]:
+    """``[(file name, content)]`` of a ``FileUpload`` widget's ``value``, in either format: ipywidgets 8
+    gives a tuple of dicts (``name``, ``type``, ``size``, ``content`` as a memoryview, ``last_modified``);
+    ipywidgets 7.7, which Colab preinstalls, a dict ``{file name: {"metadata": {"name", ...}, "content":
+    bytes}}``. Empty (nothing uploaded yet) is ``()`` in 8 and ``{}`` in 7, both ``[]`` here."""
+    if isinstance(value, Mapping):  # ipywidgets 7
+        return [(str(item.get("metadata", {}).get("name", name)), bytes(item["content"]))
+                for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
+
+
 def upload_panel(trained: Sequence[inference.TrainedModel], extraction: frames.ExtractionConfig,
                  out_dir: str | Path, model: str = ""):
     """An ipywidgets file picker: each uploaded video is saved under ``out_dir``, analysed by
@@ -181,21 +193,22 @@ def upload_panel(trained: Sequence[inference.TrainedModel], extraction: frames.E
     output = widgets.Output()
 
     def on_upload(*_):
-        if not picker.value:
+        files = uploaded_files(picker.value)  # ipywidgets 7 (Colab) and 8 store uploads differently
+        if not files:
             return
-        upload = picker.value[0]
-        path = out_dir / f"{inference.safe_stem(upload['name'])}{Path(upload['name']).suffix.lower() or '.mp4'}"
+        name, content = files[0]
+        path = out_dir / f"{inference.safe_stem(name)}{Path(name).suffix.lower() or '.mp4'}"
         with output:
             output.clear_output(wait=True)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(bytes(upload["content"]))
-                print(f"analysing {upload['name']} (saved as {path}) ...")
+                path.write_bytes(content)
+                print(f"analysing {name} (saved as {path}) ...")
                 figure, _ = video_figure(path, trained, extraction, out_dir / "crops", model)
                 display(figure)
                 plt.close(figure)
             except (OSError, ValueError, RuntimeError) as error:
-                print(f"could not analyse {upload['name']}: {error}")
+                print(f"could not analyse {name}: {error}")
 
     picker.observe(on_upload, "value")
     panel = widgets.VBox([widgets.HTML("<b>Analyse your own video</b> (one face, frontal):"), picker, output])

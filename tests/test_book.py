@@ -1,9 +1,11 @@
-"""The book machinery: parameters from the command line, glued values, static runs, parsable parameters."""
+"""The book machinery: parameters from the command line, glued values, static runs, parsable parameters, and
+every link (launch buttons, badges, install lines) at the release tag."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -75,3 +77,71 @@ def test_papermill_reads_every_parameter(notebook):
     names = [line.split("=")[0].strip() for line in "".join(cell["source"]).splitlines()
              if line and not line.startswith((" ", "#")) and "=" in line]
     assert sorted(papermill.inspect_notebook(str(notebook))) == sorted(names)
+
+
+def test_every_link_uses_the_release_tag_of_this_version():
+    """_config.yml's branch (the launch buttons) is the tag the badges and the install line use."""
+    import helpers
+
+    assert book.release_ref() == f"v{helpers.__version__}"
+    assert book.repository(REPO)["branch"] == book.release_ref(), "run `python -m helpers.book badges`"
+    notebook = book.notebook_paths(REPO)[0]
+    assert f"/blob/{book.release_ref()}/notebooks/{notebook.name}" in book.colab_url(notebook, REPO)
+    assert book.install_requirement(REPO).endswith(f"@{book.release_ref()}")
+
+
+def test_readme_badges_and_install_line_match_the_notebooks():
+    readme = (REPO / "README.md").read_text()
+    badges = re.findall(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", readme)
+    assert sorted(badges) == sorted(book.colab_badge(nb, REPO) for nb in book.notebook_paths(REPO)), \
+        "README badges out of date: run `python -m helpers.book badges`"
+    real_data = readme[readme.index("## Using the real SASE-FE"):]
+    assert book.install_requirement(REPO) in real_data[:real_data.index("\n## ", 1)]
+    assert book.synced_readme(readme, REPO) == readme
+
+
+def fork(tmp_path: Path) -> Path:
+    """A copy of the repository's config, one notebook and README, with another url and stale refs."""
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "helpers").mkdir()
+    url = book.repository(REPO)["url"]
+    config = (REPO / "_config.yml").read_text().replace(url, "https://github.com/someone/fork")
+    (tmp_path / "_config.yml").write_text(re.sub(r"(?m)^(  branch: ).*$", r"\1main", config))
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text((REPO / "notebooks" / "01_data_analysis.ipynb").read_text())
+    (tmp_path / "README.md").write_text(
+        "| [01](notebooks/01_x.ipynb) | [![Open In Colab](https://colab.research.google.com/assets/colab-badge."
+        f"svg)](https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}/blob/main/"
+        "notebooks/01_x.ipynb) |\n\n## Using the real SASE-FE\n\n"
+        f'`pip install "genuine-posed @ git+{url}@v0.0.1"`.\n')
+    return tmp_path
+
+
+def test_badges_command_points_config_notebooks_and_readme_at_the_tag(tmp_path, monkeypatch, capsys):
+    root = fork(tmp_path)
+    monkeypatch.setattr(book, "root_dir", lambda: root)
+    comments = [line for line in (root / "_config.yml").read_text().splitlines() if line.lstrip().startswith("#")]
+    book.main(["badges"])
+    assert book.repository(root) == {**book.repository(REPO), "url": "https://github.com/someone/fork"}
+    assert [line for line in (root / "_config.yml").read_text().splitlines()
+            if line.lstrip().startswith("#")] == comments, "the config's comments are kept"
+    badge = book.colab_badge(root / "notebooks" / "01_x.ipynb", root)
+    assert f"github/someone/fork/blob/{book.release_ref()}/notebooks/01_x.ipynb" in badge
+    install = f"genuine-posed @ git+https://github.com/someone/fork@{book.release_ref()}"
+    for text in ((root / "README.md").read_text(), (root / "notebooks" / "01_x.ipynb").read_text()):
+        assert badge in text and install in text and "blob/main" not in text
+    assert "updated" in capsys.readouterr().out
+    book.main(["badges"])
+    assert "updated" not in capsys.readouterr().out, "a second run changes nothing"
+
+
+def test_a_readme_badge_for_a_missing_notebook_is_an_error(tmp_path):
+    root = fork(tmp_path)
+    readme = (root / "README.md").read_text().replace("01_x.ipynb)", "07_gone.ipynb)")
+    with pytest.raises(ValueError, match="07_gone"):
+        book.synced_readme(readme, root)
+
+
+def test_a_config_without_a_branch_is_an_error():
+    with pytest.raises(ValueError, match="repository.branch"):
+        book.synced_config("title: x\nrepository:\n  url: https://github.com/a/b\nhtml:\n  branch: no\n")

@@ -1,4 +1,5 @@
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,40 @@ def test_paths_put_the_profile_in_every_path(tmp_path):
 def test_environment_overrides_work_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("GENUINE_POSED_WORK", str(tmp_path))
     assert profiles.paths_for("demo").work == tmp_path / "demo"
+
+
+@pytest.fixture
+def not_on_colab(monkeypatch):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.delenv("GENUINE_POSED_SCRATCH", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+
+
+def test_scratch_is_the_work_folder_locally(tmp_path, not_on_colab):
+    paths = profiles.paths_for("full", tmp_path / "w", tmp_path / "r")
+    assert paths.scratch == paths.work and paths.extraction == paths.dataset
+    assert paths.downloads == paths.work / "downloads" and paths.dataset_record == paths.work / "dataset.json"
+    assert profiles.RunPaths("smoke", tmp_path / "w", tmp_path / "r").scratch == tmp_path / "w"
+
+
+def test_environment_overrides_scratch(tmp_path, not_on_colab, monkeypatch):
+    monkeypatch.setenv("GENUINE_POSED_SCRATCH", str(tmp_path / "fast"))
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101-060000_RC00")  # wins on Colab too
+    paths = profiles.paths_for("full", tmp_path / "w", tmp_path / "r")
+    assert paths.scratch == tmp_path / "fast" / "full" and paths.work == tmp_path / "w" / "full"
+    assert paths.extraction == tmp_path / "fast" / "full" / "FakeTrue_DB"
+    assert paths.dataset_record == tmp_path / "w" / "full" / "dataset.json"  # the record stays in work
+    assert profiles.paths_for("full", tmp_path / "w", scratch_dir=tmp_path / "arg").scratch == tmp_path / "arg" / "full"
+
+
+def test_colab_scratch_is_the_vm_disk(tmp_path, not_on_colab, monkeypatch):
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20250101-060000_RC00")
+    paths = profiles.paths_for("full", tmp_path / "w", tmp_path / "r")
+    assert profiles.on_colab()
+    assert paths.scratch == Path("/content/genuine-posed-local/full") and paths.work == tmp_path / "w" / "full"
+    assert paths.extraction == Path("/content/genuine-posed-local/full/FakeTrue_DB")
+    assert paths.downloads == Path("/content/genuine-posed-local/full/downloads")
+    assert paths.crops.parent == paths.checkpoints.parent == paths.work  # what must survive stays in work
 
 
 def test_unknown_profile():
@@ -52,6 +87,7 @@ def test_badges_follow_the_repository_url(tmp_path):
     notebook.write_text(json.dumps(original))
     assert book.sync_notebook(notebook, tmp_path)
     text = notebook.read_text()
-    assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/01_x.ipynb" in text
-    assert "git+https://github.com/someone/fork@v" in text
+    ref = book.release_ref()  # badge and install line open the same release of notebook and helpers
+    assert f"colab.research.google.com/github/someone/fork/blob/{ref}/notebooks/01_x.ipynb" in text
+    assert f"git+https://github.com/someone/fork@{ref}" in text
     assert not book.sync_notebook(notebook, tmp_path), "a second sync changes nothing"

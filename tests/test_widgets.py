@@ -1,6 +1,8 @@
-"""The prediction inspector of notebook 06 and its static fallback."""
+"""The prediction inspector of notebook 06, its static fallback, and the upload panel (ipywidgets 7 and 8)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -63,4 +65,38 @@ def test_inspector_reacts_to_its_controls(fake_results):
     assert "s2/N2S" in panel.children[2].value
     with pytest.raises(ValueError):
         widgets.inspector({})
+    plt.close("all")
+
+
+# What FileUpload.value holds after one upload of b"abc" as "my clip.MP4", in each ipywidgets version
+# (8: last_modified a datetime; 7: lastModified in milliseconds).
+IPYWIDGETS_8_VALUE = ({"name": "my clip.MP4", "type": "video/mp4", "size": 3, "content": memoryview(b"abc"),
+                       "last_modified": datetime(2026, 11, 1, tzinfo=timezone.utc)},)
+IPYWIDGETS_7_VALUE = {"my clip.MP4": {"metadata": {"name": "my clip.MP4", "type": "video/mp4", "size": 3,
+                                                   "lastModified": 1700000000000}, "content": b"abc"}}
+
+
+@pytest.mark.parametrize("value", [IPYWIDGETS_8_VALUE, IPYWIDGETS_7_VALUE], ids=["ipywidgets8", "ipywidgets7"])
+def test_uploaded_files_reads_both_ipywidgets_formats(value):
+    assert widgets.uploaded_files(value) == [("my clip.MP4", b"abc")]
+
+
+@pytest.mark.parametrize("empty", [(), {}], ids=["ipywidgets8", "ipywidgets7"])
+def test_nothing_uploaded_yet_is_no_file(empty):
+    assert widgets.uploaded_files(empty) == []
+
+
+def test_upload_panel_saves_and_analyses_the_uploaded_video(tmp_path, monkeypatch):
+    from helpers import frames
+
+    analysed = []
+
+    def fake_video_figure(path, trained, extraction, out_dir, model=""):
+        analysed.append((path, path.read_bytes()))
+        return plt.figure(), None
+
+    monkeypatch.setattr(widgets, "video_figure", fake_video_figure)
+    panel = widgets.upload_panel([], frames.ExtractionConfig(), tmp_path, model="m")
+    panel.controls["upload"].value = IPYWIDGETS_8_VALUE  # the installed ipywidgets is 8 (see requirements.txt)
+    assert analysed == [(tmp_path / "my_clip.mp4", b"abc")]
     plt.close("all")
