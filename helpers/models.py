@@ -45,6 +45,39 @@ class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be downloaded or read."""
 
 
+_hub_cache: Path | None = None  # set by use_weights_cache: where timm's Hugging Face downloads go
+
+
+def use_weights_cache(folder: Path | str) -> Path:
+    """Download pretrained weights into ``folder`` and read them from there from now on.
+
+    The notebooks point it at ``<work>/pretrained`` (on Drive on Colab), so a new Colab session finds the
+    weights of the last one instead of downloading them again. torchvision, pytorchvideo and the facenet
+    weights go through the torch hub folder (``<folder>/torch``), timm's through the Hugging Face cache
+    (``<folder>/huggingface``)."""
+    global _hub_cache
+    folder = Path(folder)
+    (folder / "torch").mkdir(parents=True, exist_ok=True)
+    torch.hub.set_dir(str(folder / "torch"))
+    _hub_cache = folder / "huggingface"
+    return folder
+
+
+def hub_cache_options(create: Callable) -> dict[str, Any]:
+    """Keyword arguments that make ``create`` (``timm.create_model``) download into ``use_weights_cache``'s
+    folder; nothing before that call. A timm without ``cache_dir`` (older than 1.0.10) reads the
+    ``HF_HUB_CACHE`` variable instead, which takes effect if Hugging Face's hub was not imported yet."""
+    if _hub_cache is None:
+        return {}
+    import inspect
+    import os
+
+    if "cache_dir" in inspect.signature(create).parameters:
+        return {"cache_dir": str(_hub_cache)}
+    os.environ.setdefault("HF_HUB_CACHE", str(_hub_cache))
+    return {}
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """What the registry knows about one backbone."""

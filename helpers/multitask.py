@@ -45,6 +45,7 @@ Command line (like ``python -m helpers.train``): ``python -m helpers.multitask e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -633,6 +634,12 @@ class MultiTaskConfig(train.ExperimentConfig):
             loss += "+" + losses.DISPLAY_NAMES[losses.canonical_name(self.authenticity_loss)].lower()
         return f"{self.variant_name}-{self.model}-{loss}-{self.weighting}"
 
+    def untrained_model(self) -> nn.Module:
+        """This configuration's model with random weights, its loss weighting attached (what it will train)."""
+        image_size = self.image_size or models.model_entry(self.model).default_image_size
+        return attach_weighting(build_model(dataclasses.replace(self, weights=None), image_size),
+                                build_weighting(self.weighting, **self.weighting_params))
+
     @property
     def variant_name(self) -> str:
         """``shared``, ``fusion_<fusion>``, ``cascade`` or ``cascade_embedding``: one run folder per design."""
@@ -715,6 +722,9 @@ def run_fold(config: MultiTaskConfig, fold: train.FoldData, paths: profiles.RunP
         if attention is not None:  # before write_run: metrics.json, written last, marks the folder complete
             results.write_csv(folder / ATTENTION_FILE, attention)
         results.write_run(folder, metrics, fitted.history, predictions, run_config, env)
+        if train.keeps_weights(config.save_weights, config.folds, fold.fold):
+            results.save_weights(train.model_weights_path(paths, config.approach, config.run_name, fold.fold),
+                                 fitted.model)
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     accelerator.wait_for_everyone()

@@ -114,6 +114,15 @@ def atomic_torch_save(path: Path | str, payload: Any) -> Path:
     return atomic_write(path, lambda file: torch.save(payload, file))
 
 
+def save_weights(path: Path | str, model: Any) -> Path:
+    """A trained model's weights in half precision (half the bytes; the predictions they give differ from the
+    full-precision model's by about 1e-3 in probability). ``model.load_state_dict`` reads them back into a
+    full-precision model as usual; integer buffers (batch-norm counters) are kept as they are."""
+    state = {name: value.detach().half() if value.is_floating_point() else value
+             for name, value in model.state_dict().items()}
+    return atomic_torch_save(path, state)
+
+
 def fold_dir_name(fold: int) -> str:
     return f"fold_{int(fold)}"
 
@@ -140,6 +149,7 @@ def device_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
+        info["gpu_capability"] = ".".join(map(str, torch.cuda.get_device_capability(0)))
     return info
 
 

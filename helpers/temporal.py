@@ -186,7 +186,8 @@ def _seresnet50(pretrained: bool, image_size: int) -> tuple[nn.Module, int]:
     import timm
 
     try:
-        network = timm.create_model("seresnet50", pretrained=pretrained, num_classes=0)
+        network = timm.create_model("seresnet50", pretrained=pretrained, num_classes=0, 
+                                    **models.hub_cache_options(timm.create_model))
     except (OSError, RuntimeError, ValueError) as error:  # no internet / hub unreachable
         raise models._download_failed("seresnet50", "timm / Hugging Face Hub", error) from error
     return network, network.num_features
@@ -447,6 +448,7 @@ class TemporalConfig:
     crop_kind: str = "face"
     extraction: dict[str, Any] | None = None
     keep_checkpoints: bool = False
+    save_weights: str = "all"  # all | first | none: as train.ExperimentConfig (the last plot of 05 uses the first fold's)
     work_dir: str | None = None
     results_dir: str | None = None
     train: Any = None  # train.TrainConfig (a dict is converted)
@@ -461,6 +463,7 @@ class TemporalConfig:
         if self.heads not in ("label", "two_task"):
             raise ValueError(f"heads must be 'label' or 'two_task', got {self.heads!r}")
         temporal_entry(self.model)
+        self.save_weights = train_module.weights_choice(self.save_weights)
 
     @property
     def run_name(self) -> str:
@@ -472,6 +475,18 @@ class TemporalConfig:
         if self.heads == "two_task" and self.loss_weighting != "sum":
             name += f"-{self.loss_weighting}"
         return name
+
+    def untrained_model(self) -> nn.Module:
+        """This configuration's clip model with random weights (nothing downloaded): what it will train."""
+        from helpers import multitask
+
+        heads = TWO_TASK_HEADS if self.heads == "two_task" else len(labels.CLASS_NAMES)
+        model = build_temporal_model(self.model, heads, None, self.freeze_backbone,
+                                     self.image_size or temporal_entry(self.model).default_image_size, self.dropout,
+                                     self.hidden)
+        if self.heads == "two_task":
+            multitask.attach_weighting(model, multitask.build_weighting(self.loss_weighting))
+        return model
 
     @property
     def uses_cache(self) -> bool:
@@ -569,7 +584,8 @@ def run_temporal_fold(config: TemporalConfig, fold, paths: profiles.RunPaths, ac
         results.write_run(results.run_dir(paths.results, config.approach, config.run_name, fold.fold), metrics,
                           fitted.history, predictions, run_config, env)
         # the trained weights, for later plots without retraining (bulky: in the work dir, not in results)
-        results.atomic_torch_save(model_weights_path(paths, config, fold.fold), fitted.model.state_dict())
+        if train.keeps_weights(config.save_weights, config.folds, fold.fold):
+            results.save_weights(model_weights_path(paths, config, fold.fold), fitted.model)
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -590,14 +606,7 @@ def load_trained_model(config: TemporalConfig, fold: int, paths: profiles.RunPat
     path = model_weights_path(paths, config, fold)
     if not path.exists():
         return None
-    heads = TWO_TASK_HEADS if config.heads == "two_task" else len(labels.CLASS_NAMES)
-    model = build_temporal_model(config.model, heads, None, config.freeze_backbone,
-                                 config.image_size or temporal_entry(config.model).default_image_size,
-                                 config.dropout, config.hidden)
-    if config.heads == "two_task":
-        from helpers import multitask
-
-        multitask.attach_weighting(model, multitask.build_weighting(config.loss_weighting))
+    model = config.untrained_model()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 

@@ -7,7 +7,7 @@ per-sample outputs (``Task.step``) and turns the outputs of an epoch into metric
 temporal one feeds clips instead of frames, and both reuse ``fit`` unchanged.
 
 ``fit`` is built on Hugging Face Accelerate, so the same code runs on a CPU, one GPU with mixed precision
-(bf16 where supported, else fp16) or several GPUs with ``accelerate launch``. Every epoch it writes an
+(bf16 where the GPU has it natively, else fp16 with a gradient scaler) or several GPUs with ``accelerate launch``. Every epoch it writes an
 atomic checkpoint (plain tensors and Python values only, read back with ``torch.load(weights_only=True)``)
 and reseeds from (seed, epoch), so a run killed at any point and started again resumes from its last
 completed epoch and ends with the same weights as a run that was never interrupted.
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from helpers import datasets, evaluate, losses, models, profiles, results
+from helpers import datasets, evaluate, losses, models, profiles, results, runtime
 
 if TYPE_CHECKING:  # imported lazily at run time: Accelerate and the crop extractor are heavy imports
     from accelerate import Accelerator
@@ -130,7 +130,7 @@ class TrainConfig:
     monitor: str = "val_loss"  # any history column; falls back to train_loss without validation data
     monitor_mode: str = "min"  # min | max
     restore_best: bool = True  # end with the weights of the best epoch (by `monitor`)
-    mixed_precision: str = "auto"  # auto (bf16/fp16 on GPU, off on CPU) | no | fp16 | bf16
+    mixed_precision: str = "auto"  # auto (bf16 on GPUs >= compute capability 8.0, fp16 below, off on CPU) | no | fp16 | bf16
     gradient_accumulation_steps: int = 1
     seed: int = 0
     progress: bool = True  # tqdm bars per epoch
@@ -151,12 +151,9 @@ class FitResult:
 
 
 def resolve_mixed_precision(setting: str) -> str:
-    """``auto``: bf16 on GPUs that support it, fp16 on older GPUs, no mixed precision on CPU."""
-    if setting != "auto":
-        return setting
-    if not torch.cuda.is_available():
-        return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    """``auto``: bf16 on GPUs that have it natively, fp16 (with a gradient scaler) on older GPUs such as
+    Colab's T4, no mixed precision on a CPU (``helpers.runtime.choose_mixed_precision``)."""
+    return runtime.choose_mixed_precision(setting)
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
@@ -482,14 +479,25 @@ class ExperimentConfig:
     crop_kind: str = "face"  # face | context
     extraction: dict[str, Any] | None = None  # helpers.frames.ExtractionConfig settings; None: see ensure_crops
     keep_checkpoints: bool = False  # delete a fold's checkpoints once its artifacts are written
-    save_weights: bool = True  # keep each fold's final weights (model_weights_path): 06 scores new videos with them
+    # keep the final weights (half precision, model_weights_path) of "all" folds, of the "first" fold only
+    # (the lowest fold number of `folds`) or of "none"; 06 scores new videos with 03's, 05 plots with its first fold's
+    save_weights: str = "all"
     work_dir: str | None = None
     results_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self):
+        self.save_weights = weights_choice(self.save_weights)
+
     @property
     def run_name(self) -> str:
         return self.name or f"{self.model}-{losses.canonical_name(self.loss)}"
+
+    def untrained_model(self) -> nn.Module:
+        """The model of this configuration with random weights (nothing downloaded): what it will train."""
+        image_size = self.image_size or models.model_entry(self.model).default_image_size
+        return models.build_model(self.model, datasets.num_classes(self.target), None, self.freeze_backbone, image_size,
+                                  self.dropout)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ExperimentConfig:
@@ -499,6 +507,28 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+WEIGHTS_CHOICES = ("all", "first", "none")
+
+
+def weights_choice(value: str | bool) -> str:
+    """``save_weights`` as one of ``WEIGHTS_CHOICES`` (``True`` and ``False`` mean ``all`` and ``none``)."""
+    if isinstance(value, bool):
+        return "all" if value else "none"
+    if value not in WEIGHTS_CHOICES:
+        raise ValueError(f"save_weights must be one of {', '.join(WEIGHTS_CHOICES)} (or true/false), got {value!r}")
+    return value
+
+
+def keeps_weights(save_weights: str, folds: Sequence[int] | None, fold: int) -> bool:
+    """Whether the final weights of ``fold`` are kept: every fold (``all``), the lowest of ``folds``
+    (``first``; fold 0 when ``folds`` is None, i.e. every fold) or none."""
+    if save_weights == "all":
+        return True
+    if save_weights == "first":
+        return int(fold) == min(int(f) for f in folds) if folds else int(fold) == 0
+    return False
 
 
 def _from_dict(cls, values: Mapping[str, Any]):
@@ -650,9 +680,8 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
                                   processes=accelerator.num_processes)
         results.write_run(results.run_dir(paths.results, config.approach, config.run_name, fold.fold), metrics,
                           fitted.history, predictions, run_config, env)
-        if config.save_weights:
-            results.atomic_torch_save(model_weights_path(paths, config.approach, config.run_name, fold.fold),
-                                      fitted.model.state_dict())
+        if keeps_weights(config.save_weights, config.folds, fold.fold):
+            results.save_weights(model_weights_path(paths, config.approach, config.run_name, fold.fold), fitted.model)
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -666,8 +695,9 @@ def checkpoint_dir(paths: profiles.RunPaths, config: ExperimentConfig, fold: int
 
 
 def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: int) -> Path:
-    """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold (in the
-    work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they survive)."""
+    """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold, in half
+    precision (in the work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they
+    survive)."""
     return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
 
 

@@ -125,3 +125,29 @@ def test_weights_argument():
     assert not models.wants_pretrained("simple_cnn", "default")
     with pytest.raises(ValueError):
         models.wants_pretrained("resnet50", "imagenet22k")
+
+
+def test_pretrained_weights_are_cached_in_the_given_folder(tmp_path, monkeypatch):
+    """Colab forgets ~/.cache between sessions; the work directory (on Drive) keeps the downloads."""
+    import timm
+    import torch
+
+    monkeypatch.setattr(models, "_hub_cache", None)
+    assert models.hub_cache_options(timm.create_model) == {}
+    previous = torch.hub.get_dir()
+    try:
+        models.use_weights_cache(tmp_path / "pretrained")
+        assert torch.hub.get_dir() == str(tmp_path / "pretrained" / "torch")
+        assert models.hub_cache_options(timm.create_model) == {"cache_dir": str(tmp_path / "pretrained" / "huggingface")}
+        asked = []
+
+        def offline(url, destination, progress=True):
+            asked.append(destination)
+            raise OSError("no internet here")
+
+        monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+        with pytest.raises(models.WeightsUnavailableError, match="no internet here"):
+            models.build_backbone("inception_resnet_v1", "default")
+        assert asked and asked[0].startswith(str(tmp_path / "pretrained" / "torch" / "checkpoints"))
+    finally:
+        torch.hub.set_dir(previous)

@@ -301,6 +301,22 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, condition
         assert metrics["multitask"]["face_attention_mean"] == pytest.approx(attention["face_weight"].mean(), abs=1e-4)
         assert "train_face_attention" in run.history.columns
     assert not (paths.checkpoints / "multitask").exists() or not any((paths.checkpoints / "multitask").rglob("*.pt"))
+    # save_weights means what it means in 03: the default keeps the fold's weights, and they load back
+    weights = train.model_weights_path(paths, "multitask", config.run_name, 0)
+    rebuilt = config.untrained_model()
+    rebuilt.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+
+
+def test_save_weights_none_keeps_no_multitask_weights(tmp_path):
+    crops, fold = fake_fold(tmp_path)
+    config = multitask.MultiTaskConfig(
+        model="simple_cnn", weights=None, image_size=32, frames_per_video=2, batch_size=16, workers=0,
+        normalization="imagenet", save_weights="none",
+        train=train.TrainConfig(epochs=1, progress=False, verbose=False, scheduler="none"))
+    paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
+    multitask.run_fold(config, fold, paths)
+    assert results.is_complete(results.run_dir(paths.results, "multitask", config.run_name, 0))
+    assert not train.model_weights_path(paths, "multitask", config.run_name, 0).exists()
 
 
 def test_a_killed_precision_weighted_run_resumes_with_its_loss_weights(tmp_path):

@@ -200,6 +200,7 @@ def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypa
     assert set(run.predictions["subject"]) == set(run.metrics["subjects"]["test"])
     assert not set(run.metrics["subjects"]["test"]) & set(run.metrics["subjects"]["train"] + run.metrics["subjects"]["val"])
     assert run.config["loss"] == "focal" and run.config["fold"] == 1 and run.env["dataset_fingerprint"]
+    assert run.env["mixed_precision"] == "no" and run.env["device"]["cuda"] is False  # a CPU: full precision
     assert not (tmp_path / "work" / "smoke" / "checkpoints" / "single_task" / "simple_cnn-focal" / "fold_1").exists()
     assert_saved_weights_reproduce_the_predictions(tmp_path, run)
 
