@@ -1,4 +1,5 @@
 # The two commands of the README:   make book   (main job)   and   make test   (tests; .ci/run calls it).
+# make rehearsal: the full profile's Colab path on a SASE-FE-shaped stand-in (make test runs it too).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,11 +12,12 @@ PROFILE ?= smoke
 # pip on this kind of machine prints one warning per package about empty local indexes: hide only those.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env data notebooks book test clean
+.PHONY: help env data notebooks book test rehearsal clean
 
 help:
 	@echo "make book   create .venv, generate the synthetic dataset, run every notebook ($(PROFILE) profile), build the book"
 	@echo "make test   create .venv and run the test suite (what CI runs)"
+	@echo "make rehearsal  run all six notebooks in the full profile on a SASE-FE-shaped stand-in (before GPU hours)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,9 @@ book: notebooks
 
 test: env
 	$(BIN)/python -m pytest
+
+rehearsal: env
+	$(BIN)/python tools/rehearsal/run.py
 
 clean:
 	rm -rf _build

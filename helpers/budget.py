@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from helpers import data
+from helpers import data, frames, train
 
 #: Values an optimiser keeps per trainable parameter (AdamW/Adam: two moments; SGD: momentum).
 OPTIMIZER_STATES = {"adamw": 2, "adam": 2, "sgd": 1}
@@ -153,11 +153,9 @@ def check(budget: Budget) -> Budget:
         + budget.table().head(8).to_string(index=False))
 
 
-def crop_bytes(index: pd.DataFrame, extraction) -> int:
-    """The packed crops ``extraction`` (a ``helpers.frames.ExtractionConfig``) makes of the videos in ``index``
-    (``frames`` and ``fps`` columns): kept frames x side x side x 3 bytes x kinds (face, context)."""
-    from helpers import frames
-
+def crop_bytes(index: pd.DataFrame, extraction: frames.ExtractionConfig) -> int:
+    """The packed crops ``extraction`` makes of the videos in ``index`` (``frames`` and ``fps`` columns):
+    kept frames x side x side x 3 bytes x kinds (face, context)."""
     total = 0
     for row in index.itertuples():
         if pd.isna(row.frames) or not row.frames:
@@ -175,3 +173,28 @@ def run_items(run: str, folds: Iterable[int], weights_folds: Iterable[int], size
     kept = [fold for fold in folds if fold in set(weights_folds)]
     return [Item("weights", run, len(kept), size.weights_bytes),
             Item("checkpoints", run, len(folds), size.checkpoint_bytes(optimizer), peak=not keep_checkpoints)]
+
+
+def crops_item(videos: pd.DataFrame, crops_root: Path | str, extraction: frames.ExtractionConfig) -> Item:
+    """The crops still to extract: the videos of ``videos`` (the dataset index) not finished under
+    ``crops_root`` with ``extraction``."""
+    folder = frames.extraction_dir(crops_root, extraction)
+    todo = videos[[not frames.is_finished(folder, row.subject, row.code, extraction, row.path)
+                   for row in videos.itertuples()]]
+    return Item("crops", extraction.name, len(todo), crop_bytes(todo, extraction) // max(1, len(todo)))
+
+
+def grid_items(pending: Iterable[tuple[train.ExperimentConfig, int]]) -> list[Item]:
+    """What the (configuration, fold) pairs still to train write: each configuration's model is measured once
+    (``config.untrained_model()``), its folds' weights counted as ``save_weights`` says."""
+    folds: dict[int, list[int]] = {}
+    configs: dict[int, train.ExperimentConfig] = {}
+    for config, fold in pending:
+        folds.setdefault(id(config), []).append(int(fold))
+        configs[id(config)] = config
+    items = []
+    for key, config in configs.items():
+        kept = [fold for fold in folds[key] if train.keeps_weights(config.save_weights, config.folds, fold)]
+        items += run_items(config.run_name, folds[key], kept, measure(config.untrained_model),
+                           config.keep_checkpoints, config.train.optimizer)
+    return items

@@ -1111,7 +1111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from helpers import data, profiles
 
         paths = profiles.paths_for(args.profile)
-        videos = data.prepare_dataset(args.profile, paths).readable
+        videos = data.prepare_dataset(args.profile, paths).usable
         crops_root = args.out or paths.crops
     else:
         if args.out is None:

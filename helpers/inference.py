@@ -61,7 +61,8 @@ def load_trained_models(run_folder: str | Path, paths: profiles.RunPaths) -> lis
     if not loaded:
         raise FileNotFoundError(
             f"no saved weights for the run {run_folder}: they are kept in {paths.work / 'models'} by notebook 03 "
-            "with SAVE_WEIGHTS = True; run 03 again with FORCE_RETRAIN = True to create them")
+            "with SAVE_WEIGHTS = \"all\" or \"first\" (the full profile's default); run 03 again with FORCE_RETRAIN = True "
+            "to create them")
     return loaded
 
 

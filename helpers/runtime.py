@@ -16,7 +16,7 @@ from helpers import profiles
 
 BF16_MIN_CAPABILITY = (8, 0)
 MIXED_PRECISION_SETTINGS = ("auto", "no", "fp16", "bf16")
-COLAB_GPU_HINT = "on Colab: Runtime > Change runtime type > T4 GPU (or better), then run the notebook again"
+COLAB_GPU_HINT = "On Colab: Runtime > Change runtime type > T4 GPU (or better), then run the notebook again"
 
 
 @dataclass(frozen=True)

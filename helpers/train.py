@@ -579,11 +579,12 @@ class FoldData:
 
 def fold_data(index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: Path | str, config: ExperimentConfig
               ) -> FoldData:
-    """Split the readable videos of ``fold`` into train / validation (training subjects) / test (the fold)."""
+    """Split the usable videos of ``fold`` (readable, and not identical to another video: see
+    ``data.usable_rows``) into train / validation (training subjects) / test (the fold)."""
     from helpers import data
 
-    readable = index[index["readable"]] if "readable" in index.columns else index
-    train, test = data.split_index(readable, splits, fold)
+    usable = index[data.usable_rows(index)] if "readable" in index.columns else index
+    train, test = data.split_index(usable, splits, fold)
     held_out = validation_subjects(train["subject"].unique(), config.val_fraction, config.train.seed + fold)
     is_val = train["subject"].astype(str).isin(held_out)
     tables = [datasets.attach_crop_paths(t, crops_dir, config.crop_kind) for t in (train[~is_val], train[is_val], test)]
@@ -744,7 +745,7 @@ def ensure_crops(dataset: Dataset, paths: profiles.RunPaths, config: ExperimentC
     from helpers import frames
 
     settings = extraction_config(config, paths.crops)
-    extraction = frames.extract_dataset(dataset.readable, paths.crops, settings, workers=workers,
+    extraction = frames.extract_dataset(dataset.usable, paths.crops, settings, workers=workers,
                                         progress=progress, retry_errors=False)
     if extraction.processed:
         print(extraction.summary())

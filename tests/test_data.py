@@ -1,7 +1,8 @@
 """Tests of helpers.data on a tiny fake SASE-FE tree, hand-made archives and a fake Google Drive.
 
 Nothing here touches the network: Google Drive is replaced by a fake ``requests.Session.get`` that
-speaks just enough of the protocol (attachments, HTML pages, byte ranges) for the real gdown code.
+speaks just enough of the protocol (attachments, HTML pages, byte ranges) for the real gdown code
+(``tools/rehearsal/fake_drive.py``, which the rehearsal uses too).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import errno
 import importlib
 import io
 import json
-import re
 import shutil
 import sys
 import tarfile
@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 
 from helpers import data, labels, profiles, results, video
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "rehearsal"))
+import fake_drive  # noqa: E402  (the fake Google Drive shared with the rehearsal)
 
 # --------------------------------------------------------------------------------------------------
 # A tiny SASE-FE tree: three subjects, some codes missing, one lower-case file, two broken videos,
@@ -599,70 +601,10 @@ def test_a_subject_folder_is_recognised_as_such(tmp_path):
 FILE_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz012345"
 
 
-class _Disconnecting:
-    """A response body that drops the connection after ``cut`` bytes."""
-
-    def __init__(self, body: bytes, cut: int):
-        self.body, self.cut, self.position = body, cut, 0
-
-    def read(self, size: int = -1, **kwargs) -> bytes:
-        if self.position >= self.cut:
-            raise requests.exceptions.ConnectionError("connection reset by peer (simulated)")
-        end = self.cut if size is None or size < 0 else min(self.cut, self.position + size)
-        chunk, self.position = self.body[self.position:end], end
-        return chunk
-
-    def close(self) -> None:
-        pass
-
-
-class FakeDrive:
-    """Answers ``requests.Session.get`` like Google Drive's download endpoint for one file.
-
-    ``body``: the file served as an attachment (honouring ``Range``); ``page``: an HTML page served
-    instead (what Drive does for quota and permission problems); ``cut_at``: drop the first
-    connection after that many bytes.
-    """
-
-    def __init__(self, body: bytes = b"", page: str | None = None, status: int = 200, cut_at: int | None = None):
-        self.body, self.page, self.status, self.cut_at = body, page, status, cut_at
-        self.requests: list[dict] = []
-
-    def get(self, url: str, headers: dict | None = None, **kwargs) -> requests.Response:
-        headers = dict(headers or {})
-        self.requests.append({"url": url, **headers})
-        if self.page is not None:
-            return self._response(url, self.status, io.BytesIO(self.page.encode()),
-                                  {"Content-Type": "text/html; charset=utf-8"})
-        offset = int(re.fullmatch(r"bytes=(\d+)-", headers["Range"])[1]) if "Range" in headers else 0
-        body = self.body[offset:]
-        answer = {
-            "Content-Type": "application/zip",
-            "Content-Disposition": 'attachment; filename="FakeTrue_DB.zip"',
-            "Content-Length": str(len(body)),
-            "ETag": '"v1"',
-        }
-        if offset:
-            answer["Content-Range"] = f"bytes {offset}-{len(self.body) - 1}/{len(self.body)}"
-        raw = io.BytesIO(body)
-        if self.cut_at is not None:
-            raw, self.cut_at = _Disconnecting(body, self.cut_at - offset), None
-        return self._response(url, 206 if offset else 200, raw, answer)
-
-    @staticmethod
-    def _response(url: str, status: int, raw, headers: dict) -> requests.Response:
-        response = requests.Response()
-        response.status_code, response.url, response.raw = status, url, raw
-        response.headers = requests.structures.CaseInsensitiveDict(headers)
-        response.encoding = "utf-8"
-        return response
-
-
 @pytest.fixture
 def drive(monkeypatch, tmp_path):
     """Install a FakeDrive behind requests; gdown's cookie file goes to tmp_path."""
-    fake = FakeDrive()
-    monkeypatch.setattr(requests.Session, "get", lambda session, url, **kwargs: fake.get(url, **kwargs))
+    fake = fake_drive.install(fake_drive.FakeDrive(), monkeypatch.setattr)
     gdown_download = importlib.import_module("gdown.download")
     monkeypatch.setattr(gdown_download, "DEFAULT_COOKIES_FILE", str(tmp_path / "cookies.txt"), raising=False)
     return fake

@@ -44,6 +44,27 @@ def test_notebook_conventions(notebook: Path):
     assert "import *" not in text
 
 
+FACENET_INSTALL = "%pip install -q --no-deps facenet-pytorch"
+TRAINING = ("03", "04", "05")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_colab_path_of_every_notebook(notebook: Path):
+    """What "Run all" on Colab in the full profile needs: the dataset's location (recorded by 01, or given),
+    facenet-pytorch without its dependencies where InceptionResNetV1 or MTCNN can be used, a GPU runtime
+    for the training notebooks."""
+    number = notebook.stem[:2]
+    content = json.loads(notebook.read_text())
+    parameters = "".join(next(c for c in content["cells"] if "parameters" in c["metadata"].get("tags", []))["source"])
+    if number != "06":
+        assert "SASE_FE_DRIVE_ID = " in parameters and "DATASET_DIR = " in parameters
+    setup = next(s for s in sources(notebook) if "%pip install" in s)
+    if number != "01" and number != "05":  # MTCNN (02), InceptionResNetV1 (03, 04, and 06's rebuilt models)
+        assert FACENET_INSTALL in setup
+    gpu = content["metadata"].get("accelerator") == "GPU" and content["metadata"].get("colab", {}).get("gpuType")
+    assert bool(gpu) == (number in TRAINING), "Colab opens the training notebooks on a GPU runtime"
+
+
 def test_a_failing_cell_fails_the_run(tmp_path, smoke_environment):
     broken = tmp_path / "99_broken.ipynb"
     notebook = json.loads(NOTEBOOKS[0].read_text())

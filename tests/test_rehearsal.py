@@ -1,0 +1,103 @@
+"""make rehearsal: all six notebooks in the full profile on a SASE-FE-shaped stand-in, both ways a user gives
+the dataset (a Drive archive through gdown, an unpacked folder given to 01 only)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import data, results
+
+REPO = Path(__file__).resolve().parents[1]
+STANDIN_CACHE = REPO / "_build" / "rehearsal" / "standin"  # rebuilt only when its recipe changes
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / "rehearsal" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory):
+    run = _load("run")
+    return run.rehearse(tmp_path_factory.mktemp("rehearsal"), standin_dir=STANDIN_CACHE)
+
+
+def outputs(executed: Path) -> tuple[str, list[dict]]:
+    cells = json.loads(executed.read_text())["cells"]
+    items = [output for cell in cells for output in cell.get("outputs", [])]
+    text = "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for o in items)
+    return text, items
+
+
+@pytest.mark.notebook
+def test_every_notebook_runs_the_full_profile_both_ways(rehearsal):
+    notebooks = sorted({run.notebook for run in rehearsal.runs})
+    assert len(notebooks) == 6 and [run.way for run in rehearsal.runs] == ["archive"] * 6 + ["folder"] * 6
+    for run in rehearsal.runs:
+        text, items = outputs(run.executed)
+        assert not [o for o in items if o.get("output_type") == "error"], f"{run.way} {run.notebook}"
+        assert "PROFILE = full" in text, f"{run.notebook} names its profile"
+        if run.notebook[:2] in ("03", "04", "05"):
+            assert "WARNING" in text and "no GPU is visible" in text, "full without a GPU is said loudly"
+            assert "is free there" in text, "the grid's size is checked before training"
+    report = rehearsal.report()
+    assert "[archive]" in report and "[folder]" in report and "results/full/single_task" in report
+
+
+@pytest.mark.notebook
+def test_the_real_layouts_quirks_are_reported_and_kept_out(rehearsal):
+    standin = sys.modules["standin"]
+    first = next(run for run in rehearsal.runs if run.notebook == "01_data_analysis" and run.way == "archive")
+    text, _ = outputs(first.executed)
+    assert f"missing: {'/'.join(standin.MISSING)}" in text
+    assert "1 unreadable" in text and f"{standin.UNREADABLE[0]}/{standin.UNREADABLE[1]}.MP4" in text
+    assert "D2N2S.MP4 -> D2N2Sur" in text
+    subject, code, copy = standin.IDENTICAL
+    assert f"{subject}/{code} = {subject}/{copy}" in text and "left out" in text
+    for way in ("archive", "folder"):
+        folders = rehearsal.folders(way)
+        index = data.load_index(folders["work"] / "full" / "index.csv")
+        assert not index.loc[index["subject"] == subject, :].query("code in @code or code in @copy")["usable"].any()
+        predictions = pd.concat([results.load_run(f).predictions for f in results.find_runs(folders["results"] / "full")])
+        assert not ((predictions["subject"] == subject) & predictions["code"].isin([code, copy])).any()
+
+
+@pytest.mark.notebook
+def test_the_archive_goes_through_gdown_safe_extraction_and_the_record(rehearsal):
+    archive_work = rehearsal.folders("archive")["work"] / "full"
+    record = json.loads((archive_work / "dataset.json").read_text())
+    assert record["drive_id"] and not record.get("dataset_dir")
+    assert (archive_work / "FakeTrue_DB" / data.EXTRACTED_MARKER).is_file(), "extracted by safe_extract"
+    assert not list((archive_work / "downloads").glob("*.archive")), "the download is deleted once extracted"
+    folder_work = rehearsal.folders("folder")["work"] / "full"
+    assert json.loads((folder_work / "dataset.json").read_text())["dataset_dir"] == str(rehearsal.dataset)
+    # 02-06 of the folder way were not told where the dataset is: they found it in 01's record
+    for run in rehearsal.runs:
+        if run.way == "folder" and run.notebook != "01_data_analysis":
+            source = json.loads(run.executed.read_text())["cells"]
+            injected = "".join("".join(c["source"]) for c in source if "injected-parameters" in c["metadata"].get("tags", []))
+            assert "DATASET_DIR" not in injected
+
+
+@pytest.mark.notebook
+def test_every_approach_left_full_profile_artifacts(rehearsal):
+    for way in ("archive", "folder"):
+        folders = rehearsal.folders(way)
+        for approach in ("single_task", "multitask", "temporal"):
+            runs = results.find_runs(folders["results"] / "full", approach)
+            assert runs, f"{way}: no {approach} results"
+            env = json.loads((runs[0] / "env.json").read_text())
+            assert env["profile"] == "full" and env["mixed_precision"] == "no"
+        kept = list((folders["work"] / "full" / "models" / "single_task").rglob("fold_0.pt"))
+        assert kept, "the first fold's weights are kept for 06"
+        comparison = next(r for r in rehearsal.runs if r.way == way and r.notebook == "06_comparison")
+        assert "the real SASE-FE" in outputs(comparison.executed)[0]

@@ -1,0 +1,201 @@
+"""``make rehearsal``: the full profile's Colab path, end to end, on a SASE-FE-shaped stand-in, before GPU hours.
+
+Run it before spending GPU hours on Colab: it builds a small tree with SASE-FE's layout, names and
+geometry (``standin.py``: HD, 100 fps, a missing video, an unreadable one, a variant file name, two
+identical files), packs it as a zip, and runs **all six notebooks with PROFILE = "full"** the two ways a
+researcher would:
+
+- ``archive``: through ``SASE_FE_DRIVE_ID``, the path of a zip on Google Drive. Only the network is
+  replaced (``fake_drive.py`` answers gdown's requests with the local zip); gdown, the archive check, the
+  safe extraction and the validation run as on Colab. Every notebook gets the id, as the README says.
+- ``folder``: through ``DATASET_DIR``, an unpacked copy (a mounted Drive folder). Only 01 gets it: 02-06
+  find the dataset through what 01 recorded in the work directory.
+
+Everything else is the full profile's own path, with what a CPU cannot afford narrowed through the
+notebooks' parameters, as a user narrows a grid: pretrained weights off (no downloads here), one small
+model per approach, one epoch, the first fold. It prints what each notebook produced and how long it took.
+
+    .venv/bin/python tools/rehearsal/run.py [--out _build/rehearsal] [--ways archive folder]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import standin  # noqa: E402  (a sibling file, not a package)
+
+from helpers import book, data  # noqa: E402
+
+WAYS = ("archive", "folder")
+PROFILE = "full"
+#: What each notebook is told, beyond the dataset's location: the smallest grid of the full profile.
+NARROWED: dict[str, dict] = {
+    "02_frame_extraction": {"WORKERS": 2},
+    "03_single_task": {"MODELS": ["resnet18"], "LOSSES": ["cross_entropy"], "WEIGHTS": "none", "EPOCHS": 1,
+                       "FRAMES_PER_VIDEO": 2, "IMAGE_SIZE": 32, "BATCH_SIZE": 16, "FOLDS": [0], "WORKERS": 0},
+    "04_multi_task": {"MODELS": ["resnet18"], "LOSSES": ["cross_entropy"], "WEIGHTINGS": ["precision"],
+                      "FUSIONS": ["attention"], "CONDITIONINGS": ["embedding"], "WEIGHTS": "none", "EPOCHS": 1,
+                      "FRAMES_PER_VIDEO": 2, "EVAL_FRAMES_PER_VIDEO": 2, "IMAGE_SIZE": 32, "BATCH_SIZE": 16,
+                      "FOLDS": [0], "WORKERS": 0},
+    "05_temporal": {"MODELS": ["r3d_18"], "HEADS": ["two_task"], "WEIGHTS": "none", "EPOCHS": 1, "CLIP_LEN": 4,
+                    "IMAGE_SIZE": 32, "CLIPS_PER_VIDEO": 1, "EVAL_CLIPS_PER_VIDEO": 2, "BATCH_SIZE": 8,
+                    "FOLDS": [0], "WORKERS": 0},
+}
+TAKES_LOCATION = ("01_data_analysis", "02_frame_extraction", "03_single_task", "04_multi_task", "05_temporal")
+
+
+@dataclass
+class NotebookRun:
+    way: str
+    notebook: str
+    seconds: float
+    executed: Path
+    produced: dict[str, tuple[int, int]]  # folder -> (new or changed files, bytes)
+
+
+@dataclass
+class Rehearsal:
+    out: Path
+    dataset: Path
+    archive: Path
+    runs: list[NotebookRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def folders(self, way: str) -> dict[str, Path]:
+        return way_folders(self.out, way)
+
+    def report(self) -> str:
+        lines = [f"rehearsal of the full profile in {self.out} ({self.seconds:.0f} s)",
+                 f"stand-in dataset: {self.dataset} (zip {data.format_bytes(self.archive.stat().st_size)})"]
+        for way in dict.fromkeys(run.way for run in self.runs):
+            lines.append(f"\n[{way}] {WAY_DESCRIPTIONS[way]}")
+            for run in (r for r in self.runs if r.way == way):
+                lines.append(f"  {run.notebook}: {run.seconds:.0f} s, executed copy {run.executed}")
+                for folder, (count, size) in run.produced.items():
+                    lines.append(f"      {folder}: {count} file{'s' * (count != 1)}, {data.format_bytes(size)}")
+                if not run.produced:
+                    lines.append("      (wrote nothing: it only reads)")
+        return "\n".join(lines)
+
+
+WAY_DESCRIPTIONS = {
+    "archive": "SASE_FE_DRIVE_ID: a zip on Google Drive (downloaded by gdown from a local stand-in of Drive)",
+    "folder": "DATASET_DIR: an unpacked FakeTrue_DB folder, given to 01 only",
+}
+
+
+def way_folders(out: Path, way: str) -> dict[str, Path]:
+    base = out / way
+    return {"work": base / "work", "results": base / "results", "executed": base / "executed"}
+
+
+def notebook_parameters(way: str, notebook: str, file_id: str, dataset_dir: Path) -> dict:
+    parameters = dict(NARROWED.get(notebook, {}))
+    if way == "archive" and notebook in TAKES_LOCATION:
+        parameters["SASE_FE_DRIVE_ID"] = f"https://drive.google.com/file/d/{file_id}/view?usp=sharing"
+    elif way == "folder" and notebook == "01_data_analysis":
+        parameters["DATASET_DIR"] = str(dataset_dir)
+    return parameters
+
+
+def _snapshot(folders: Sequence[Path]) -> dict[Path, tuple[int, int]]:
+    files = {}
+    for folder in folders:
+        for path in folder.rglob("*") if folder.exists() else ():
+            if path.is_file():
+                stat = path.stat()
+                files[path] = (stat.st_size, stat.st_mtime_ns)
+    return files
+
+
+def _produced(before: dict, after: dict, base: Path) -> dict[str, tuple[int, int]]:
+    """New or changed files, grouped by their folder (cut to four levels below ``base``)."""
+    groups: dict[str, tuple[int, int]] = {}
+    for path, (size, stamp) in sorted(after.items()):
+        if before.get(path) == (size, stamp):
+            continue
+        key = "/".join(path.relative_to(base).parent.parts[:4])
+        count, total = groups.get(key, (0, 0))
+        groups[key] = (count + 1, total + size)
+    return groups
+
+
+def _environment(way: str, folders: dict[str, Path], drive: Path) -> dict[str, str]:
+    variables = {"GENUINE_POSED_WORK": str(folders["work"]), "GENUINE_POSED_RESULTS": str(folders["results"])}
+    if way == "archive":  # kernels load tools/rehearsal/sitecustomize.py, which installs the fake Drive
+        variables["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+        variables["GENUINE_POSED_FAKE_DRIVE"] = str(drive)
+    return variables
+
+
+def rehearse(out: Path | str = REPO / "_build" / "rehearsal", ways: Sequence[str] = WAYS,
+             notebooks: Sequence[str] | None = None, standin_dir: Path | str | None = None) -> Rehearsal:
+    """Build (or reuse) the stand-in (in ``standin_dir``, default ``<out>/standin``), then run the notebooks
+    of each way from a clean work directory."""
+    started = time.perf_counter()
+    out = Path(out).absolute()
+    dataset = standin.build(Path(standin_dir) if standin_dir else out / "standin")
+    archive = standin.pack(dataset, out / "sase-fe.zip")
+    drive = out / "drive"
+    shutil.rmtree(drive, ignore_errors=True)
+    drive.mkdir(parents=True)
+    file_id = standin.drive_id(archive)
+    shutil.copyfile(archive, drive / file_id)
+    rehearsal = Rehearsal(out, dataset, archive)
+    selected = [p for p in book.notebook_paths(REPO) if notebooks is None or p.stem in notebooks]
+    for way in ways:
+        folders = way_folders(out, way)
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+        saved = {key: os.environ.get(key) for key in ("GENUINE_POSED_WORK", "GENUINE_POSED_RESULTS", "PYTHONPATH",
+                                                      "GENUINE_POSED_FAKE_DRIVE")}
+        os.environ.update(_environment(way, folders, drive))
+        try:
+            for notebook in selected:
+                before = _snapshot([folders["work"], folders["results"]])
+                began = time.perf_counter()
+                executed = book.execute(PROFILE, folders["executed"], notebooks=[notebook],
+                                        parameters=notebook_parameters(way, notebook.stem, file_id, dataset))[0]
+                after = _snapshot([folders["work"], folders["results"]])
+                rehearsal.runs.append(NotebookRun(way, notebook.stem, time.perf_counter() - began, executed,
+                                                  _produced(before, after, out / way)))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    rehearsal.seconds = time.perf_counter() - started
+    return rehearsal
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/rehearsal/run.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=REPO / "_build" / "rehearsal")
+    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    parser.add_argument("--notebooks", nargs="+", help="notebook names (default: all six)")
+    args = parser.parse_args(argv)
+    try:
+        rehearsal = rehearse(args.out, args.ways, args.notebooks)
+    except book.NotebookFailed as error:
+        print(f"REHEARSAL FAILED: {error}", file=sys.stderr)
+        return 1
+    print(rehearsal.report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Python runs this at start-up when tools/rehearsal is on PYTHONPATH (the rehearsal puts it there for its
+notebook kernels): with GENUINE_POSED_FAKE_DRIVE set, Google Drive downloads come from that folder."""
+
+import os
+
+if os.environ.get("GENUINE_POSED_FAKE_DRIVE"):
+    import fake_drive
+
+    fake_drive.install(fake_drive.FakeDrive(folder=os.environ["GENUINE_POSED_FAKE_DRIVE"]))
