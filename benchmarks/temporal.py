@@ -6,7 +6,7 @@
 
 What is timed, on the same clips:
 
-* **loader**: ``datasets.ClipDataset`` (random clip positions, as in training) through ``datasets.make_loader``
+* **loader**: ``train.ClipDataset`` (random clip positions, as in training) through ``train.make_loader``
   with ``--workers`` processes: clips per second delivered, nothing else done with them;
 * **model step**: one training step (device-side ``BatchTransform``, forward, backward, optimiser step) on
   a batch already in memory: clips per second the model consumes;
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers import datasets, labels, temporal
+from helpers import labels, models, train
 
 import timing  # benchmarks/timing.py (this folder is on sys.path when the script runs)
 
@@ -55,13 +55,13 @@ def real_crops(folder: Path) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="conv3d", choices=list(temporal.TEMPORAL_MODELS))
+    parser.add_argument("--model", default="conv3d", choices=list(models.TEMPORAL_MODELS))
     parser.add_argument("--crops", type=Path, help="a folder of packed crops (02's); default: fake crops")
     parser.add_argument("--size", type=int, default=64, help="model input (and fake crop) size in pixels")
     parser.add_argument("--clip-len", type=int, default=8)
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=datasets.default_workers())
+    parser.add_argument("--workers", type=int, default=train.default_workers())
     parser.add_argument("--batches", type=int, default=20, help="loader batches timed")
     parser.add_argument("--steps", type=int, default=5, help="model steps timed")
     parser.add_argument("--videos", type=int, default=24)
@@ -72,20 +72,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         videos = real_crops(args.crops) if args.crops else fake_crops(Path(tmp), args.videos, args.frames, args.size)
-        stored = datasets.packed_shape(videos["crop_path"].iloc[0])[1]
-        dataset = datasets.ClipDataset(videos, args.clip_len, args.stride, clips_per_video=4,
+        stored = train.packed_shape(videos["crop_path"].iloc[0])[1]
+        dataset = train.ClipDataset(videos, args.clip_len, args.stride, clips_per_video=4,
                                        size=args.size if stored > args.size else None, mode="random")
-        loader = datasets.make_loader(dataset, args.batch_size, True, workers=args.workers)
+        loader = train.make_loader(dataset, args.batch_size, True, workers=args.workers)
         clips_rate = timing.loader_rate(loader, args.batches)
 
-        model = temporal.build_temporal_model(args.model, 12, None, image_size=args.size)
-        preprocess = datasets.BatchTransform([0.5] * 3, [0.25] * 3, args.size).to(device)
+        model = models.build_temporal_model(args.model, 12, None, image_size=args.size)
+        preprocess = train.BatchTransform([0.5] * 3, [0.25] * 3, args.size).to(device)
         batch = torch.stack([dataset[i]["image"] for i in range(args.batch_size)]).to(device)
         target = torch.randint(0, 12, (args.batch_size,), device=device)
         model_rate = timing.step_rate(model, batch, target, args.steps, preprocess)
 
         rows = [("loader (uint8 clips)", clips_rate), (f"{args.model} training step", model_rate)]
-        if temporal.temporal_entry(args.model).kind == "rnn":
+        if models.temporal_entry(args.model).kind == "rnn":
             model.freeze_backbone(True)
             with torch.no_grad():
                 features = model.backbone(preprocess(batch))

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from helpers import datasets, labels, models  # noqa: E402
+from helpers import labels, models, train  # noqa: E402
 
 import timing  # noqa: E402  (benchmarks/timing.py)
 
@@ -58,7 +58,7 @@ def default_crops_dir() -> Path | None:
     return folder if (folder / frames.VIDEOS_FILE).exists() else None
 
 
-def write_jpegs(dataset: datasets.FrameDataset, folder: Path) -> None:
+def write_jpegs(dataset: train.FrameDataset, folder: Path) -> None:
     """The same frames as JPEG files in an ImageFolder layout (one folder per class): the naive baseline."""
     from PIL import Image
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-steps", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    workers = datasets.default_workers() if args.workers is None else args.workers
+    workers = train.default_workers() if args.workers is None else args.workers
     scratch = Path(tempfile.mkdtemp(prefix="loader-benchmark-"))
     try:
         crops_dir = args.crops or default_crops_dir()
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             videos = synthetic_crops(scratch, videos=48, frames=20, size=args.image_size)
             source = "48 generated videos x 20 frames"
-        dataset = datasets.FrameDataset(videos, size=args.image_size)
+        dataset = train.FrameDataset(videos, size=args.image_size)
         print(f"{len(dataset)} frames ({source}), {args.image_size} px, batch {args.batch_size}, "
               f"{workers} loader worker(s), model on {args.device}, torch threads {torch.get_num_threads()}")
         write_jpegs(dataset, scratch / "jpeg")
@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         from torchvision import datasets as tv_datasets
         from torchvision import transforms
 
-        stats = datasets.normalization_stats("imagenet")
-        project_loader = datasets.make_loader(dataset, args.batch_size, train=True, workers=workers)
-        transform = datasets.BatchTransform(stats["mean"], stats["std"], args.image_size)
+        stats = train.normalization_stats("imagenet")
+        project_loader = train.make_loader(dataset, args.batch_size, train=True, workers=workers)
+        transform = train.BatchTransform(stats["mean"], stats["std"], args.image_size)
         naive = tv_datasets.ImageFolder(str(scratch / "jpeg"), transform=transforms.Compose([
             transforms.Resize((args.image_size, args.image_size)), transforms.ToTensor(),
             transforms.Normalize(stats["mean"], stats["std"])]))
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         project_raw = timing.loader_rate(project_loader, args.batches)
         project = timing.loader_rate(project_loader, args.batches, transform)
         baseline = timing.loader_rate(naive_loader, args.batches)
-        model = models.build_model("resnet50", num_classes=12, weights=None, image_size=args.image_size)
+        model = models.build_model("resnet50", heads=12, weights=None, image_size=args.image_size)
         images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, device=args.device)
         target = torch.randint(0, 12, (args.batch_size,), device=args.device)
         step = timing.step_rate(model, images, target, args.model_steps)

@@ -28,7 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from helpers import compare, data, evaluate, profiles, results, synthetic, temporal, train  # noqa: E402
+from helpers import approaches, data, profiles, results, synthetic, train  # noqa: E402
+from helpers.analysis import compare, evaluate  # noqa: E402
 
 STATIC_CUES = ("eye", "asymmetry")  # visible in one frame; switched off so that only the onset is left
 
@@ -59,19 +60,19 @@ def prepare(paths: profiles.RunPaths, profile: profiles.Profile) -> data.Dataset
     return data.Dataset(root, index, report, splits, profile)
 
 
-def frame_config(settings: Settings, paths: profiles.RunPaths) -> train.ExperimentConfig:
+def frame_config(settings: Settings, paths: profiles.RunPaths) -> approaches.SingleTaskConfig:
     d = FRAME_DEFAULTS[settings.profile]
-    return train.ExperimentConfig(
+    return approaches.SingleTaskConfig(
         profile=settings.profile, model=d["model"], loss="cross_entropy", target="label", weights=None,
         image_size=d["image_size"], frames_per_video=d["frames_per_video"], eval_frames_per_video=None,
-        batch_size=32, workers=settings.workers, folds=settings.folds, save_weights=False,
+        batch_size=32, workers=settings.workers, folds=settings.folds, save_weights="none",
         work_dir=str(paths.work.parent), results_dir=str(paths.results.parent),
         train=train.TrainConfig(epochs=settings.epochs or d["epochs"], lr=d["lr"], scheduler="cosine"))
 
 
-def clip_config(settings: Settings, paths: profiles.RunPaths) -> temporal.TemporalConfig:
+def clip_config(settings: Settings, paths: profiles.RunPaths) -> approaches.TemporalConfig:
     d = CLIP_DEFAULTS[settings.profile]
-    return temporal.TemporalConfig(
+    return approaches.TemporalConfig(
         profile=settings.profile, model=d["model"], heads="label", weights=None, image_size=d["image_size"],
         clip_len=d["clip_len"], stride=1, clips_per_video=4, eval_clips_per_video=4, batch_size=8,
         workers=settings.workers, folds=settings.folds, work_dir=str(paths.work.parent),
@@ -93,7 +94,7 @@ def run(settings: Settings, out: Path) -> pd.DataFrame:
     paths = profiles.paths_for(settings.profile, out / "work", out / "results")
     dataset = prepare(paths, profile)
     train.run_experiment(frame_config(settings, paths), dataset)
-    temporal.run_temporal_experiment(clip_config(settings, paths), dataset)
+    train.run_experiment(clip_config(settings, paths), dataset)
     table = comparison(paths.results)
     results.write_csv(out / "comparison.csv", table)
     (out / "comparison.txt").write_text(
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="demo", choices=sorted(FRAME_DEFAULTS))
     parser.add_argument("--folds", type=int, nargs="*", help="default: every fold")
     parser.add_argument("--epochs", type=int, help="default: the profile's (03 and 05 demo: 12)")
-    parser.add_argument("--workers", type=int, help="loader processes (default: helpers.datasets')")
+    parser.add_argument("--workers", type=int, help="loader processes (default: helpers.train.default_workers())")
     parser.add_argument("--out", type=Path, help="default: <results>/<profile>/temporal_cue")
     args = parser.parse_args(argv)
     settings = Settings(args.profile, args.epochs, args.folds or None, args.workers)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 EMOTIONS: tuple[str, ...] = ("happy", "sad", "disgust", "anger", "contempt", "surprise")
 AUTHENTICITY: tuple[str, ...] = ("posed", "genuine")  # index 1 = genuine, so p(class 1) is "genuineness"
 
@@ -44,19 +47,15 @@ class VideoCode:
         return f"{'genuine' if self.genuine else 'posed'} {self.emotion}"
 
 
+# The 12 recordings, one row per emotion (in EMOTIONS order): the genuine code, then the posed code and the
+# contrasting emotion the posed video starts with.
+_RECORDINGS = (
+    ("N2H", "S2N2H", "sad"), ("N2S", "H2N2S", "happy"), ("N2D", "H2N2D", "happy"),
+    ("N2A", "H2N2A", "happy"), ("N2C", "H2N2C", "happy"), ("N2Sur", "D2N2Sur", "disgust"),
+)
 VIDEO_CODES: tuple[VideoCode, ...] = (
-    VideoCode("N2H", "happy", True, "neutral"),
-    VideoCode("N2S", "sad", True, "neutral"),
-    VideoCode("N2D", "disgust", True, "neutral"),
-    VideoCode("N2A", "anger", True, "neutral"),
-    VideoCode("N2C", "contempt", True, "neutral"),
-    VideoCode("N2Sur", "surprise", True, "neutral"),
-    VideoCode("S2N2H", "happy", False, "sad"),
-    VideoCode("H2N2S", "sad", False, "happy"),
-    VideoCode("H2N2D", "disgust", False, "happy"),
-    VideoCode("H2N2A", "anger", False, "happy"),
-    VideoCode("H2N2C", "contempt", False, "happy"),
-    VideoCode("D2N2Sur", "surprise", False, "disgust"),
+    *(VideoCode(genuine, emotion, True, "neutral") for emotion, (genuine, _, _) in zip(EMOTIONS, _RECORDINGS)),
+    *(VideoCode(posed, emotion, False, start) for emotion, (_, posed, start) in zip(EMOTIONS, _RECORDINGS)),
 )
 CODES: tuple[str, ...] = tuple(video.code for video in VIDEO_CODES)
 CLASS_NAMES: tuple[str, ...] = tuple(video.class_name for video in VIDEO_CODES)
@@ -132,3 +131,25 @@ def pair_code(code: str) -> str:
     """The code of the same emotion with the other authenticity (``N2H`` <-> ``S2N2H``)."""
     video = parse_code(code)
     return CODES[class_index(video.emotion, not video.genuine)]
+
+
+#: What a model can be trained to predict, and its classes: the 12 SASE-FE classes, the 6 emotions, or the
+#: authenticity (index 1 = genuine).
+TARGETS: dict[str, int] = {"label": len(CLASS_NAMES), "emotion": len(EMOTIONS), "authenticity": len(AUTHENTICITY)}
+TARGET_CLASSES: dict[str, tuple[str, ...]] = {"label": CLASS_NAMES, "emotion": EMOTIONS, "authenticity": AUTHENTICITY}
+
+
+def num_classes(target: str) -> int:
+    """Number of classes of a task: ``label`` (12 classes), ``emotion`` (6) or ``authenticity`` (2)."""
+    try:
+        return TARGETS[target]
+    except KeyError:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}") from None
+
+
+def video_targets(videos: pd.DataFrame) -> pd.DataFrame:
+    """The three labels of each video (12-class, emotion, authenticity) as int64 columns."""
+    label = videos["label"].astype("int64").to_numpy()
+    emotion = np.array([split_class_index(int(v))[0] for v in label], dtype=np.int64)
+    authenticity = np.array([split_class_index(int(v))[1] for v in label], dtype=np.int64)
+    return pd.DataFrame({"label": label, "emotion": emotion, "authenticity": authenticity}, index=videos.index)

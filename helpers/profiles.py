@@ -123,6 +123,11 @@ def default_scratch_dir() -> Path | None:
     return None
 
 
+def _below(folder: str, name: str, doc: str) -> property:
+    """A ``RunPaths`` property: ``name`` inside the ``folder`` attribute (``work``, ``scratch``, ``results``)."""
+    return property(lambda paths: getattr(paths, folder) / name, doc=f"``<{folder}>/{name}``: {doc}")
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Where one profile's data and outputs live."""
@@ -136,51 +141,24 @@ class RunPaths:
         if self.scratch is None:  # frozen: set through object.__setattr__, once, here
             object.__setattr__(self, "scratch", self.work)
 
-    @property
-    def dataset(self) -> Path:
-        """The SASE-FE layout root of the synthetic profiles: ``<dataset>/<subject>/<CODE>.MP4``."""
-        return self.work / DATASET_DIRNAME
-
-    @property
-    def extraction(self) -> Path:
-        """Where the real SASE-FE archive is extracted: ``<scratch>/FakeTrue_DB`` (locally: ``dataset``)."""
-        return self.scratch / DATASET_DIRNAME
-
-    @property
-    def downloads(self) -> Path:
-        """Where the archive downloaded from Google Drive is stored: ``<scratch>/downloads``."""
-        return self.scratch / "downloads"
-
-    @property
-    def dataset_record(self) -> Path:
-        """``dataset.json``: where the real dataset comes from, written by the first notebook that finds it."""
-        return self.work / "dataset.json"
+    dataset = _below("work", DATASET_DIRNAME,
+                     "The SASE-FE layout root of the synthetic profiles: ``<dataset>/<subject>/<CODE>.MP4``.")
+    extraction = _below("scratch", DATASET_DIRNAME,
+                        "Where the real SASE-FE archive is extracted: ``<scratch>/FakeTrue_DB`` (locally: ``dataset``).")
+    downloads = _below("scratch", "downloads", "Where the archive downloaded from Google Drive is stored.")
+    dataset_record = _below("work", "dataset.json",
+                            "Where the real dataset comes from, written by the first notebook that finds it.")
+    index = _below("work", "index.csv", "The video index (``helpers.data``).")
+    splits = _below("work", "splits.csv", "The subject-independent folds, made once.")
+    crops = _below("work", "crops", "The packed crops, one folder per extraction configuration.")
+    checkpoints = _below("work", "checkpoints", "The checkpoints of the folds in progress.")
+    figures = _below("results", "figures", "Saved figures.")
 
     @property
     def pretrained(self) -> Path:
         """``<work>/pretrained``: downloaded pretrained weights, shared by the profiles (on Drive on Colab, so a
         new session does not download them again; see ``helpers.models.use_weights_cache``)."""
         return self.work.parent / "pretrained"
-
-    @property
-    def index(self) -> Path:
-        return self.work / "index.csv"
-
-    @property
-    def splits(self) -> Path:
-        return self.work / "splits.csv"
-
-    @property
-    def crops(self) -> Path:
-        return self.work / "crops"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.work / "checkpoints"
-
-    @property
-    def figures(self) -> Path:
-        return self.results / "figures"
 
 
 def paths_for(

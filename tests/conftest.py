@@ -37,7 +37,8 @@ def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0)
     import numpy as np
     import pandas as pd
 
-    from helpers import compare, evaluate, labels, results
+    from helpers import labels, results
+    from helpers.analysis import compare, evaluate
 
     rng = np.random.default_rng(seed)
     rows = []

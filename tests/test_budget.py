@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import budget, frames, models, multitask, results, temporal, train
+from helpers import approaches, frames, models, results, train
+from helpers.train import budget
 
 GB = 1000**3
 
@@ -22,12 +23,12 @@ def test_model_sizes_are_counted_on_the_meta_device_without_building_weights():
 
 
 @pytest.mark.parametrize("config", [
-    train.ExperimentConfig(model="vgg16", weights="default"),
-    multitask.MultiTaskConfig(model="inception_resnet_v1", variant="fusion", weights="default"),
-    temporal.TemporalConfig(model="slow_r50", heads="two_task", weights="default"),
+    approaches.SingleTaskConfig(model="vgg16", weights="default"),
+    approaches.MultiTaskConfig(model="inception_resnet_v1", variant="fusion", weights="default"),
+    approaches.TemporalConfig(model="slow_r50", heads="two_task", weights="default"),
 ], ids=["single_task", "multitask", "temporal"])
 def test_every_approach_measures_its_model_without_downloading(config):
-    size = budget.measure(config.untrained_model)  # pretrained configurations: the same architecture, no download
+    size = budget.measure(lambda: config.build_model(untrained=True))  # pretrained configurations: the same architecture, no download
     assert size.values > 1e6 and size.trainable <= size.values
 
 
@@ -78,7 +79,7 @@ def test_a_grid_that_does_not_fit_is_refused_with_the_numbers_and_what_to_change
     with pytest.raises(budget.BudgetError) as refused:
         budget.check(plan)
     message = str(refused.value)
-    assert "15.0 GB is free" in message and "SAVE_WEIGHTS" in message and "FOLDS" in message and "vgg16" in message
+    assert "15.0 GB is free" in message and "\"save_weights\": \"first\"" in message and "\"folds\": [0]" in message and "vgg16" in message
     first_only = [budget.Item(i.what, i.run, min(i.count, 1), i.each, i.peak) if i.what == "weights" else i
                   for i in items]
     assert budget.check(budget.plan(tmp_path / "work", first_only)).fits  # one fold's weights per configuration fit

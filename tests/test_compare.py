@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import compare, evaluate, labels, results
+from helpers import labels, results
+from helpers.analysis import compare, evaluate
 
 
 def videos_table(subjects=("s1", "s2"), codes=labels.CODES, fold=0, model="m", p=None) -> pd.DataFrame:

@@ -15,7 +15,6 @@ import json
 import shutil
 import sys
 import tarfile
-import types
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import pandas as pd
 import pytest
 
 from helpers import data, labels, profiles, results, video
+from helpers.data import archive as data_archive  # patched where the code looks names up
+from helpers.data import index as data_index
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "rehearsal"))
 import fake_drive  # noqa: E402  (the fake Google Drive shared with the rehearsal)
@@ -289,7 +290,7 @@ def test_identical_files_hashes_only_files_whose_sizes_collide(tmp_path, monkeyp
         files[-1].write_bytes(content)
     hashed = []
     real_md5 = data.file_md5
-    monkeypatch.setattr(data, "file_md5", lambda path: hashed.append(Path(path).name) or real_md5(path))
+    monkeypatch.setattr(data_index, "file_md5", lambda path: hashed.append(Path(path).name) or real_md5(path))
     assert data.identical_files(files) == [[tmp_path / "a", tmp_path / "b"]]
     assert sorted(hashed) == ["a", "b", "other"]  # the file of a size of its own is never read
 
@@ -478,7 +479,7 @@ def test_zip_is_extracted_once(tmp_path, monkeypatch):
     def refuse(*args):
         raise AssertionError("extracted twice")
 
-    monkeypatch.setattr(data, "_extract_members", refuse)
+    monkeypatch.setattr(data_archive, "_extract_members", refuse)
     assert data.safe_extract(archive, destination) == destination
 
 
@@ -917,7 +918,9 @@ def test_prepare_synthetic_uses_the_generator(tree, tmp_path, monkeypatch):
             shutil.copytree(tree, root)
         return root
 
-    monkeypatch.setitem(sys.modules, "helpers.synthetic", types.SimpleNamespace(ensure_dataset=ensure_dataset))
+    from helpers import synthetic
+
+    monkeypatch.setattr(synthetic, "ensure_dataset", ensure_dataset)
     paths = profiles.paths_for("smoke", work_dir=tmp_path / "work", results_dir=tmp_path / "results")
     dataset = data.prepare_dataset("smoke", paths=paths, workers=1)
     assert calls == [profiles.get_profile("smoke").synthetic]

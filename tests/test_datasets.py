@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import datasets, labels, results
+from helpers import labels, results, train
 
 
 def write_packed(folder, n_videos=3, frames=10, size=24):
@@ -29,7 +29,7 @@ def videos(tmp_path):
 
 
 def test_items_carry_the_right_frame_and_labels(videos):
-    dataset = datasets.FrameDataset(videos)
+    dataset = train.FrameDataset(videos)
     assert len(dataset) == 30
     item = dataset[13]  # video 1, frame 3
     assert item["image"].dtype == torch.uint8 and item["image"].shape == (3, 24, 24)
@@ -40,19 +40,19 @@ def test_items_carry_the_right_frame_and_labels(videos):
 
 
 def test_frames_per_video_are_evenly_spread(videos):
-    dataset = datasets.FrameDataset(videos, frames_per_video=4)
+    dataset = train.FrameDataset(videos, frames_per_video=4)
     assert len(dataset) == 12
     assert dataset.frame_ids[:4].tolist() == [0, 3, 6, 9]
-    assert datasets.select_frames(3, 8).tolist() == [0, 1, 2]
+    assert train.select_frames(3, 8).tolist() == [0, 1, 2]
     assert dataset.frame_table().iloc[5].to_dict() == {"subject": "s1", "code": labels.CODES[1], "frame": 3}
 
 
 def test_packed_shape_reads_only_the_header(videos):
-    assert datasets.packed_shape(videos["crop_path"][0]) == (10, 24, 24, 3)
+    assert train.packed_shape(videos["crop_path"][0]) == (10, 24, 24, 3)
 
 
 def test_memory_maps_are_opened_lazily_and_never_pickled(videos):
-    dataset = datasets.FrameDataset(videos)
+    dataset = train.FrameDataset(videos)
     assert dataset._arrays == {}
     dataset[0]
     assert isinstance(dataset._arrays[0], np.memmap)
@@ -60,18 +60,18 @@ def test_memory_maps_are_opened_lazily_and_never_pickled(videos):
 
 
 def test_resize_in_the_worker(videos):
-    image = datasets.FrameDataset(videos, size=12)[0]["image"]
+    image = train.FrameDataset(videos, size=12)[0]["image"]
     assert image.shape == (3, 12, 12) and image.dtype == torch.uint8 and int(image[0, 5, 5]) == 0
 
 
 def test_missing_columns_are_named(videos):
     with pytest.raises(ValueError, match="crop_path"):
-        datasets.FrameDataset(videos.drop(columns=["crop_path"]))
+        train.FrameDataset(videos.drop(columns=["crop_path"]))
 
 
 def test_loader_with_workers_returns_every_frame_once(videos):
-    dataset = datasets.FrameDataset(videos, frames_per_video=5)
-    loader = datasets.make_loader(dataset, batch_size=4, train=False, workers=2)
+    dataset = train.FrameDataset(videos, frames_per_video=5)
+    loader = train.make_loader(dataset, batch_size=4, train=False, workers=2)
     seen = [(int(v), int(f)) for batch in loader for v, f in zip(batch["video"], batch["frame"])]
     assert sorted(seen) == sorted(zip(dataset.video_ids.tolist(), dataset.frame_ids.tolist()))
     batch = next(iter(loader))
@@ -79,8 +79,8 @@ def test_loader_with_workers_returns_every_frame_once(videos):
 
 
 def test_training_loader_shuffles_by_epoch_and_drops_a_last_partial_batch(videos):
-    dataset = datasets.FrameDataset(videos)
-    loader = datasets.make_loader(dataset, batch_size=8, train=True, seed=3, workers=0)
+    dataset = train.FrameDataset(videos)
+    loader = train.make_loader(dataset, batch_size=8, train=True, seed=3, workers=0)
     assert len(loader) == 3  # 30 frames: three full batches of 8, the last 6 dropped
 
     def order(epoch):
@@ -92,7 +92,7 @@ def test_training_loader_shuffles_by_epoch_and_drops_a_last_partial_batch(videos
 
 
 def test_batch_transform_scales_resizes_and_normalises():
-    transform = datasets.BatchTransform([0.5, 0.5, 0.5], [0.25, 0.25, 0.25], image_size=16)
+    transform = train.BatchTransform([0.5, 0.5, 0.5], [0.25, 0.25, 0.25], image_size=16)
     images = torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)
     out = transform(images)
     assert out.shape == (2, 3, 16, 16) and out.dtype == torch.float32
@@ -101,8 +101,8 @@ def test_batch_transform_scales_resizes_and_normalises():
 
 def test_augmentation_only_when_training_and_asked():
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
-    plain = datasets.BatchTransform([0, 0, 0], [1, 1, 1])
-    augmenting = datasets.BatchTransform([0, 0, 0], [1, 1, 1], augment=True)
+    plain = train.BatchTransform([0, 0, 0], [1, 1, 1])
+    augmenting = train.BatchTransform([0, 0, 0], [1, 1, 1], augment=True)
     assert torch.equal(plain(images, training=True), plain(images))
     assert torch.equal(augmenting(images, training=False), plain(images))
     torch.manual_seed(0)
@@ -114,7 +114,7 @@ def test_augmentation_only_when_training_and_asked():
 
 def test_flip_only_augmentation_mirrors_some_samples():
     images = torch.arange(32, dtype=torch.uint8).repeat(16, 3, 32, 1)  # a horizontal ramp
-    flip_only = datasets.BatchTransform([0, 0, 0], [1, 1, 1], augment=True, max_rotation=0, colour=0)
+    flip_only = train.BatchTransform([0, 0, 0], [1, 1, 1], augment=True, max_rotation=0, colour=0)
     torch.manual_seed(1)
     out = flip_only(images, training=True)
     flipped = out[:, 0, 0, 0] > out[:, 0, 0, -1]
@@ -123,29 +123,29 @@ def test_flip_only_augmentation_mirrors_some_samples():
 
 
 def test_normalization_sources(tmp_path):
-    imagenet = datasets.normalization_stats("imagenet")
+    imagenet = train.normalization_stats("imagenet")
     assert imagenet["mean"] == [0.485, 0.456, 0.406]
     with pytest.warns(UserWarning, match="ImageNet"):
-        assert datasets.normalization_stats("dataset", tmp_path) == imagenet
+        assert train.normalization_stats("dataset", tmp_path) == imagenet
     results.write_json(tmp_path / "dataset" / "summary.json",
                        {"channel_stats": {"mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}})
-    assert datasets.normalization_stats("dataset", tmp_path)["std"] == [0.4, 0.5, 0.6]
-    assert datasets.normalization_stats("auto", tmp_path, "simple_cnn")["mean"] == [0.1, 0.2, 0.3]
-    facenet = datasets.normalization_stats("auto", tmp_path, "inception_resnet_v1", pretrained=True)
+    assert train.normalization_stats("dataset", tmp_path)["std"] == [0.4, 0.5, 0.6]
+    assert train.normalization_stats("auto", tmp_path, "simple_cnn")["mean"] == [0.1, 0.2, 0.3]
+    facenet = train.normalization_stats("auto", tmp_path, "inception_resnet_v1", pretrained=True)
     assert facenet["mean"][0] == pytest.approx(0.5, abs=0.01)
     with pytest.raises(ValueError, match="imagenet"):
-        datasets.normalization_stats("cifar")
+        train.normalization_stats("cifar")
 
 
 def test_clips_of_consecutive_crops(videos):
-    dataset = datasets.ClipDataset(videos, clip_len=4, stride=2, clips_per_video=2)
+    dataset = train.ClipDataset(videos, clip_len=4, stride=2, clips_per_video=2)
     assert len(dataset) == 6
     item = dataset[3]  # video 1, its second (last) clip: starts at 10 - 7 = 3
     assert item["image"].shape == (4, 3, 24, 24) and item["image"].dtype == torch.uint8
     assert [int(v) for v in item["image"][:, 0, 0, 0]] == [20 + 3, 20 + 5, 20 + 7, 20 + 9]
     assert (item["video"], item["frame"]) == (1, 3)
     batch = torch.stack([dataset[i]["image"] for i in range(4)])
-    augmenting = datasets.BatchTransform([0, 0, 0], [1, 1, 1], image_size=16, augment=True, max_rotation=0, colour=0)
+    augmenting = train.BatchTransform([0, 0, 0], [1, 1, 1], image_size=16, augment=True, max_rotation=0, colour=0)
     out = augmenting(batch, training=True)
     assert out.shape == (4, 4, 3, 16, 16)
     # a clip is flipped as a whole or not at all: all its frames agree
@@ -163,10 +163,10 @@ def test_stage_crops_on_a_local_disk(tmp_path):
     frames.save_array(frames.video_files(source, "s1", "N2H")["face"], np.zeros((2, 4, 4, 3), np.uint8))
     (source / "videos.csv").write_text("subject,code\ns1,N2H\n")
     (source / "s1" / ".N2S.face.npy.tmp").write_text("in progress")
-    local = datasets.stage_locally(source, tmp_path / "local")
+    local = train.stage_locally(source, tmp_path / "local")
     assert local == tmp_path / "local" / "haar_112px"
     assert sorted(p.name for p in local.rglob("*")) == ["N2H.face.npy", "s1", "videos.csv"]
     assert np.load(local / "s1" / "N2H.face.npy").shape == (2, 4, 4, 3)
     before = (local / "videos.csv").stat().st_mtime_ns
-    datasets.stage_locally(source, tmp_path / "local")
+    train.stage_locally(source, tmp_path / "local")
     assert (local / "videos.csv").stat().st_mtime_ns == before, "copied files are not copied again"

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import evaluate, labels, results
+from helpers import labels, results
+from helpers.analysis import evaluate
 
 
 def frame_rows(subject, code, probs_per_frame):

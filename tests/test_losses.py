@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from helpers import losses
+from helpers.models import losses
 
 LOGITS = [[2.0, 0.0, 0.0], [0.0, 1.0, -1.0]]
 TARGET = [0, 2]

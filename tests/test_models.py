@@ -10,18 +10,19 @@ from helpers import models
 
 # the smallest size each model accepts keeps these CPU tests quick
 SMALL_SIZES = {"vgg16": 32, "resnet50": 32, "efficientnet_v2_m": 32, "vit_b_16": 32, "inception_resnet_v1": 80,
-               "resnet18": 32, "simple_cnn": 32}
+               "resnet18": 32, "simple_cnn": 32, "seresnet50": 32}
 
 
 def test_registry_has_the_thesis_models_and_small_ones():
-    assert set(models.THESIS_MODELS) | {"resnet18", "simple_cnn"} == set(models.MODELS)
+    # SE-ResNet50: the per-frame CNN of the thesis' SENet50-LSTM (05), in the one registry of image backbones
+    assert set(models.THESIS_MODELS) | {"resnet18", "simple_cnn", "seresnet50"} == set(models.MODELS)
     assert set(SMALL_SIZES) == set(models.MODELS)
 
 
 @pytest.mark.parametrize("name", list(models.MODELS))
 def test_every_model_builds_without_weights_and_classifies(name):
     size = SMALL_SIZES[name]
-    model = models.build_model(name, num_classes=12, weights=None, image_size=size).eval()
+    model = models.build_model(name, heads=12, weights=None, image_size=size).eval()
     images = torch.rand(2, 3, size, size)
     with torch.no_grad():
         features = model.features(images)
@@ -52,7 +53,7 @@ def test_image_size_rules():
 
 
 def test_frozen_backbone_trains_only_the_head():
-    model = models.build_model("simple_cnn", num_classes=3, weights=None, freeze_backbone=True)
+    model = models.build_model("simple_cnn", heads=3, weights=None, freeze_backbone=True)
     model.train()
     assert not model.backbone.training and model.head.training
     assert models.count_parameters(model, trainable_only=True) == 256 * 3 + 3
@@ -63,7 +64,7 @@ def test_frozen_backbone_trains_only_the_head():
     optimizer.step()
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed == {"head.1.weight", "head.1.bias"}, "batch-norm statistics of a frozen backbone must not move"
+    assert changed == {"head.heads.logits.1.weight", "head.heads.logits.1.bias"}, "batch-norm statistics of a frozen backbone must not move"
     model.freeze_backbone(False)
     model.train()
     assert model.backbone.training and models.count_parameters(model, True) == models.count_parameters(model)
@@ -71,7 +72,7 @@ def test_frozen_backbone_trains_only_the_head():
 
 def test_multi_head_runs_the_backbone_once():
     backbone = models.build_backbone("simple_cnn", weights=None)
-    model = models.MultiHeadClassifier(backbone, {"emotion": 6, "authenticity": 2})
+    model = models.Classifier(backbone, {"emotion": 6, "authenticity": 2})
     calls = []
     backbone.register_forward_hook(lambda *args: calls.append(1))
     out = model(torch.rand(3, 3, 32, 32))
@@ -117,14 +118,19 @@ def test_vit_pretrained_weights_are_interpolated_to_other_sizes(monkeypatch):
         assert backbone.eval()(torch.rand(1, 3, 112, 112)).shape == (1, 768)
 
 
+def wants_pretrained(name: str, weights) -> bool:
+    entry = models.model_entry(name)
+    return models.wants_pretrained(entry.display_name, entry.pretrained_on, weights)
+
+
 def test_weights_argument():
-    assert not models.wants_pretrained("resnet50", None)
-    assert not models.wants_pretrained("resnet50", "none")
-    assert models.wants_pretrained("resnet50", "default")
-    assert models.wants_pretrained("inception_resnet_v1", "vggface2")
-    assert not models.wants_pretrained("simple_cnn", "default")
+    assert not wants_pretrained("resnet50", None)
+    assert not wants_pretrained("resnet50", "none")
+    assert wants_pretrained("resnet50", "default")
+    assert wants_pretrained("inception_resnet_v1", "vggface2")
+    assert not wants_pretrained("simple_cnn", "default")
     with pytest.raises(ValueError):
-        models.wants_pretrained("resnet50", "imagenet22k")
+        wants_pretrained("resnet50", "imagenet22k")
 
 
 def test_pretrained_weights_are_cached_in_the_given_folder(tmp_path, monkeypatch):
@@ -132,7 +138,9 @@ def test_pretrained_weights_are_cached_in_the_given_folder(tmp_path, monkeypatch
     import timm
     import torch
 
-    monkeypatch.setattr(models, "_hub_cache", None)
+    from helpers.models import weights as pretrained_weights
+
+    monkeypatch.setattr(pretrained_weights, "_hub_cache", None)
     assert models.hub_cache_options(timm.create_model) == {}
     previous = torch.hub.get_dir()
     try:

@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import datasets, evaluate, labels, losses, models, multitask, profiles, results, train
+from helpers import approaches, labels, models, profiles, results, train
+from helpers.analysis import evaluate
+from helpers.approaches import multitask
+from helpers.models import losses
+from helpers.models import weighting as weightings
 
 
 def count_backbone_calls(module: torch.nn.Module) -> list[int]:
@@ -24,7 +28,7 @@ def count_backbone_calls(module: torch.nn.Module) -> list[int]:
 def test_combined_probabilities_are_the_product_in_class_order():
     p_emotion = torch.tensor([[0.5, 0.2, 0.1, 0.1, 0.05, 0.05]])
     p_authenticity = torch.tensor([[0.3, 0.7]])  # posed, genuine
-    joint = multitask.combine_probabilities(p_emotion, p_authenticity)
+    joint = train.combine_probabilities(p_emotion, p_authenticity)
     assert joint.shape == (1, 12)
     assert joint.sum().item() == pytest.approx(1.0)
     assert joint[0, labels.class_index("happy", True)].item() == pytest.approx(0.35)  # N2H
@@ -33,7 +37,7 @@ def test_combined_probabilities_are_the_product_in_class_order():
     # marginalising the 12 classes (what helpers.evaluate does) gives the heads back
     np.testing.assert_allclose(evaluate.collapse(joint.numpy(), "emotion"), p_emotion.numpy(), rtol=1e-6)
     np.testing.assert_allclose(evaluate.collapse(joint.numpy(), "authenticity"), p_authenticity.numpy(), rtol=1e-6)
-    assert multitask.pair_to_class(np.array([0, 5]), np.array([1, 0])).tolist() == [
+    assert train.pair_to_class(np.array([0, 5]), np.array([1, 0])).tolist() == [
         labels.CODES.index("N2H"), labels.CODES.index("D2N2Sur")]
 
 
@@ -45,18 +49,18 @@ def head_losses(e=2.0, a=0.5):
 
 
 def test_sum_and_fixed_weighting():
-    assert multitask.build_weighting("sum")(head_losses()).item() == pytest.approx(2.5)
-    fixed = multitask.build_weighting("fixed", weights={"emotion": 0.25, "authenticity": 4.0})
+    assert weightings.build_weighting("sum")(head_losses()).item() == pytest.approx(2.5)
+    fixed = weightings.build_weighting("fixed", weights={"emotion": 0.25, "authenticity": 4.0})
     assert fixed(head_losses()).item() == pytest.approx(0.25 * 2.0 + 4.0 * 0.5)
     assert fixed.weights() == {"emotion": 0.25, "authenticity": 4.0}
     with pytest.raises(ValueError, match="unknown heads"):
-        multitask.build_weighting("fixed", weights={"valence": 1.0})
+        weightings.build_weighting("fixed", weights={"valence": 1.0})
     with pytest.raises(ValueError, match="unknown loss weighting"):
-        multitask.build_weighting("gradnorm")
+        weightings.build_weighting("gradnorm")
 
 
 def test_precision_weighting_uses_the_previous_epochs_precision():
-    weighting = multitask.build_weighting("precision")
+    weighting = weightings.build_weighting("precision")
     assert weighting(head_losses()).item() == pytest.approx(2.5), "first epoch: equal weights"
     # emotion: truth [0, 0, 1, 1], predicted [0, 1, 1, 1] -> precision class 0 = 1, class 1 = 2/3 (classes 2-5
     # never predicted: 0) -> macro over 6 classes = (1 + 2/3) / 6
@@ -72,7 +76,7 @@ def test_precision_weighting_uses_the_previous_epochs_precision():
 
 
 def test_uncertainty_weighting_value_and_gradient():
-    weighting = multitask.build_weighting("uncertainty")
+    weighting = weightings.build_weighting("uncertainty")
     with torch.no_grad():
         weighting.log_variance.copy_(torch.tensor([0.5, -1.0]))
     total = weighting(head_losses())
@@ -84,9 +88,9 @@ def test_uncertainty_weighting_value_and_gradient():
 
 
 def test_the_optimizer_sees_the_learned_log_variances():
-    model = multitask.build_shared_model("simple_cnn", weights=None, image_size=32)
-    weighting = multitask.build_weighting("uncertainty")
-    assert multitask.attach_weighting(model, weighting) is model
+    model = models.build_shared_model("simple_cnn", weights=None, image_size=32)
+    weighting = weightings.build_weighting("uncertainty")
+    assert weightings.attach_weighting(model, weighting) is model
     optimizer = train.build_optimizer(model, train.TrainConfig(backbone_lr=1e-5))
     optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert id(weighting.log_variance) in optimised
@@ -97,7 +101,7 @@ def test_the_optimizer_sees_the_learned_log_variances():
 
 
 def test_shared_model_runs_its_backbone_once():
-    model = multitask.build_shared_model("simple_cnn", weights=None, image_size=32)
+    model = models.build_shared_model("simple_cnn", weights=None, image_size=32)
     calls = count_backbone_calls(model.backbone)
     out = model(torch.randn(3, 3, 32, 32))
     assert calls[0] == 1
@@ -106,7 +110,7 @@ def test_shared_model_runs_its_backbone_once():
 
 @pytest.mark.parametrize("fusion", ["concat", "attention"])
 def test_fusion_model_runs_each_stream_once(fusion):
-    model = multitask.build_fusion_model("simple_cnn", weights=None, image_size=32, fusion=fusion, hidden=16)
+    model = models.build_fusion_model("simple_cnn", weights=None, image_size=32, fusion=fusion, hidden=16)
     face_calls, context_calls = count_backbone_calls(model.backbone["face"]), count_backbone_calls(
         model.backbone["context"])
     out = model(torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32))
@@ -115,12 +119,12 @@ def test_fusion_model_runs_each_stream_once(fusion):
     if fusion == "attention":
         assert torch.allclose(model.stream_weights.sum(dim=1), torch.ones(2))
     with pytest.raises(ValueError, match="unknown fusion"):
-        multitask.build_fusion_model("simple_cnn", weights=None, image_size=32, fusion="sum")
+        models.build_fusion_model("simple_cnn", weights=None, image_size=32, fusion="sum")
 
 
 def test_cascade_teacher_forcing_and_end_to_end():
     torch.manual_seed(0)
-    model = multitask.build_cascade_model("simple_cnn", weights=None, image_size=32).eval()
+    model = models.build_cascade_model("simple_cnn", weights=None, image_size=32).eval()
     calls = count_backbone_calls(model.backbone)
     images = torch.randn(4, 3, 32, 32)
     forced = model(images, torch.tensor([0, 1, 2, 3]))
@@ -135,7 +139,7 @@ def test_cascade_teacher_forcing_and_end_to_end():
 
 def test_cascade_with_an_emotion_embedding():
     torch.manual_seed(0)
-    model = multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding",
+    model = models.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding",
                                           embedding_dim=8, hidden=16).eval()
     assert not any(isinstance(m, torch.nn.Linear) and m.out_features == 12 for m in model.modules()), \
         "one shared real/fake MLP, not 6 heads"
@@ -152,16 +156,16 @@ def test_cascade_with_an_emotion_embedding():
     predicted = free["emotion"].argmax(dim=1)
     assert torch.equal(free["authenticity"], free["authenticity_per_emotion"][torch.arange(4), predicted])
     with pytest.raises(ValueError, match="unknown conditioning"):
-        multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="film")
+        models.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="film")
 
 
 def test_a_training_step_updates_the_emotion_embedding():
     torch.manual_seed(0)
-    model = multitask.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding")
-    weighting = multitask.attach_weighting(model, multitask.build_weighting("sum")).loss_weighting
-    task = multitask.MultiTaskTask({h: losses.build_loss("cross_entropy") for h in multitask.HEADS}, weighting,
-                                   datasets.BatchTransform([0.5] * 3, [0.25] * 3, 32), "cascade")
-    batch = next(iter(datasets.make_loader(TinyFrames(8), 8, False, workers=0)))
+    model = models.build_cascade_model("simple_cnn", weights=None, image_size=32, conditioning="embedding")
+    weighting = weightings.attach_weighting(model, weightings.build_weighting("sum")).loss_weighting
+    task = train.MultiTaskTask({h: losses.build_loss("cross_entropy") for h in models.TWO_TASK_HEADS}, weighting,
+                                   train.BatchTransform([0.5] * 3, [0.25] * 3, 32), "cascade")
+    batch = next(iter(train.make_loader(TinyFrames(8), 8, False, workers=0)))
     before = model.emotion_embedding.weight.detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     result = task.step(model.train(), batch, training=True)
@@ -205,17 +209,17 @@ class TinyFrames(torch.utils.data.Dataset):
                                                ("fusion", "sum"), ("cascade", "fixed"), ("cascade", "sum")])
 def test_fit_trains_every_variant(tmp_path, variant, weighting):
     torch.manual_seed(0)
-    build = {"shared": multitask.build_shared_model, "fusion": multitask.build_fusion_model,
-             "cascade": multitask.build_cascade_model}[variant]
+    build = {"shared": models.build_shared_model, "fusion": models.build_fusion_model,
+             "cascade": models.build_cascade_model}[variant]
     options = {"conditioning": "embedding"} if (variant, weighting) == ("cascade", "sum") else {}
     model = build("simple_cnn", weights=None, image_size=32, **options)
     loss = "multilabel_focal" if variant == "fusion" else "cross_entropy"
-    weights = multitask.build_weighting(weighting)
-    multitask.attach_weighting(model, weights)
-    task = multitask.MultiTaskTask({h: losses.build_loss(loss) for h in multitask.HEADS}, weights,
-                                   datasets.BatchTransform([0.5] * 3, [0.25] * 3, 32), variant)
-    loader = datasets.make_loader(TinyFrames(context=variant == "fusion"), 8, True, workers=0)
-    val = datasets.make_loader(TinyFrames(8, seed=1, context=variant == "fusion"), 8, False, workers=0)
+    weights = weightings.build_weighting(weighting)
+    weightings.attach_weighting(model, weights)
+    task = train.MultiTaskTask({h: losses.build_loss(loss) for h in models.TWO_TASK_HEADS}, weights,
+                                   train.BatchTransform([0.5] * 3, [0.25] * 3, 32), variant)
+    loader = train.make_loader(TinyFrames(context=variant == "fusion"), 8, True, workers=0)
+    val = train.make_loader(TinyFrames(8, seed=1, context=variant == "fusion"), 8, False, workers=0)
     before = {k: v.clone() for k, v in model.state_dict().items() if "loss_weighting" in k}
     config = train.TrainConfig(epochs=2, progress=False, verbose=False, lr=1e-2, monitor="val_loss_sum")
     fitted = train.fit(model, task, loader, val, config, tmp_path / "ckpt")
@@ -250,37 +254,37 @@ def fake_fold(tmp_path, n_subjects=4, frames=3, size=24):
                 np.save(path, rng.integers(0, 255, (frames, size, size, 3), dtype=np.uint8))
             rows.append({"subject": str(s), "code": video.code, "label": video.label})
     table = pd.DataFrame(rows)
-    parts = [datasets.attach_crop_paths(table[table["subject"].isin(group)], crops)
+    parts = [train.attach_crop_paths(table[table["subject"].isin(group)], crops)
              for group in (["0", "1"], ["2"], ["3"])]
     return crops, train.FoldData(0, *parts)
 
 
 def test_face_context_dataset_returns_both_crops_of_the_same_frame(tmp_path):
     crops, fold = fake_fold(tmp_path)
-    videos = multitask.attach_context_paths(fold.test, crops)
-    dataset = multitask.FaceContextDataset(videos, frames_per_video=2)
+    videos = train.attach_context_paths(fold.test, crops)
+    dataset = train.FaceContextDataset(videos, frames_per_video=2)
     item = dataset[1]
     assert item["image"].shape == item["context"].shape == (3, 24, 24)
-    context = np.load(videos.loc[item["video"], multitask.CONTEXT_PATH_COLUMN])[item["frame"]]
+    context = np.load(videos.loc[item["video"], train.CONTEXT_PATH_COLUMN])[item["frame"]]
     assert torch.equal(item["context"], torch.from_numpy(context.transpose(2, 0, 1).copy()))
     with pytest.raises(ValueError, match="context_path"):
-        multitask.FaceContextDataset(fold.test)
+        train.FaceContextDataset(fold.test)
 
 
 @pytest.mark.parametrize("variant,conditioning", [("shared", "heads"), ("fusion", "heads"), ("cascade", "heads"),
                                                   ("cascade", "embedding")])
 def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, conditioning):
     crops, fold = fake_fold(tmp_path)
-    config = multitask.MultiTaskConfig(
+    config = approaches.MultiTaskConfig(
         variant=variant, conditioning=conditioning, model="simple_cnn", weights=None, image_size=32,
         frames_per_video=2, batch_size=16,
         loss="multilabel_focal" if variant == "fusion" else "cross_entropy", weighting="precision", workers=0,
         normalization="imagenet", fusion="attention", hidden=16,
         train=train.TrainConfig(epochs=1, progress=False, verbose=False, scheduler="none"))
     if variant == "fusion":
-        fold = train.FoldData(0, *(multitask.attach_context_paths(t, crops) for t in (fold.train, fold.val, fold.test)))
+        fold = train.FoldData(0, *(train.attach_context_paths(t, crops) for t in (fold.train, fold.val, fold.test)))
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
-    metrics = multitask.run_fold(config, fold, paths)
+    metrics = train.run_fold(config, fold, paths)
     folder = results.run_dir(paths.results, "multitask", config.run_name, 0)
     run = results.load_run(folder)
     prefix = {"fusion": "fusion_attention-", "cascade": "cascade_embedding-" if conditioning == "embedding" else "cascade-"}
@@ -303,18 +307,18 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, condition
     assert not (paths.checkpoints / "multitask").exists() or not any((paths.checkpoints / "multitask").rglob("*.pt"))
     # save_weights means what it means in 03: the default keeps the fold's weights, and they load back
     weights = train.model_weights_path(paths, "multitask", config.run_name, 0)
-    rebuilt = config.untrained_model()
+    rebuilt = config.build_model(untrained=True)
     rebuilt.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
 
 
 def test_save_weights_none_keeps_no_multitask_weights(tmp_path):
     crops, fold = fake_fold(tmp_path)
-    config = multitask.MultiTaskConfig(
+    config = approaches.MultiTaskConfig(
         model="simple_cnn", weights=None, image_size=32, frames_per_video=2, batch_size=16, workers=0,
         normalization="imagenet", save_weights="none",
         train=train.TrainConfig(epochs=1, progress=False, verbose=False, scheduler="none"))
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
-    multitask.run_fold(config, fold, paths)
+    train.run_fold(config, fold, paths)
     assert results.is_complete(results.run_dir(paths.results, "multitask", config.run_name, 0))
     assert not train.model_weights_path(paths, "multitask", config.run_name, 0).exists()
 
@@ -322,11 +326,11 @@ def test_save_weights_none_keeps_no_multitask_weights(tmp_path):
 def test_a_killed_precision_weighted_run_resumes_with_its_loss_weights(tmp_path):
     def make():
         torch.manual_seed(0)
-        model = multitask.build_shared_model("simple_cnn", weights=None, image_size=32)
-        weights = multitask.attach_weighting(model, multitask.build_weighting("precision")).loss_weighting
-        task = multitask.MultiTaskTask({h: losses.build_loss("cross_entropy") for h in multitask.HEADS}, weights,
-                                       datasets.BatchTransform([0.5] * 3, [0.25] * 3, 32))
-        return model, task, datasets.make_loader(TinyFrames(16), 8, True, workers=0)
+        model = models.build_shared_model("simple_cnn", weights=None, image_size=32)
+        weights = weightings.attach_weighting(model, weightings.build_weighting("precision")).loss_weighting
+        task = train.MultiTaskTask({h: losses.build_loss("cross_entropy") for h in models.TWO_TASK_HEADS}, weights,
+                                       train.BatchTransform([0.5] * 3, [0.25] * 3, 32))
+        return model, task, train.make_loader(TinyFrames(16), 8, True, workers=0)
 
     config = train.TrainConfig(epochs=3, progress=False, verbose=False, lr=1e-2, restore_best=False)
     model, task, loader = make()
@@ -355,10 +359,10 @@ def test_fusion_attention_weights_follow_the_model(tmp_path):
 
     torch.manual_seed(0)
     crops, fold = fake_fold(tmp_path)
-    videos = multitask.attach_context_paths(fold.test, crops)
-    loader = datasets.make_loader(multitask.FaceContextDataset(videos, frames_per_video=2), 8, False, workers=0)
-    model = multitask.build_fusion_model("simple_cnn", weights=None, image_size=24, fusion="attention", hidden=8)
-    preprocess = datasets.BatchTransform([0.5] * 3, [0.25] * 3, 24)
+    videos = train.attach_context_paths(fold.test, crops)
+    loader = train.make_loader(train.FaceContextDataset(videos, frames_per_video=2), 8, False, workers=0)
+    model = models.build_fusion_model("simple_cnn", weights=None, image_size=24, fusion="attention", hidden=8)
+    preprocess = train.BatchTransform([0.5] * 3, [0.25] * 3, 24)
     table = multitask.fusion_attention_weights(model, loader, preprocess)
     assert len(table) == len(videos) * 2 and set(table["authenticity"]) == {"posed", "genuine"}
     np.testing.assert_allclose(table["face_weight"] + table["context_weight"], 1.0, atol=2e-5)
@@ -371,11 +375,11 @@ def test_fusion_attention_weights_follow_the_model(tmp_path):
     fig = plots.fusion_attention(favoured.assign(run="r", fold=0))
     assert len(fig.axes) == 2 and fig.axes[0].get_xlabel().startswith("face weight")
     with pytest.raises(ValueError, match="attention"):
-        multitask.fusion_attention_weights(multitask.build_fusion_model("simple_cnn", weights=None, image_size=24),
+        multitask.fusion_attention_weights(models.build_fusion_model("simple_cnn", weights=None, image_size=24),
                                            loader, preprocess)
 
 
-# ---------------------------------------------------------------- python -m helpers.multitask <file>.json
+# ---------------------------------------------------------------- python -m helpers.train --config <file>.json
 
 
 def test_command_line_runs_the_smoke_experiment_file(tmp_path, monkeypatch, capsys):
@@ -391,19 +395,21 @@ def test_command_line_runs_the_smoke_experiment_file(tmp_path, monkeypatch, caps
               "results_dir": str(tmp_path / "results"), "normalization": "imagenet"}
     path = tmp_path / "experiment.json"
     path.write_text(json.dumps(values))
-    original = multitask.run_experiment
+    from helpers.train import __main__ as command_line
+
+    original = train.run_experiment
     seen = []
 
     def on_fake_data(config, force=False):
         seen.append(config)
         return original(config, dataset, crops, force)
 
-    monkeypatch.setattr(multitask, "run_experiment", on_fake_data)
-    multitask.main([str(path)])
+    monkeypatch.setattr(train, "run_experiment", on_fake_data)
+    command_line.main(["--config", str(path)])  # the one command line of every approach
     config = seen[0]
-    assert isinstance(config, multitask.MultiTaskConfig) and config.weighting == "precision"
+    assert isinstance(config, approaches.MultiTaskConfig) and config.weighting == "precision"
     assert config.run_name in capsys.readouterr().out
     folder = tmp_path / "results" / "smoke" / "multitask" / config.run_name
     assert (folder / "folds.csv").exists() and results.is_complete(folder / "fold_0")
     with pytest.raises(SystemExit):
-        multitask.main([])
+        command_line.main([])

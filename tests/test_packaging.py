@@ -41,7 +41,7 @@ def imported_modules() -> dict[str, set[str]]:
     """``{top-level module: {files of helpers/ importing it}}``, absolute imports only (relative ones are
     helpers itself), including imports inside functions."""
     modules: dict[str, set[str]] = {}
-    for path in sorted((REPO / "helpers").glob("*.py")):
+    for path in sorted((REPO / "helpers").rglob("*.py")):  # every module of every sub-package
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

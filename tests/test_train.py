@@ -8,7 +8,8 @@ import time
 import pytest
 import torch
 
-from helpers import datasets, losses, models, train
+from helpers import approaches, models, train
+from helpers.models import losses
 
 
 class ColourDataset(torch.utils.data.Dataset):
@@ -31,11 +32,11 @@ class ColourDataset(torch.utils.data.Dataset):
 
 def make_run(seed=0, augment=False, dropout=0.0):
     torch.manual_seed(seed)
-    model = models.build_model("simple_cnn", num_classes=12, weights=None, dropout=dropout)
-    preprocess = datasets.BatchTransform([0.5] * 3, [0.25] * 3, image_size=16, augment=augment)
+    model = models.build_model("simple_cnn", heads=12, weights=None, dropout=dropout)
+    preprocess = train.BatchTransform([0.5] * 3, [0.25] * 3, image_size=16, augment=augment)
     task = train.ClassificationTask(losses.build_loss("cross_entropy"), "label", preprocess)
-    train_loader = datasets.make_loader(ColourDataset(48, seed=1), batch_size=8, train=True, seed=seed, workers=0)
-    val_loader = datasets.make_loader(ColourDataset(16, seed=2), batch_size=16, train=False, workers=0)
+    train_loader = train.make_loader(ColourDataset(48, seed=1), batch_size=8, train=True, seed=seed, workers=0)
+    val_loader = train.make_loader(ColourDataset(16, seed=2), batch_size=16, train=False, workers=0)
     return model, task, train_loader, val_loader
 
 
@@ -86,7 +87,7 @@ def test_a_checkpoint_of_another_model_is_refused_with_the_file_and_the_way_out(
     model, task, train_loader, val_loader = make_run()
     train.fit(model, task, train_loader, val_loader, quiet(epochs=1), tmp_path)
     _, task, train_loader, val_loader = make_run()
-    other = models.build_model("simple_cnn", num_classes=2, weights=None)  # another head: layers differ
+    other = models.build_model("simple_cnn", heads=2, weights=None)  # another head: layers differ
     with pytest.raises(train.CheckpointMismatchError) as caught:
         train.fit(other, task, train_loader, val_loader, quiet(epochs=2), tmp_path)
     message = str(caught.value)
@@ -147,12 +148,12 @@ def test_experiment_config_from_json_and_yaml(tmp_path):
     (tmp_path / "exp.json").write_text(json.dumps(values))
     (tmp_path / "exp.yaml").write_text("model: resnet18\nloss: mfl\nfolds: [0]\ntrain:\n  epochs: 3\n  scheduler: cosine\n")
     for name in ("exp.json", "exp.yaml"):
-        config = train.load_config(tmp_path / name)
+        config = approaches.load_config(tmp_path / name)
         assert config.model == "resnet18" and config.train.epochs == 3 and config.train.scheduler == "cosine"
         assert config.run_name == "resnet18-multilabel_focal"
     with pytest.raises(ValueError, match="epoch"):
-        train.ExperimentConfig.from_dict({"train": {"epoch": 3}})
-    assert train.ExperimentConfig.from_dict(train.ExperimentConfig().to_dict()) == train.ExperimentConfig()
+        approaches.SingleTaskConfig.from_dict({"train": {"epoch": 3}})
+    assert approaches.SingleTaskConfig.from_dict(approaches.SingleTaskConfig().to_dict()) == approaches.SingleTaskConfig()
 
 
 def test_validation_subjects_are_reproducible_and_never_all():
@@ -185,10 +186,12 @@ def fake_crops(root, subjects=("s1", "s2", "s3", "s4"), n_frames=6, size=32):
 
 
 def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypatch):
-    from helpers import evaluate, results
+    from helpers import results
+    from helpers.analysis import evaluate
+    from helpers.train import runner
 
     dataset = fake_crops(tmp_path / "crops")
-    config = train.ExperimentConfig(
+    config = approaches.SingleTaskConfig(
         profile="smoke", model="simple_cnn", loss="focal", weights=None, image_size=32, normalization="imagenet", frames_per_video=2,
         eval_frames_per_video=3, batch_size=8, workers=0, work_dir=str(tmp_path / "work"),
         results_dir=str(tmp_path / "results"), train=quiet(epochs=1))
@@ -207,7 +210,7 @@ def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypa
     def must_not_train(*args, **kwargs):
         raise AssertionError("retrained although results exist")
 
-    monkeypatch.setattr(train, "run_fold", must_not_train)
+    monkeypatch.setattr(runner, "run_fold", must_not_train)
     again = train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")
     assert again.equals(table)
     summary = evaluate.aggregate_folds(again)
@@ -222,10 +225,12 @@ def test_command_line_runs_an_experiment_file(tmp_path, capsys):
               "train": {"epochs": 1, "progress": False, "verbose": False}}
     path = tmp_path / "exp.json"
     path.write_text(json.dumps(config))
+    from helpers.train import __main__ as command_line
+
     original = train.run_experiment
     train.run_experiment = lambda cfg, force=False: original(cfg, dataset, tmp_path / "crops", force)
     try:
-        train.main(["--config", str(path)])
+        command_line.main(["--config", str(path)])
     finally:
         train.run_experiment = original
     assert "simple_cnn-cross_entropy" in capsys.readouterr().out
@@ -243,9 +248,9 @@ def test_the_crops_of_notebook_02_are_found(tmp_path):
         (folder / frames.VIDEOS_FILE).write_text("subject,code\n")
         os.utime(folder / frames.VIDEOS_FILE, (time.time() - age, time.time() - age))
     assert train.latest_extraction(tmp_path) == newer
-    config = train.ExperimentConfig()
+    config = approaches.SingleTaskConfig()
     assert train.extraction_config(config, tmp_path) == newer
-    assert train.extraction_config(train.ExperimentConfig(extraction={"size": 80}), tmp_path).size == 80
+    assert train.extraction_config(approaches.SingleTaskConfig(extraction={"size": 80}), tmp_path).size == 80
     assert train.extraction_config(config, tmp_path / "none") == frames.ExtractionConfig()
 
 
@@ -253,7 +258,8 @@ def assert_saved_weights_reproduce_the_predictions(tmp_path, run) -> None:
     """The kept fold weights, rebuilt from config.json by helpers.inference, give the saved test predictions."""
     import numpy as np
 
-    from helpers import evaluate, frames, inference, profiles
+    from helpers import frames, profiles
+    from helpers.analysis import evaluate, inference
 
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     trained = [t for t in inference.load_trained_models(paths.results / "single_task" / "simple_cnn-focal", paths)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import compare, labels, widgets
+from helpers import labels
+from helpers.analysis import compare, widgets
 
 
 @pytest.fixture()

@@ -39,18 +39,20 @@ from helpers import book, data  # noqa: E402
 
 WAYS = ("archive", "folder")
 PROFILE = "full"
-#: What each notebook is told, beyond the dataset's location: the smallest grid of the full profile.
+#: What each notebook is told, beyond the dataset's location: the smallest grid of the full profile, through
+#: the parameters a user narrows a grid with (GRID: the values to try; SETTINGS: for every configuration).
+SMALL = {"weights": None, "train": {"epochs": 1}, "folds": [0], "workers": 0, "image_size": 32}
 NARROWED: dict[str, dict] = {
     "02_frame_extraction": {"WORKERS": 2},
-    "03_single_task": {"MODELS": ["resnet18"], "LOSSES": ["cross_entropy"], "WEIGHTS": "none", "EPOCHS": 1,
-                       "FRAMES_PER_VIDEO": 2, "IMAGE_SIZE": 32, "BATCH_SIZE": 16, "FOLDS": [0], "WORKERS": 0},
-    "04_multi_task": {"MODELS": ["resnet18"], "LOSSES": ["cross_entropy"], "WEIGHTINGS": ["precision"],
-                      "FUSIONS": ["attention"], "CONDITIONINGS": ["embedding"], "WEIGHTS": "none", "EPOCHS": 1,
-                      "FRAMES_PER_VIDEO": 2, "EVAL_FRAMES_PER_VIDEO": 2, "IMAGE_SIZE": 32, "BATCH_SIZE": 16,
-                      "FOLDS": [0], "WORKERS": 0},
-    "05_temporal": {"MODELS": ["r3d_18"], "HEADS": ["two_task"], "WEIGHTS": "none", "EPOCHS": 1, "CLIP_LEN": 4,
-                    "IMAGE_SIZE": 32, "CLIPS_PER_VIDEO": 1, "EVAL_CLIPS_PER_VIDEO": 2, "BATCH_SIZE": 8,
-                    "FOLDS": [0], "WORKERS": 0},
+    "03_single_task": {"GRID": {"model": ["resnet18"], "loss": ["cross_entropy"]},
+                       "SETTINGS": {**SMALL, "frames_per_video": 2, "batch_size": 16}},
+    "04_multi_task": {"GRID": {"model": ["resnet18"], "loss": ["cross_entropy"], "weighting": ["precision"],
+                               "fusion": ["attention"], "conditioning": ["embedding"]},
+                      "SETTINGS": {**SMALL, "frames_per_video": 2, "eval_frames_per_video": 2,
+                                   "val_frames_per_video": 2, "batch_size": 16}},
+    "05_temporal": {"GRID": {"model": ["r3d_18"], "heads": ["two_task"]},
+                    "SETTINGS": {**SMALL, "clip_len": 4, "clips_per_video": 1, "eval_clips_per_video": 2,
+                                 "batch_size": 8}},
 }
 TAKES_LOCATION = ("01_data_analysis", "02_frame_extraction", "03_single_task", "04_multi_task", "05_temporal")
 

@@ -1,0 +1,85 @@
+"""Pretrained weights: whether a model wants them, where they are downloaded and cached, and the error when
+they cannot be had.
+
+Pretrained weights are downloaded on first use (Colab); ``weights=None`` builds the same architecture with
+random weights (tests, CPU demos, the rehearsal). ``use_weights_cache`` points every download (torchvision,
+pytorchvideo, facenet through the torch hub folder; timm through the Hugging Face cache) at one folder, which
+the notebooks put in the work directory so that a new Colab session does not download them again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+_hub_cache: Path | None = None  # set by use_weights_cache: where timm's Hugging Face downloads go
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be downloaded or read."""
+
+
+def download_failed(name: str, source: str, error: BaseException) -> WeightsUnavailableError:
+    """The error for weights of ``name`` that could not be fetched from ``source``, saying what to do."""
+    return WeightsUnavailableError(
+        f"Could not download the pretrained weights of {name} ({source}): {type(error).__name__}: {error}. "
+        "Pretrained weights are downloaded from the internet on first use, so run this where there is "
+        "internet access (e.g. Google Colab), or put the file in the torch hub cache "
+        f"({Path(torch.hub.get_dir()) / 'checkpoints'}); pass weights=None to train from scratch instead."
+    )
+
+
+def torchvision_state_dict(name: str, weights: Any) -> dict[str, Tensor]:
+    """The state dict of torchvision ``weights`` (an enum member), downloaded and hash-checked on first use."""
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
+    except (OSError, RuntimeError, ValueError) as error:  # URLError is an OSError; corrupt files: RuntimeError
+        raise download_failed(name, weights.url, error) from error
+
+
+def wants_pretrained(display_name: str, pretrained_on: str | None, weights: str | bool | None) -> bool:
+    """Interpret ``weights`` for a model pretrained on ``pretrained_on`` (None: it has no weights):
+    ``"default"``/``True``/the dataset's name -> pretrained; ``None``/``"none"``/``False`` -> random init.
+    Asking for weights a model does not have is an error."""
+    if weights is None or weights is False or (isinstance(weights, str) and weights.lower() in ("none", "")):
+        return False
+    if pretrained_on is None:
+        if weights in (True, "default"):
+            return False  # nothing to load: "default" for a from-scratch model means random weights
+        raise ValueError(f"{display_name} has no pretrained weights; use weights=None")
+    if weights is True or str(weights).lower() in ("default", pretrained_on.lower(), "imagenet", "vggface2", "kinetics"):
+        return True
+    raise ValueError(f"unknown weights {weights!r} for {display_name}: use 'default' or None")
+
+
+def use_weights_cache(folder: Path | str) -> Path:
+    """Download pretrained weights into ``folder`` and read them from there from now on.
+
+    The notebooks point it at ``<work>/pretrained`` (on Drive on Colab), so a new Colab session finds the
+    weights of the last one instead of downloading them again. torchvision, pytorchvideo and the facenet
+    weights go through the torch hub folder (``<folder>/torch``), timm's through the Hugging Face cache
+    (``<folder>/huggingface``)."""
+    global _hub_cache
+    folder = Path(folder)
+    (folder / "torch").mkdir(parents=True, exist_ok=True)
+    torch.hub.set_dir(str(folder / "torch"))
+    _hub_cache = folder / "huggingface"
+    return folder
+
+
+def hub_cache_options(create: Callable) -> dict[str, Any]:
+    """Keyword arguments that make ``create`` (``timm.create_model``) download into ``use_weights_cache``'s
+    folder; nothing before that call. A timm without ``cache_dir`` (older than 1.0.10) reads the
+    ``HF_HUB_CACHE`` variable instead, which takes effect if Hugging Face's hub was not imported yet."""
+    if _hub_cache is None:
+        return {}
+    if "cache_dir" in inspect.signature(create).parameters:
+        return {"cache_dir": str(_hub_cache)}
+    os.environ.setdefault("HF_HUB_CACHE", str(_hub_cache))
+    return {}

@@ -1,0 +1,119 @@
+"""A deterministic generator of a SASE-FE-like dataset: real face photos animated by "action units".
+
+The real SASE-FE is licensed, so CI, the tests and the README's main job run on this stand-in. It has the
+same layout (``<root>/<subject>/<CODE>.MP4``, the 12 codes of :mod:`helpers.labels`), and its faces are
+built from two real photographs that ship inside installed packages (matplotlib's Grace Hopper and
+scikit-image's astronaut), so that the face detector used on real data finds them too.
+
+How a video is made
+-------------------
+* **Subject**: one base photo, warped (scale, aspect, rotation, shift, optional mirror), recoloured and
+  pasted on a textured background. Everything about a subject is precomputed once (:class:`SubjectLook`).
+* **Emotion = geometry**: per-frame intensities of facial action units (FACS AUs, separate values for the
+  image-left and image-right half of the face) move the face with smooth displacement fields (sums of
+  Gaussian bumps around hand-placed landmarks), plus a little shading for wrinkles and the open mouth.
+* **Authenticity = documented cues** (:class:`CueConfig`): genuine expressions rise slowly and smoothly,
+  symmetrically and with eye involvement (AU6, the Duchenne marker); posed ones rise fast and abruptly,
+  one side weaker and later, with little eye involvement. Posed videos start with the contrasting emotion,
+  as in SASE-FE. Both put the onset and apex of the target emotion inside the 40-90 % window.
+* **Nuisance**: per-video timing and amplitude jitter, small smooth head motion and pixel noise.
+
+Per-frame ground truth (face box, phase, intensity) goes to ``<root>/ground_truth.csv``; the generation
+parameters to ``<root>/synthetic.json``, which decides whether an existing dataset is up to date.
+Results on this data prove that the pipeline works; they are not findings about people.
+
+Modules
+-------
+* :mod:`~helpers.synthetic.faces`: the two base photos and their hand-placed landmarks (:class:`BaseFace`).
+* :mod:`~helpers.synthetic.action_units`: the action units, the image-left/right channels and the Gaussian
+  bumps that turn them into displacement fields (:data:`ACTION_UNIT_BUMPS`).
+* :mod:`~helpers.synthetic.subjects`: subjects (:class:`Subject`, drawn without pixels) and their looks
+  (:class:`SubjectLook`: head layer, background, action-unit fields at the video's resolution).
+* :mod:`~helpers.synthetic.plans`: the cues (:class:`CueConfig`), each emotion's action units and the
+  per-video plans (:func:`plan_video`: timelines, phases, head motion, face boxes).
+* :mod:`~helpers.synthetic.render`: frames from a plan and a look (warp, shading, mouth opening, noise).
+* :mod:`~helpers.synthetic.generate`: datasets on disk (parameters, status, resumable parallel
+  generation, the ground-truth table).
+* :mod:`~helpers.synthetic.cli`: the command line, ``python -m helpers.synthetic``.
+"""
+
+from helpers.synthetic.action_units import (
+    ACTION_UNIT_BUMPS,
+    ACTION_UNIT_NAMES,
+    ACTION_UNITS,
+    N_CHANNELS,
+    SIDES,
+    Bump,
+)
+from helpers.synthetic.cli import main
+from helpers.synthetic.faces import BASE_FACES, BaseFace, load_base_face
+from helpers.synthetic.generate import (
+    GENERATOR_VERSION,
+    GROUND_TRUTH_FILE,
+    PARAMETERS_FILE,
+    VIDEO_SUFFIX,
+    check_spec,
+    dataset_parameters,
+    dataset_status,
+    ensure_dataset,
+    generate_dataset,
+    ground_truth_table,
+    read_parameters,
+    video_path,
+)
+from helpers.synthetic.plans import (
+    EMOTION_ACTION_UNITS,
+    GROUND_TRUTH_COLUMNS,
+    KEPT_WINDOW,
+    ONSET_CENTRE,
+    PHASES,
+    UNILATERAL_EMOTIONS,
+    CueConfig,
+    VideoPlan,
+    frame_count,
+    plan_video,
+)
+from helpers.synthetic.render import render_neutral, render_video
+from helpers.synthetic.subjects import Subject, SubjectLook, make_subject, subject_look, subject_name
+
+__all__ = [
+    "ACTION_UNITS",
+    "ACTION_UNIT_BUMPS",
+    "ACTION_UNIT_NAMES",
+    "BASE_FACES",
+    "EMOTION_ACTION_UNITS",
+    "GENERATOR_VERSION",
+    "GROUND_TRUTH_COLUMNS",
+    "GROUND_TRUTH_FILE",
+    "KEPT_WINDOW",
+    "N_CHANNELS",
+    "ONSET_CENTRE",
+    "PARAMETERS_FILE",
+    "PHASES",
+    "SIDES",
+    "UNILATERAL_EMOTIONS",
+    "VIDEO_SUFFIX",
+    "BaseFace",
+    "Bump",
+    "CueConfig",
+    "Subject",
+    "SubjectLook",
+    "VideoPlan",
+    "check_spec",
+    "dataset_parameters",
+    "dataset_status",
+    "ensure_dataset",
+    "frame_count",
+    "generate_dataset",
+    "ground_truth_table",
+    "load_base_face",
+    "main",
+    "make_subject",
+    "plan_video",
+    "read_parameters",
+    "render_neutral",
+    "render_video",
+    "subject_look",
+    "subject_name",
+    "video_path",
+]

@@ -1,0 +1,60 @@
+"""Training: one experiment configuration family, one training loop and one runner for every approach.
+
+- ``config``: ``ExperimentConfig``, what every approach shares, and the hooks an approach fills in
+  (``helpers.approaches`` holds the approaches: single-task, multi-task, temporal);
+- ``runner``: ``run_experiment`` (every fold of a configuration) and ``run_fold`` (seed, model, fit, test,
+  artifacts, kept weights, clean-up: the same for every approach);
+- ``loop``: ``TrainConfig`` and ``fit``/``predict`` on Accelerate (CPU, one GPU with mixed precision, or
+  several); ``checkpoints``: what a resumed run reads; ``tasks``: how a batch becomes a loss;
+- ``folds``: the videos of one fold; ``crops``, ``datasets``, ``transforms``, ``loaders``: the packed crops
+  as frames or clips, on the device, in batches; ``features``: cached features of a frozen CNN;
+- ``budget``: what a grid writes, beside the free space; ``plan``: a notebook's grid from its pending folds
+  and its data to every fold trained (``plan_grid``, ``run_grid``).
+
+Command line (any approach; the file's ``approach`` key picks it)::
+
+    python -m helpers.train --config experiment.json     # or .yaml, or a grid file of helpers/grids/
+    accelerate launch -m helpers.train --config experiment.json   # several GPUs
+"""
+
+from helpers.train.budget import Budget, BudgetError, ModelSize, grid_items
+from helpers.train.checkpoints import BEST_WEIGHTS, LAST_CHECKPOINT, CheckpointMismatchError, load_checkpoint
+from helpers.train.config import (
+    WEIGHTS_CHOICES, ExperimentConfig, FoldSetup, keeps_weights, read_config_file, weights_choice,
+)
+from helpers.train.crops import (
+    CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, attach_context_paths, attach_crop_paths, packed_shape, select_frames,
+    stage_locally,
+)
+from helpers.train.datasets import ClipDataset, FaceContextDataset, FeatureClipDataset, FrameDataset, onset_apex_segment
+from helpers.train.features import cache_frame_features, feature_cache_dir
+from helpers.train.folds import FoldData, fingerprint, fold_data, validation_subjects
+from helpers.train.loaders import EpochShuffleSampler, default_workers, make_loader
+from helpers.train.loop import (
+    FitResult, TrainConfig, build_optimizer, build_scheduler, fit, make_accelerator, predict, resolve_mixed_precision,
+    seed_everything,
+)
+from helpers.train.plan import GridPlan, pending_folds, plan_grid, run_grid
+from helpers.train.runner import (
+    FoldOutcome, checkpoint_dir, ensure_crops, extraction_config, fit_and_test, latest_extraction, load_trained_model,
+    model_weights_path, run_experiment, run_fold, write_fold,
+)
+from helpers.train.tasks import (
+    CLASS_INDEX, ClassificationTask, MultiTaskTask, StepResult, Task, combine_probabilities, head_metrics, pair_to_class,
+)
+from helpers.train.transforms import BatchTransform, IdentityTransform, normalization_stats, resize_uint8
+
+__all__ = [
+    "BEST_WEIGHTS", "CLASS_INDEX", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
+    "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
+    "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset", "FitResult", "FoldData",
+    "FoldOutcome", "FoldSetup", "FrameDataset", "GridPlan", "IdentityTransform", "ModelSize", "MultiTaskTask", "StepResult", "Task",
+    "TrainConfig", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
+    "cache_frame_features", "checkpoint_dir", "combine_probabilities", "default_workers", "ensure_crops",
+    "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data", "grid_items",
+    "head_metrics", "keeps_weights", "latest_extraction", "load_checkpoint", "load_trained_model", "make_accelerator",
+    "make_loader", "model_weights_path", "normalization_stats", "onset_apex_segment", "packed_shape",
+    "pair_to_class", "pending_folds", "plan_grid", "predict", "read_config_file", "resize_uint8", "resolve_mixed_precision", "run_experiment",
+    "run_fold", "run_grid", "seed_everything", "select_frames", "stage_locally", "validation_subjects", "weights_choice",
+    "write_fold",
+]

@@ -1,0 +1,185 @@
+"""The experiment configuration every approach shares, and the hooks an approach fills in.
+
+An experiment is one model, trained and tested on every fold of the subject-independent split. What every
+approach shares (which model, its weights, the batch size, the folds, where results go, the training
+settings of ``TrainConfig`` ...) is a field of ``ExperimentConfig``; an approach (``helpers.approaches``)
+subclasses it with its own fields and fills in the hooks that differ:
+
+- ``build_model(untrained)``: its model (``untrained=True``: random weights, nothing downloaded);
+- ``prepare(model, fold, paths)``: the task and the loaders of one fold (``FoldSetup``);
+- ``fold_metrics(outcome, model)``: what it adds to a fold's ``metrics.json``;
+- ``fold_files(outcome)``: extra artifacts of a fold (e.g. attention weights), written before ``metrics.json``;
+- ``fold_data`` and ``fold_table`` when it needs more than the defaults.
+
+``helpers.train.runner`` does the rest the same way for every approach: seeds, checkpoints and resumes,
+tests, writes the artifacts, keeps weights as ``save_weights`` says, cleans up.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pandas as pd
+import yaml
+from torch import nn
+
+from helpers import profiles, results
+from helpers.analysis import evaluate
+from helpers.models import losses, model_entry
+from helpers.train.folds import FoldData, fold_data
+from helpers.train.loop import TrainConfig, dataclass_from_dict
+
+if TYPE_CHECKING:  # annotations only: the runner imports this module
+    from helpers.train.runner import FoldOutcome
+
+WEIGHTS_CHOICES = ("all", "first", "none")
+
+
+def weights_choice(value: str | bool) -> str:
+    """``save_weights`` as one of ``WEIGHTS_CHOICES`` (``True`` and ``False`` mean ``all`` and ``none``)."""
+    if isinstance(value, bool):
+        return "all" if value else "none"
+    if value not in WEIGHTS_CHOICES:
+        raise ValueError(f"save_weights must be one of {', '.join(WEIGHTS_CHOICES)} (or true/false), got {value!r}")
+    return value
+
+
+def keeps_weights(save_weights: str, folds: Sequence[int] | None, fold: int) -> bool:
+    """Whether the final weights of ``fold`` are kept: every fold (``all``), the lowest of ``folds``
+    (``first``; fold 0 when ``folds`` is None, i.e. every fold) or none."""
+    if save_weights == "all":
+        return True
+    if save_weights == "first":
+        return int(fold) == min(int(f) for f in folds) if folds else int(fold) == 0
+    return False
+
+
+@dataclass
+class FoldSetup:
+    """What ``prepare`` hands the runner: the task, the loaders ``(train, val, test, test_set)`` and the
+    batch transform whose normalisation the run records (and that rebuilding the model for inference needs)."""
+
+    task: Any
+    loaders: tuple
+    preprocess: nn.Module
+
+
+@dataclass
+class ExperimentConfig(abc.ABC):
+    """One cross-validated experiment; JSON/YAML files for ``python -m helpers.train --config`` hold these keys
+    (``train`` holds ``TrainConfig``'s) plus the approach's own."""
+
+    APPROACH: ClassVar[str] = ""  # the name of the approach (results/<profile>/<approach>/...)
+
+    profile: str = "smoke"
+    approach: str = ""  # defaults to the subclass' APPROACH
+    name: str | None = None  # run folder name; default: the approach's own (model, loss, ...)
+    model: str = "simple_cnn"
+    loss: str = "cross_entropy"
+    loss_params: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = "default"  # "default": pretrained where the model has weights; None: from scratch
+    freeze_backbone: bool = False
+    dropout: float = 0.0
+    image_size: int | None = None  # None: the model's default input size
+    normalization: str = "auto"  # auto | dataset | imagenet | model
+    augment: bool = False  # the thesis found augmentation hurt on SASE-FE
+    batch_size: int = 32
+    eval_batch_size: int | None = None  # None: 2 x batch_size
+    workers: int | None = None  # loader processes; None: helpers.train.loaders.default_workers()
+    val_fraction: float = 0.15  # share of the training subjects held out for early stopping / LR schedule
+    folds: list[int] | None = None  # None: every fold
+    crop_kind: str = "face"  # face | context
+    extraction: dict[str, Any] | None = None  # helpers.frames.ExtractionConfig settings; None: see ensure_crops
+    keep_checkpoints: bool = False  # delete a fold's checkpoints once its artifacts are written
+    # keep the final weights (half precision, runner.model_weights_path) of "all" folds, of the "first" fold only
+    # (the lowest fold number of `folds`) or of "none"; 06 scores new videos with 03's, 05 plots with its first fold's
+    save_weights: str = "all"
+    work_dir: str | None = None
+    results_dir: str | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if not self.approach:
+            self.approach = self.APPROACH
+        if self.approach != self.APPROACH:
+            raise ValueError(f"a {type(self).__name__} is a {self.APPROACH!r} experiment, not {self.approach!r}: "
+                             "load the file with helpers.approaches.load_config, which picks the class")
+        if isinstance(self.train, Mapping):
+            self.train = TrainConfig.from_dict(self.train)
+        self.save_weights = weights_choice(self.save_weights)
+
+    # ------------------------------------------------------------------ naming and sizes
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.model}-{losses.canonical_name(self.loss)}"
+
+    @property
+    def input_size(self) -> int:
+        """The model's input side in pixels: ``image_size``, else the model's default."""
+        return self.image_size or model_entry(self.model).default_image_size
+
+    @property
+    def prediction_target(self) -> str:
+        """What the predictions files hold probabilities of (12 classes unless the approach says otherwise)."""
+        return "label"
+
+    # ------------------------------------------------------------------ the hooks of an approach
+
+    @abc.abstractmethod
+    def build_model(self, untrained: bool = False) -> nn.Module:
+        """The model to train (``untrained``: the same architecture with random weights, nothing downloaded)."""
+
+    @abc.abstractmethod
+    def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
+        """The task and loaders of one fold (and anything the fold needs first, e.g. cached features)."""
+
+    def fold_data(self, index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: Path | str) -> FoldData:
+        """The videos of one fold: train / validation / test tables with their crop files."""
+        return fold_data(index, splits, fold, crops_dir, self.val_fraction, self.train.seed, self.crop_kind)
+
+    def fold_metrics(self, outcome: FoldOutcome, model: nn.Module) -> dict[str, Any]:
+        """What a fold's ``metrics.json`` records beside the shared metrics: what ran."""
+        return {"run": self.run_name, "approach": self.approach, "model": self.model,
+                "loss": losses.canonical_name(self.loss), "pretrained": bool(model.pretrained),
+                "image_size": self.input_size}
+
+    def fold_files(self, outcome: FoldOutcome) -> dict[str, pd.DataFrame]:
+        """Extra tables written into the fold's folder (before ``metrics.json``, which marks it complete)."""
+        return {}
+
+    @classmethod
+    def fold_table(cls, runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
+        """One row per finished fold (``folds.csv``): ``helpers.analysis.evaluate.fold_table`` by default."""
+        return evaluate.fold_table(runs)
+
+    def describe(self) -> dict[str, Any]:
+        """One readable row for the grid table of a notebook."""
+        return {"run": self.run_name, "model": self.model, "loss": losses.display_name(self.loss),
+                "weights": self.weights or "random", "image size": self.input_size, "epochs": self.train.epochs,
+                "folds": len(self.folds) if self.folds is not None else "all"}
+
+    # ------------------------------------------------------------------ files
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ExperimentConfig:
+        values = dict(values)
+        train = TrainConfig.from_dict(values.pop("train", {}) or {})
+        return dataclass_from_dict(cls, {**values, "train": train})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_config_file(path: Path | str) -> dict[str, Any]:
+    """The values of an experiment or grid file: ``.json``, or ``.yaml``/``.yml``."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return yaml.safe_load(text) or {}
+    return json.loads(text) or {}

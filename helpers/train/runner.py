@@ -1,0 +1,194 @@
+"""The one runner of cross-validated experiments, for every approach.
+
+``run_experiment(config)`` trains and tests every fold of one configuration (skipping folds whose artifacts
+exist), ``run_fold`` does one fold: seed, build the model (the approach's ``build_model``), the fold's task
+and loaders (its ``prepare``), ``fit_and_test``, then the artifacts every approach writes the same way
+(``write_fold``): ``results/<profile>/<approach>/<run>/fold_<k>/`` with metrics, history, predictions,
+config and environment, the fold's weights as ``save_weights`` says, its checkpoints deleted unless kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from accelerate import Accelerator
+from torch import nn
+
+from helpers import data, frames, profiles, results
+from helpers.analysis import evaluate
+from helpers.train.config import ExperimentConfig, FoldSetup, keeps_weights
+from helpers.train.folds import FoldData, fingerprint
+from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
+from helpers.train.tasks import Task
+
+
+@dataclass
+class FoldOutcome:
+    """A trained and tested fold: the fit, the raw test outputs, the test videos, their predictions table and
+    its metrics."""
+
+    fitted: FitResult
+    outputs: dict[str, np.ndarray]
+    test_videos: pd.DataFrame
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+
+
+def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
+                 checkpoints: Path, accelerator: Accelerator, target: str = "label") -> FoldOutcome:
+    """Train on ``loaders``' train and validation parts, predict the test part, score it at frame and video
+    level, and add the bookkeeping every approach records (epochs, timing, the subjects of each part)."""
+    train_loader, val_loader, test_loader, test_set = loaders
+    started = time.perf_counter()
+    fitted = fit(model, task, train_loader, val_loader, config, checkpoints, accelerator=accelerator)
+    train_seconds = time.perf_counter() - started
+    outputs = predict(fitted.model, task, test_loader, accelerator)
+    predictions = evaluate.predictions_table(outputs, test_set.videos, target)
+    metrics = evaluate.evaluate_predictions(predictions, target)
+    metrics.update({
+        "fold": fold.fold, "best_epoch": fitted.best_epoch, "epochs_run": int(len(fitted.history)),
+        "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
+        "resumed_from_epoch": fitted.resumed_from,
+        "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
+                     for part in ("train", "val", "test")},
+    })
+    return FoldOutcome(fitted, outputs, test_set.videos, predictions, metrics)
+
+
+def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
+             accelerator: Accelerator | None = None) -> dict:
+    """Train and test one fold of any approach; write its artifacts; return its metrics."""
+    seed_everything(config.train.seed)  # the heads' initial weights depend only on the seed
+    model = config.build_model()
+    setup = config.prepare(model, fold, paths)
+    checkpoints = checkpoint_dir(paths, config, fold.fold)
+    accelerator = accelerator or make_accelerator(config.train)
+    outcome = fit_and_test(model, setup.task, setup.loaders, fold, config.train, checkpoints, accelerator,
+                           config.prediction_target)
+    outcome.metrics.update(config.fold_metrics(outcome, model))
+    if accelerator.is_main_process:
+        write_fold(config, fold, paths, outcome, setup, accelerator)
+        if not config.keep_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.free_memory()  # drop Accelerate's references to this fold's model, optimizer and loaders
+    return outcome.metrics
+
+
+def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths, outcome: FoldOutcome,
+               setup: FoldSetup, accelerator: Accelerator) -> Path:
+    """The artifacts of a finished fold, ``metrics.json`` last (its presence marks the folder complete)."""
+    run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "target": config.prediction_target,
+                  "loss": outcome.metrics["loss"], "image_size": outcome.metrics["image_size"],
+                  "normalization_stats": {"mean": setup.preprocess.mean.flatten().tolist(),
+                                          "std": setup.preprocess.std.flatten().tolist()}}
+    env = results.environment(config.profile, fingerprint(fold), mixed_precision=accelerator.mixed_precision,
+                              processes=accelerator.num_processes)
+    folder = results.run_dir(paths.results, config.approach, config.run_name, fold.fold)
+    for name, table in config.fold_files(outcome).items():
+        results.write_csv(folder / name, table)
+    results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env)
+    if keeps_weights(config.save_weights, config.folds, fold.fold):
+        results.save_weights(model_weights_path(paths, config.approach, config.run_name, fold.fold), outcome.fitted.model)
+    return folder
+
+
+def checkpoint_dir(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path:
+    """``<work>/<profile>/checkpoints/<approach>/<run>/fold_<k>``: bulky, so in the work dir, not in results."""
+    return paths.checkpoints / config.approach / config.run_name / results.fold_dir_name(fold)
+
+
+def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: int) -> Path:
+    """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold, in half
+    precision (in the work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they
+    survive)."""
+    return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
+
+
+def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunPaths | None = None
+                       ) -> nn.Module | None:
+    """The model of a trained fold (the architecture with random weights + the kept weights), or None when
+    its weights were not kept."""
+    paths = paths or profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    path = model_weights_path(paths, config.approach, config.run_name, fold)
+    if not path.exists():
+        return None
+    model = config.build_model(untrained=True)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def latest_extraction(crops_root: Path | str) -> frames.ExtractionConfig | None:
+    """The ``ExtractionConfig`` of the most recently finished extraction under ``crops_root`` (what notebook 02
+    made), or None. Folders made by another version of ``helpers.frames`` are ignored."""
+    finished = []
+    for config_file in Path(crops_root).glob(f"*/{frames.CONFIG_FILE}"):
+        summary = config_file.parent / frames.VIDEOS_FILE
+        try:
+            stored = frames.ExtractionConfig.from_dict(results.read_json(config_file)["config"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if summary.exists() and stored.name == config_file.parent.name:
+            finished.append((summary.stat().st_mtime, stored))
+    return max(finished, key=lambda item: item[0])[1] if finished else None
+
+
+def extraction_config(config: ExperimentConfig, crops_root: Path | str | None = None) -> frames.ExtractionConfig:
+    """The ``ExtractionConfig`` whose crops ``config`` trains on: ``config.extraction`` when set, else the latest
+    finished extraction under ``crops_root`` (02's), else the defaults of ``helpers.frames``."""
+    if config.extraction is not None:
+        return frames.ExtractionConfig.from_dict(config.extraction)
+    return (latest_extraction(crops_root) if crops_root else None) or frames.ExtractionConfig()
+
+
+def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: ExperimentConfig, workers: int = 1,
+                 progress: bool = True) -> Path:
+    """The folder of the face crops to train on (see ``extraction_config``), extracting whatever is missing
+    first: a no-op, apart from reading the per-video summaries, when notebook 02 already did it."""
+    settings = extraction_config(config, paths.crops)
+    extraction = frames.extract_dataset(dataset.usable, paths.crops, settings, workers=workers,
+                                        progress=progress, retry_errors=False)
+    if extraction.processed:
+        print(extraction.summary())
+    return extraction.root
+
+
+def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None, crops_dir: Path | str | None = None,
+                   force: bool = False, accelerator: Accelerator | None = None) -> pd.DataFrame:
+    """Every fold of ``config`` (a fold whose artifacts exist is skipped; with ``force`` it is retrained from
+    scratch, while an unfinished fold resumes from its checkpoint); returns the fold table (the approach's
+    ``fold_table``), also written as ``<results>/<profile>/<approach>/<run>/folds.csv``.
+
+    ``dataset``: a ``helpers.data.Dataset`` (default: ``data.prepare_dataset(config.profile, ...)``);
+    ``crops_dir``: the folder of the packed crops (default: extracted if needed by ``ensure_crops``).
+    """
+    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    dataset = dataset or data.prepare_dataset(config.profile, paths)
+    folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
+    pending = [f for f in folds if force or not results.is_complete(
+        results.run_dir(paths.results, config.approach, config.run_name, f))]
+    if pending and crops_dir is None:
+        crops_dir = ensure_crops(dataset, paths, config)
+    accelerator = accelerator or make_accelerator(config.train)
+    for fold in folds:
+        folder = results.run_dir(paths.results, config.approach, config.run_name, fold)
+        if results.is_complete(folder):
+            if not force:
+                accelerator.print(f"{config.run_name} fold {fold}: results exist in {folder}, not retraining")
+                continue
+            shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
+        accelerator.print(f"{config.run_name} fold {fold}: training")
+        run_fold(config, config.fold_data(dataset.index, dataset.splits, fold, crops_dir), paths, accelerator)
+    runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
+                                                                                 config.run_name)]
+    table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
+    if accelerator.is_main_process:
+        results.write_csv(paths.results / config.approach / config.run_name / "folds.csv", table)
+    return table
