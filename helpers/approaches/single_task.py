@@ -37,8 +37,8 @@ class FrameExperimentConfig(ExperimentConfig):
         return models.check_image_size(self.model, self.image_size or models.model_entry(self.model).default_image_size)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "train frames/video": self.frames_per_video,
-                "test frames/video": self.eval_frames_per_video or "all"}
+        return {**super().describe(), "model": models.model_entry(self.model).display_name,
+                "train frames/video": self.frames_per_video, "test frames/video": self.eval_frames_per_video or "all"}
 
 
 @dataclass
