@@ -1,8 +1,9 @@
 """Does a temporal model beat a frame model when the only genuine-vs-posed cue is temporal?
 
 The synthetic dataset separates genuine from posed videos by three cues (helpers.synthetic.CueConfig):
-the **onset** speed (temporal: genuine expressions rise slowly, posed ones abruptly), and two cues that a
-single frame shows, **eye** involvement and **asymmetry**. This experiment generates a demo-sized dataset
+the **temporal shape** of the expression (genuine ones rise slowly and hold; posed ones appear at once,
+hold and fade, through the same intensities in another order, so no single frame shows it), and two cues
+that a single frame shows, **eye** involvement and **asymmetry**. This experiment generates a demo-sized dataset
 with only the onset cue left, extracts the crops once, and trains on the same subject folds
 
 - the frame model of notebook 03's demo profile (a ResNet18 from scratch on single face crops), and

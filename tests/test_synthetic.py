@@ -1,7 +1,8 @@
 """Tests of helpers.synthetic: layout, determinism, timelines, authenticity cues, detectability, resume, CLI.
 
 Cue tests measure pixels, not the generator's own bookkeeping: an expression is the mean absolute
-difference between a frame and the subject's neutral face, inside the face region.
+difference between a frame and the subject's neutral face, inside the face region. The test that frames
+alone cannot tell the classes apart by their target intensity uses the plans (no pixels needed).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 from helpers import labels, synthetic
+from helpers.frames import ExtractionConfig, sampled_indices
 from helpers.profiles import PROFILES, SyntheticSpec
 from helpers.synthetic import CueConfig
 from helpers.video import probe, read_frames
@@ -67,6 +69,12 @@ def _rise_frames(curve: np.ndarray, phases: np.ndarray) -> float:
     return float(high - low)
 
 
+def _fade_frames(curve: np.ndarray, phases: np.ndarray) -> float:
+    """Frames the change takes from 90 % back down to 10 % of its peak, after the peak (the rise of the
+    time-reversed curve)."""
+    return _rise_frames(curve[::-1], phases[::-1])
+
+
 def _rising_part(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(values, frame positions) up to the peak, strictly increasing so np.interp can invert it.
 
@@ -101,7 +109,8 @@ def _regions(subject_index: int) -> dict[str, list[tuple[int, int, int, int]]]:
 
 @cache
 def _measure(subject_index: int, emotion: str, genuine: bool, cues: CueConfig) -> dict[str, float]:
-    """Onset rise time, left/right balance at the apex, eye-region change relative to the mouth's."""
+    """Onset rise time, fade time after the peak, the change left at the last kept frame (relative to the
+    peak), left/right balance at the apex, eye-region change relative to the mouth's."""
     neutral = synthetic.render_neutral(subject_index, CUE_SPEC)
     frames, truth = synthetic.render_video(subject_index, _code(emotion, genuine), CUE_SPEC, cues)
     phases = truth["phase"].to_numpy().astype(str)
@@ -110,8 +119,11 @@ def _measure(subject_index: int, emotion: str, genuine: bool, cues: CueConfig) -
         name: np.mean([_change(frames, neutral, region) for region in regions], axis=0)
         for name, regions in _regions(subject_index).items()
     }
+    last_kept = synthetic.kept_frames(len(frames), CUE_SPEC.fps)[-1]
     return {
         "rise": _rise_frames(change["face"], phases),
+        "fade": _fade_frames(change["face"], phases),
+        "left_at_end": float(change["face"][last_kept] / change["face"][phases != "contrast"].max()),
         "balance": float(np.log(change["left"][apex].mean() / change["right"][apex].mean())),
         "eye": float(change["eyes"][apex].mean() / change["mouth"][apex].mean()),
     }
@@ -185,6 +197,8 @@ def test_ground_truth_file_describes_every_frame(tiny_dataset):
     recorded = json.loads((root / synthetic.PARAMETERS_FILE).read_text())
     assert recorded["complete"] is True
     assert recorded["seed"] == TINY.seed and recorded["version"] == synthetic.GENERATOR_VERSION
+    assert recorded["cues"] == {name: float(value) for name, value in CueConfig().__dict__.items()}
+    assert recorded["cues"]["posed_fade"] == 1.0 and recorded["cues"]["posed_onset"] == 0.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,9 +251,18 @@ def test_timeline_puts_onset_and_apex_in_the_kept_window(code):
     assert phase[0] == ("neutral" if video.genuine else "contrast")
     assert ("contrast" in phase) == (not video.genuine)
     start, end = synthetic.KEPT_WINDOW
+    # A posed step has no onset frames of its own; here the weaker side's delay gives it one or two.
     assert fraction[phase == "onset"].min() >= start and fraction[phase == "onset"].max() < end
     assert ((phase == "apex") & (fraction >= start) & (fraction < end)).sum() >= 2
-    assert truth["intensity"].iloc[0] == 0 and truth.loc[phase == "apex", "intensity"].min() > 0.9
+    intensity = truth["intensity"].to_numpy()
+    assert intensity[0] == 0 and intensity[phase == "apex"].min() > 0.9
+    if video.genuine:  # the apex is held until after the window
+        assert phase[-1] == "offset" and intensity[(fraction >= 0.8) & (fraction < end)].min() > 0.9
+    else:  # the fade back to neutral: after the apex, it ends about where the window does
+        offset = fraction[phase == "offset"]
+        assert offset.min() > fraction[phase == "apex"].max() and offset.min() < end - 0.2
+        assert offset.max() < end + 3 / len(truth) and phase[-1] == "neutral"
+        assert intensity[fraction >= end].max() < 0.1
 
 
 def test_posed_videos_start_with_the_contrasting_emotion_in_pixels():
@@ -270,6 +293,89 @@ def test_every_emotion_looks_different_at_its_apex():
             assert distance > 0.5 * min(strength[first], strength[second]), (first, second)
 
 
+def test_kept_frames_are_those_the_frame_extraction_keeps():
+    default = ExtractionConfig()
+    assert synthetic.KEPT_WINDOW == default.window and synthetic.KEPT_FPS == default.target_fps
+    for fps, seconds in [(25, 2.0), (25, 4.0), (10, 1.0), (29.97, 3.0), (100, 6.0), (12.5, 3.3), (5, 1.0)]:
+        n_frames = synthetic.frame_count(SyntheticSpec(1, fps, seconds, 96, 72))
+        assert np.array_equal(synthetic.kept_frames(n_frames, fps), sampled_indices(n_frames, fps, default))
+
+
+@pytest.mark.parametrize("fps, seconds", [(DEMO.fps, DEMO.seconds), (SMOKE.fps, SMOKE.seconds), (30, 3.0)])
+def test_posed_timeline_is_the_genuine_one_reordered(fps, seconds):
+    """Kept frames of a posed video show exactly the intensities of the same video without the onset cue
+    (which rises and holds like a genuine one, with the same random timing): neutral, then the apex, then
+    the rise's intermediate intensities in reverse order."""
+    spec = SyntheticSpec(subjects=6, fps=fps, seconds=seconds, width=96, height=72, seed=1)
+    kept = sampled_indices(synthetic.frame_count(spec), fps, ExtractionConfig())
+    symmetric = CueConfig().without("asymmetry")  # no side delay: each side's curve is reordered too
+    for subject_index in range(spec.subjects):
+        for code in labels.POSED_CODES:
+            for cues in (CueConfig(), symmetric):
+                posed = synthetic.plan_video(subject_index, code, spec, cues)
+                rising = synthetic.plan_video(subject_index, code, spec, cues.without("onset"))
+                values, reference = posed.intensity[kept], rising.intensity[kept]
+                np.testing.assert_allclose(np.sort(values), np.sort(reference), atol=1e-9)
+                # the order: neutral, a step to the apex, then never rising again
+                moving = np.flatnonzero(values > 0)
+                assert values[moving[0]] == 1.0 and np.all(np.diff(values[moving[0] :]) <= 1e-12)
+                assert np.all(np.diff(reference) >= -1e-12)
+            np.testing.assert_allclose(  # with symmetric sides, every target curve is a reordering
+                np.sort(posed.curves[kept], axis=0), np.sort(rising.curves[kept], axis=0), atol=1e-6
+            )
+            phases, rising_phases = posed.phase[kept], rising.phase[kept]
+            for name in ("neutral", "contrast", "apex"):
+                assert (phases == name).sum() == (rising_phases == name).sum(), (code, name)
+            assert (phases == "offset").sum() == (rising_phases == "onset").sum() and "onset" not in phases
+
+
+def _kept_intensities(spec: SyntheticSpec, cues: CueConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The target emotion's intensity at the frames extraction keeps: videos x kept frames, the class
+    (genuine) and the subject of each video."""
+    kept = sampled_indices(synthetic.frame_count(spec), spec.fps, ExtractionConfig())
+    values, genuine, subjects = [], [], []
+    for subject_index in range(spec.subjects):
+        for code in labels.CODES:
+            values.append(synthetic.plan_video(subject_index, code, spec, cues).intensity[kept])
+            genuine.append(labels.parse_code(code).genuine)
+            subjects.append(subject_index)
+    return np.array(values), np.array(genuine), np.array(subjects)
+
+
+def _cross_validated_accuracy(features: np.ndarray, target: np.ndarray, groups: np.ndarray) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    model = LogisticRegression(max_iter=1000)
+    return float(cross_val_score(model, features, target, groups=groups, cv=GroupKFold(5)).mean())
+
+
+def test_single_frames_do_not_show_the_temporal_cue_their_order_does():
+    """Per-video histograms of the kept frames' target intensity are at chance for genuine vs posed (so
+    neither is a single frame); the order of the same intensities tells the classes apart."""
+    spec = SyntheticSpec(**{**DEMO.__dict__, "subjects": 40})
+    values, genuine, subjects = _kept_intensities(spec, CueConfig())
+    histograms = np.stack([np.histogram(row, bins=5, range=(0.0, 1.0))[0] / len(row) for row in values])
+    frame_accuracy = _cross_validated_accuracy(histograms, genuine, subjects)
+    assert 0.40 <= frame_accuracy <= 0.60, frame_accuracy
+    # The classes share the share of neutral, intermediate and apex frames, not only the mean.
+    for share in (lambda v: v == 0, lambda v: (v > 0) & (v < 0.99), lambda v: v >= 0.99, lambda v: v):
+        assert share(values[genuine]).mean() == pytest.approx(share(values[~genuine]).mean(), abs=0.02)
+
+    half = values.shape[1] // 2
+    order = np.column_stack(
+        [values[:, :half].mean(axis=1) - values[:, half:].mean(axis=1), values.argmax(axis=1) / values.shape[1]]
+    )
+    order_accuracy = _cross_validated_accuracy(order, genuine, subjects)
+    assert order_accuracy >= 0.9, order_accuracy
+    # Without the onset cue the order says nothing either.
+    values, genuine, subjects = _kept_intensities(spec, CueConfig().without("onset"))
+    order = np.column_stack(
+        [values[:, :half].mean(axis=1) - values[:, half:].mean(axis=1), values.argmax(axis=1) / values.shape[1]]
+    )
+    assert 0.40 <= _cross_validated_accuracy(order, genuine, subjects) <= 0.60
+
+
 # ------------------------------------------------------------------------------------------------
 # Authenticity cues, and that switching a cue off removes its difference
 # ------------------------------------------------------------------------------------------------
@@ -281,9 +387,21 @@ def test_genuine_onsets_are_slower_than_posed_ones():
     assert rise[True].mean() > 2 * rise[False].mean()
 
 
+def test_posed_expressions_fade_as_slowly_as_genuine_ones_rise():
+    table = _cue_measurements(QUIET)
+    rise, fade, left = _by_class(table, "rise"), _by_class(table, "fade"), _by_class(table, "left_at_end")
+    # The fade is a genuine onset reversed: as long (each video draws its own duration, +-15 %).
+    assert (fade[False] / rise[True]).between(0.7, 1.4).all()
+    assert fade[False].mean() == pytest.approx(rise[True].mean(), rel=0.2)
+    # By the last kept frame a posed face is (nearly) neutral again; a genuine one holds its apex.
+    assert (left[False] < 0.1).all() and (left[True] > 0.9).all()
+
+
 def test_without_the_onset_cue_posed_onsets_are_as_slow():
-    rise = _by_class(_cue_measurements(QUIET.without("onset")), "rise")
+    table = _cue_measurements(QUIET.without("onset"))
+    rise, left = _by_class(table, "rise"), _by_class(table, "left_at_end")
     assert rise[False].mean() == pytest.approx(rise[True].mean(), rel=0.3)
+    assert (left[False] > 0.9).all()  # and they hold the apex: no fade
 
 
 def test_posed_expressions_are_more_asymmetric():
@@ -331,6 +449,7 @@ def test_action_units_follow_the_cue_config():
 
 def test_cue_config_without_rejects_unknown_cues():
     assert CueConfig().without("onset").posed_onset == CueConfig().genuine_onset
+    assert CueConfig().without("onset").posed_fade == 0.0
     with pytest.raises(ValueError, match="unknown cue"):
         CueConfig().without("voice")
 

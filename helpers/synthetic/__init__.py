@@ -13,9 +13,12 @@ How a video is made
   image-left and image-right half of the face) move the face with smooth displacement fields (sums of
   Gaussian bumps around hand-placed landmarks), plus a little shading for wrinkles and the open mouth.
 * **Authenticity = documented cues** (:class:`CueConfig`): genuine expressions rise slowly and smoothly,
-  symmetrically and with eye involvement (AU6, the Duchenne marker); posed ones rise fast and abruptly,
-  one side weaker and later, with little eye involvement. Posed videos start with the contrasting emotion,
-  as in SASE-FE. Both put the onset and apex of the target emotion inside the 40-90 % window.
+  symmetrically and with eye involvement (AU6, the Duchenne marker); posed ones jump to the apex at once
+  and fade afterwards through the intermediate intensities a genuine onset rises through, one side weaker
+  and later, with little eye involvement. Posed videos start with the contrasting emotion, as in SASE-FE.
+  In the 40-90 % window that the frame extraction keeps, both classes show the same distribution of
+  target intensities (the posed timeline is the genuine one reordered): a single frame shows only the
+  static cues (eye involvement, asymmetry), the temporal one needs a clip.
 * **Nuisance**: per-video timing and amplitude jitter, small smooth head motion and pixel noise.
 
 Per-frame ground truth (face box, phase, intensity) goes to ``<root>/ground_truth.csv``; the generation
@@ -64,6 +67,7 @@ from helpers.synthetic.generate import (
 from helpers.synthetic.plans import (
     EMOTION_ACTION_UNITS,
     GROUND_TRUTH_COLUMNS,
+    KEPT_FPS,
     KEPT_WINDOW,
     ONSET_CENTRE,
     PHASES,
@@ -71,6 +75,7 @@ from helpers.synthetic.plans import (
     CueConfig,
     VideoPlan,
     frame_count,
+    kept_frames,
     plan_video,
 )
 from helpers.synthetic.render import render_neutral, render_video
@@ -85,6 +90,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "GROUND_TRUTH_COLUMNS",
     "GROUND_TRUTH_FILE",
+    "KEPT_FPS",
     "KEPT_WINDOW",
     "N_CHANNELS",
     "ONSET_CENTRE",
@@ -106,6 +112,7 @@ __all__ = [
     "frame_count",
     "generate_dataset",
     "ground_truth_table",
+    "kept_frames",
     "load_base_face",
     "main",
     "make_subject",

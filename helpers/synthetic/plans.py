@@ -34,10 +34,15 @@ EMOTION_ACTION_UNITS: dict[str, dict[str, float]] = {
 }
 UNILATERAL_EMOTIONS = frozenset({"contempt"})
 
-# Where the target emotion's onset is centred (fraction of the video) and the window the frame
-# extraction keeps: the onset and the apex must both lie inside the window.
+# Where a genuine onset of the target emotion is centred (fraction of the video) and the window the
+# frame extraction keeps (``ExtractionConfig().window``): the onset and the apex lie inside the window,
+# and so does a posed video's whole timeline (step, apex and fade).
 ONSET_CENTRE = 0.57
 KEPT_WINDOW = (0.40, 0.90)
+# The frame rate the extraction keeps by default (``ExtractionConfig().target_fps``). Both are mirrored
+# here because helpers.frames imports this package; the tests check that :func:`kept_frames` agrees with
+# ``helpers.frames.sampled_indices``.
+KEPT_FPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,25 @@ class CueConfig:
     Durations and delays are fractions of the video's length; amplitudes are fractions of an action
     unit's full intensity. ``without("onset", "asymmetry", "eye")`` switches cues off (posed then
     behaves like genuine for that cue), so experiments can measure what each cue contributes.
+
+    The temporal cue changes only the *order* of a posed video's intensities, not which intensities it
+    shows: in the kept window (:data:`KEPT_WINDOW`) a genuine expression is neutral, rises smoothly over
+    ``genuine_onset`` and holds its apex; a posed one is neutral for as long, jumps to its apex at once
+    (``posed_onset=0``), holds it for as long, then fades back through the same intermediate intensities
+    in reverse order, over the same time, ending at the window's end. So a single frame's intensity says
+    nothing about the class; only a clip shows whether the intermediate frames come before or after the
+    apex.
     """
 
-    # Onset speed (Schmidt et al. 2006): spontaneous expressions rise more slowly and smoothly.
-    genuine_onset: float = 0.30  # duration of a genuine onset
-    posed_onset: float = 0.07  # duration of a posed onset
-    posed_abruptness: float = 1.0  # 0: posed onset as smooth as genuine (smootherstep); 1: linear ramp
+    # Temporal shape (Schmidt et al. 2006: deliberate expressions have faster onsets).
+    genuine_onset: float = 0.30  # duration of a genuine onset (a smootherstep), and of a posed fade
+    posed_onset: float = 0.0  # duration of a posed onset (a smootherstep); 0: a step, the apex within one
+    # frame. Longer posed onsets put intermediate frames before the apex too, which genuine videos do not
+    # balance: the per-frame intensity distribution of the classes then differs (by about
+    # posed_onset / genuine_onset of the intermediate frames).
+    posed_fade: float = 1.0  # how far a posed expression fades after its apex, back towards neutral over
+    # the genuine onset's duration (1: to neutral, the distribution-matching construction; 0: no fade,
+    # it holds the apex like a genuine one)
     # Eye involvement (Ekman, Davidson & Friesen 1990): AU6 intensity relative to the emotion's.
     genuine_eye_involvement: float = 0.6
     posed_eye_involvement: float = 0.1
@@ -61,18 +79,22 @@ class CueConfig:
     posed_side_delay: float = 0.03  # how much later that weaker side starts
     # Nuisance variation, the same for both classes (so the task is learnable, not trivial).
     natural_asymmetry: float = 0.08  # random weakening of one side in every video, up to this
-    onset_jitter: float = 0.15  # relative random change of the onset duration
-    timing_jitter: float = 0.03  # random shift of the onset's centre
+    onset_jitter: float = 0.15  # relative random change of the onset (and fade) duration
+    timing_jitter: float = 0.03  # random shift of the (genuine) onset's centre
     amplitude_jitter: float = 0.15  # relative random change of a video's expression amplitude
     head_motion: float = 0.02  # head translation amplitude, fraction of the face height
     noise: float = 2.0  # standard deviation of the pixel noise, in grey levels
 
     def without(self, *cues: str) -> CueConfig:
-        """A copy with the named cues switched off: ``"onset"``, ``"asymmetry"`` or ``"eye"``."""
+        """A copy with the named cues switched off: ``"onset"``, ``"asymmetry"`` or ``"eye"``.
+
+        Without the onset cue a posed expression rises as slowly and smoothly as a genuine one and holds
+        its apex (no fade).
+        """
         changes: dict[str, float] = {}
         for cue in cues:
             if cue == "onset":
-                changes.update(posed_onset=self.genuine_onset, posed_abruptness=0.0)
+                changes.update(posed_onset=self.genuine_onset, posed_fade=0.0)
             elif cue == "asymmetry":
                 changes.update(posed_asymmetry=0.0, posed_side_delay=0.0)
             elif cue == "eye":
@@ -101,6 +123,7 @@ class VideoPlan:
     head: np.ndarray  # T x 4: dx, dy (pixels), scale factor, rotation (degrees)
     boxes: np.ndarray  # T x 4: x, y, w, h of the face box in the frame
     onset: tuple[float, float]  # start and end of the target emotion's onset, fractions of the video
+    # (a posed step starts and ends at once: without the weaker side's delay, no frame is in its onset)
     noise_seed: int
 
     @property
@@ -159,10 +182,12 @@ def _smootherstep(u: np.ndarray) -> np.ndarray:
     return u**3 * (u * (6 * u - 15) + 10)
 
 
-def _rise(t: np.ndarray, start: float, duration: float, abruptness: float) -> np.ndarray:
-    """Onset curve: smootherstep blended with a linear ramp (which starts and stops with a jolt)."""
-    u = (t - start) / max(duration, 1e-6)
-    return (1 - abruptness) * _smootherstep(u) + abruptness * np.clip(u, 0.0, 1.0)
+def _rise(t: np.ndarray, start: float, duration: float) -> np.ndarray:
+    """Onset curve: a smootherstep from ``start`` over ``duration``; a step (0, then 1 after ``start``)
+    when ``duration`` is 0."""
+    if duration <= 0:
+        return (t > start).astype(float)
+    return _smootherstep((t - start) / duration)
 
 
 def _expression(emotion: str, side: str, contempt_side: str, eye_involvement: float) -> np.ndarray:
@@ -193,19 +218,28 @@ def plan_video(
     n_frames = frame_count(spec)
     t = np.arange(n_frames) / n_frames  # fraction of the video at each frame
 
-    # Timing of the target emotion. Onsets of both classes share a (jittered) centre, so frames in the
-    # kept window are not told apart by how much apex they contain, only by the cues.
-    onset_duration = (cues.genuine_onset if genuine else cues.posed_onset) * (
-        1 + rng.uniform(-1, 1) * cues.onset_jitter
-    )
-    delay = 0.0 if genuine else cues.posed_side_delay
+    # Timing of the target emotion, drawn alike for both classes (the same random numbers, from the same
+    # distributions), so that the classes differ only in how a posed video orders its intensities.
+    jitter = 1 + rng.uniform(-1, 1) * cues.onset_jitter
+    onset_duration = cues.genuine_onset * jitter
     onset_start = max(
         ONSET_CENTRE + rng.uniform(-1, 1) * cues.timing_jitter - onset_duration / 2, KEPT_WINDOW[0] + 0.01
     )
-    onset_duration = max(min(onset_duration, 0.85 - delay - onset_start), 1.0 / n_frames)
+    onset_duration = max(min(onset_duration, 0.85 - onset_start), 1.0 / n_frames)
     apex_end = rng.uniform(0.90, 0.94)
-    fall = 1 - 0.7 * _smootherstep((t - apex_end) / 0.12)
-    abruptness = 0.0 if genuine else cues.posed_abruptness
+    fall = 1 - 0.7 * _smootherstep((t - apex_end) / 0.12)  # a genuine video's offset, after the window
+    delay = 0.0 if genuine else cues.posed_side_delay
+    if genuine:
+        rise_duration, shape = onset_duration, fall
+    else:
+        # A step at the genuine onset's start (posed_onset 0), the apex, then a fade that is the genuine
+        # onset reversed in time, ending at the window's end.
+        rise_duration = 0.0
+        if cues.posed_onset > 0:  # a smootherstep, clamped as a genuine onset is
+            rise_duration = max(min(cues.posed_onset * jitter, 0.85 - onset_start), 1.0 / n_frames)
+        fade_start, fade_end = _posed_fade(onset_start, onset_duration, n_frames, spec.fps)
+        fade = _smootherstep((fade_end - t) / onset_duration)
+        shape = (1 - cues.posed_fade * (1 - fade)) * fall
     amplitude = subject.expressivity * (1 + rng.uniform(-1, 1) * cues.amplitude_jitter)
     eye = cues.genuine_eye_involvement if genuine else cues.posed_eye_involvement
     weaker_side = SIDES[int(rng.integers(2))]  # posed: the side that moves less and later
@@ -223,7 +257,7 @@ def plan_video(
         if not genuine and side == weaker_side:  # deliberate actions: one side weaker and later
             gain *= 1 - cues.posed_asymmetry
             start += delay
-        curves.append(_rise(t, start, onset_duration, abruptness) * fall * amplitude * gain)
+        curves.append(_rise(t, start, rise_duration) * shape * amplitude * gain)
         components.append(_expression(video.emotion, side, subject.contempt_side, eye))
         if not genuine:  # the contrasting emotion is acted too: same cues as the target
             curves.append(contrast * contrast_amplitude * gain)
@@ -234,9 +268,16 @@ def plan_video(
     phase = np.full(n_frames, "neutral", dtype=object)
     if not genuine:
         phase[t < contrast_end + contrast_relax] = "contrast"
-    phase[(t >= onset_start) & (t < onset_start + onset_duration + delay)] = "onset"
-    phase[(t >= onset_start + onset_duration + delay) & (t < apex_end)] = "apex"
-    phase[t >= apex_end] = "offset"
+    apex_start = onset_start + rise_duration + delay  # a posed step's onset: only the weaker side's delay
+    phase[(t >= onset_start) & (t < apex_start)] = "onset"
+    if genuine or cues.posed_fade <= 0:
+        phase[(t >= apex_start) & (t < apex_end)] = "apex"
+        phase[t >= apex_end] = "offset"
+    else:
+        phase[(t >= apex_start) & (t <= fade_start)] = "apex"
+        phase[t > fade_start] = "offset"
+        if cues.posed_fade >= 1:
+            phase[t >= fade_end] = "neutral"  # faded back to neutral, until the video's end
 
     head = _head_motion(rng, n_frames, spec.fps, subject.face_height, cues.head_motion)
     return VideoPlan(
@@ -245,13 +286,42 @@ def plan_video(
         fps=float(spec.fps),
         curves=np.stack(curves, axis=1).astype(np.float32),
         components=np.stack(components).astype(np.float32),
-        intensity=np.clip(_rise(t, onset_start, onset_duration, abruptness) * fall, 0.0, 1.0),
+        intensity=np.clip(_rise(t, onset_start, rise_duration) * shape, 0.0, 1.0),
         phase=phase,
         head=head,
         boxes=np.stack([_face_box(subject, pose, spec.width, spec.height) for pose in head]),
-        onset=(float(onset_start), float(onset_start + onset_duration)),
+        onset=(float(onset_start), float(onset_start + rise_duration)),
         noise_seed=int(rng.integers(2**31)),
     )
+
+
+def kept_frames(n_frames: int, fps: float) -> np.ndarray:
+    """The frames that notebook 02's default extraction keeps: every ``step``-th frame of the kept window,
+    ``step`` the smallest that keeps at most :data:`KEPT_FPS` frames per second (as
+    ``helpers.frames.sampled_indices(n_frames, fps, ExtractionConfig())``)."""
+    step = 1 if not fps or fps <= KEPT_FPS else max(1, math.ceil(round(fps / KEPT_FPS, 6)))
+    first, stop = int(round(KEPT_WINDOW[0] * n_frames)), int(round(KEPT_WINDOW[1] * n_frames))
+    return np.arange(first, stop, step)
+
+
+def _posed_fade(
+    onset_start: float, onset_duration: float, n_frames: int, fps: float
+) -> tuple[float, float]:
+    """Start and end (fractions of the video) of a posed video's fade: the genuine onset, reversed in time.
+
+    The kept frames (:func:`kept_frames`) after ``onset_start`` are mirrored onto themselves: frame ``i``
+    of the posed video shows what frame ``a + b - i`` of the genuine curve with the same timing shows,
+    ``a`` and ``b`` the first and the last of those frames. So the kept frames of both show the same
+    intensities, in another order. The fade ends at ``(a + b) / n - onset_start``, about the window's end,
+    and starts one onset duration earlier. (Aligning the mirror with the kept frames, rather than with
+    every frame, keeps the classes alike for the frames a model is given: mirrored about another point,
+    the posed video's kept frames would sample the genuine curve at other offsets from its start.)
+    """
+    t = np.arange(n_frames) / n_frames
+    kept = kept_frames(n_frames, fps)
+    after = kept[t[kept] > onset_start]  # the frames where a genuine curve has left neutral
+    fade_end = (after[0] + after[-1]) / n_frames - onset_start if len(after) else KEPT_WINDOW[1]
+    return fade_end - onset_duration, fade_end
 
 
 def _head_motion(
