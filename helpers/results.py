@@ -104,7 +104,9 @@ def provenance(profile: str, **extra: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 METRICS_FILE = "metrics.json"
-RUN_FILES = ("config.json", "env.json", "history.csv", "predictions.csv", METRICS_FILE)
+CONFIG_FILE = "config.json"
+VALIDATION_FILE = "val_predictions.csv"  # the validation subjects' predictions: what a configuration is chosen on
+RUN_FILES = (CONFIG_FILE, "env.json", "history.csv", "predictions.csv", METRICS_FILE)
 
 
 def atomic_torch_save(path: Path | str, payload: Any) -> Path:
@@ -163,7 +165,7 @@ def write_run(folder: Path | str, metrics: dict, history: pd.DataFrame, predicti
     """Write the five artifacts of one trained fold, each atomically, metrics.json last."""
     folder = Path(folder)
     (folder / METRICS_FILE).unlink(missing_ok=True)  # an overwritten run is incomplete until the end
-    write_json(folder / "config.json", config)
+    write_json(folder / CONFIG_FILE, config)
     write_json(folder / "env.json", env)
     write_csv(folder / "history.csv", history)
     write_csv(folder / "predictions.csv", predictions)
@@ -186,6 +188,11 @@ class RunArtifacts:
     history: pd.DataFrame
     predictions: pd.DataFrame | None
 
+    @property
+    def run_id(self) -> str:
+        """The run's folder name: its name and the hash of its settings (older runs: the folder's name)."""
+        return str(self.config.get("run_id") or self.folder.parent.name)
+
 
 def load_run(folder: Path | str, predictions: bool = True) -> RunArtifacts:
     """Read a complete run folder; ``predictions=False`` skips the largest file."""
@@ -194,7 +201,7 @@ def load_run(folder: Path | str, predictions: bool = True) -> RunArtifacts:
         raise FileNotFoundError(f"{folder} holds no complete run (no {METRICS_FILE})")
     frame = (pd.read_csv(folder / "predictions.csv", dtype={"subject": str, "code": str})
              if predictions and (folder / "predictions.csv").exists() else None)
-    return RunArtifacts(folder, read_json(folder / METRICS_FILE), read_json(folder / "config.json"),
+    return RunArtifacts(folder, read_json(folder / METRICS_FILE), read_json(folder / CONFIG_FILE),
                         read_json(folder / "env.json"), pd.read_csv(folder / "history.csv"), frame)
 
 

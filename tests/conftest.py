@@ -54,6 +54,10 @@ def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0)
     predictions = pd.DataFrame(rows)
     metrics = evaluate.evaluate_predictions(predictions, target)
     metrics["fold"] = fold
+    # validation scores (what selection looks at) from other random predictions than the test ones
+    validation = predictions.assign(**{c: rng.dirichlet(np.ones(12), len(predictions))[:, k]
+                                       for k, c in enumerate(compare.PROBS)})
+    metrics["validation"] = evaluate.selection_row(evaluate.evaluate_predictions(validation, target))
     config = {"approach": approach, "run": run, "model": run, "loss": "ce", "target": target, "fold": fold}
     results.write_run(results.run_dir(root, approach, run, fold), metrics, pd.DataFrame({"epoch": [1]}),
                       predictions, config, {})

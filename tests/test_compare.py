@@ -1,13 +1,15 @@
-"""The comparison of notebook 06: paired protocol, statistics, ensembles (no leaks) and artifact reading."""
+"""The comparison of notebook 06: paired protocol, ensembles (no leaks), artifact reading and reference rows."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import labels, results
-from helpers.analysis import compare, evaluate
+from helpers.analysis import compare, ensembles, evaluate, scoring, selection
 
 
 def videos_table(subjects=("s1", "s2"), codes=labels.CODES, fold=0, model="m", p=None) -> pd.DataFrame:
@@ -29,20 +31,20 @@ def videos_table(subjects=("s1", "s2"), codes=labels.CODES, fold=0, model="m", p
 
 
 def test_a_perfect_scorer_wins_every_pair():
-    result = compare.paired_protocol(videos_table())
+    result = scoring.paired_protocol(videos_table())
     assert result == {"accuracy": 1.0, "pairs": 12, "ties": 0, "skipped": 0}
 
 
 def test_an_inverted_scorer_loses_every_pair():
     inverted = videos_table(p=lambda s, c: 0.2 if labels.parse_code(c).genuine else 0.7)
-    assert compare.paired_protocol(inverted)["accuracy"] == 0.0
+    assert scoring.paired_protocol(inverted)["accuracy"] == 0.0
 
 
 def test_ties_count_half_and_missing_partners_are_skipped():
     table = videos_table(subjects=("s1",), p=lambda s, c: 0.5 if labels.parse_code(c).emotion == "happy"
                          else 0.9 if labels.parse_code(c).genuine else 0.1)
     table = table[table["code"] != "H2N2S"]  # sad loses its posed video: N2S has no partner
-    result = compare.paired_protocol(table)
+    result = scoring.paired_protocol(table)
     assert result["pairs"] == 5 and result["skipped"] == 1 and result["ties"] == 1
     assert result["accuracy"] == pytest.approx((4 + 0.5) / 5)
 
@@ -51,50 +53,14 @@ def test_paired_protocol_agrees_with_evaluate():
     rng = np.random.default_rng(0)
     table = videos_table(subjects=("a", "b", "c"))
     table["p_genuine"] = rng.random(len(table))
-    ours = compare.paired_protocol(table)
+    ours = scoring.paired_protocol(table)
     theirs = evaluate.paired_accuracy(table, table["p_genuine"].to_numpy())
     assert ours["accuracy"] == pytest.approx(theirs["accuracy"]) and ours["pairs"] == theirs["pairs"]
 
 
 def test_a_duplicated_video_is_refused():
     with pytest.raises(ValueError, match="one model and fold"):
-        compare.pair_table(pd.concat([videos_table(), videos_table()]))
-
-
-# ---- statistics -------------------------------------------------------------------------------------
-
-
-def test_mcnemar_against_a_hand_computed_case():
-    # 10 items: A alone right on 5, B alone right on 1, both right on 3, both wrong on 1.
-    a = [1, 1, 1, 1, 1, 0, 1, 1, 1, 0]
-    b = [0, 0, 0, 0, 0, 1, 1, 1, 1, 0]
-    result = compare.mcnemar(a, b)
-    assert (result["a_only"], result["b_only"], result["discordant"]) == (5, 1, 6)
-    # two-sided exact: 2 * P(X <= 1 | n=6, p=1/2) = 2 * (1 + 6) / 64
-    assert result["p_value"] == pytest.approx(14 / 64)
-
-
-def test_mcnemar_without_discordant_items_is_one():
-    assert compare.mcnemar([1, 0, 1], [1, 0, 1])["p_value"] == 1.0
-
-
-def test_paired_bootstrap():
-    a = np.array([1] * 40 + [0] * 10)
-    same = compare.paired_bootstrap(a, a, n_boot=500)
-    assert same["difference"] == 0 and same["p_value"] == 1.0
-    better = compare.paired_bootstrap(np.ones(50), np.zeros(50), n_boot=500)
-    assert better["difference"] == 1.0 and better["p_value"] == 0.0 and better["ci_low"] == 1.0
-    mixed = compare.paired_bootstrap(a, np.roll(a, 7), n_boot=500)
-    assert mixed["ci_low"] <= mixed["difference"] <= mixed["ci_high"]
-
-
-def test_compare_models_uses_shared_videos_only():
-    a = videos_table(model="single_task/a")
-    b = videos_table(model="multitask/b", p=lambda s, c: 0.4 if labels.parse_code(c).genuine else 0.6)
-    b = b[b["subject"] == "s1"]
-    result = compare.compare_models(pd.concat([a, b]), "single_task/a", "multitask/b")
-    assert result["mcnemar"]["n"] == 12 and result["accuracy_a"] == 1.0 and result["accuracy_b"] == 0.0
-    assert result["mcnemar"]["p_value"] == pytest.approx(2 * 0.5 ** 12)
+        scoring.pair_table(pd.concat([videos_table(), videos_table()]))
 
 
 # ---- ensembles --------------------------------------------------------------------------------------
@@ -109,20 +75,20 @@ def test_average_and_vote():
     good = folded("single_task/good", None)
     bad = folded("multitask/bad", lambda s, c: 0.3 if labels.parse_code(c).genuine else 0.6)
     ok = folded("temporal/ok", lambda s, c: 0.8 if labels.parse_code(c).genuine else 0.2)
-    scores = compare.ensemble(pd.concat([good, bad, ok]), ["single_task/good", "multitask/bad", "temporal/ok"])
+    scores = ensembles.ensemble(pd.concat([good, bad, ok]), ["single_task/good", "multitask/bad", "temporal/ok"])
     by = {m: part for m, part in scores.groupby("run")}
     assert set(by) == {"ensemble:average", "ensemble:vote", "ensemble:stacked"}
     genuine = (by["ensemble:average"]["authenticity_label"] == 1).to_numpy()
     assert np.allclose(by["ensemble:average"].loc[genuine, "p_genuine"], (0.9 + 0.3 + 0.8) / 3)
     assert np.allclose(by["ensemble:vote"].loc[genuine, "p_genuine"], 2 / 3)
-    assert compare.paired_protocol(by["ensemble:vote"][by["ensemble:vote"]["fold"] == 0])["accuracy"] == 1.0
+    assert scoring.paired_protocol(by["ensemble:vote"][by["ensemble:vote"]["fold"] == 0])["accuracy"] == 1.0
     assert (by["ensemble:average"]["pred"] == by["ensemble:average"]["label"]).all()
 
 
 def test_the_stacker_never_trains_on_its_test_fold():
     members = ["single_task/x", "multitask/y"]
-    table = compare.aligned(pd.concat([folded(m, None) for m in members]), members)
-    _, trained_on = compare.stacked_scores(table, members)
+    table = ensembles.aligned(pd.concat([folded(m, None) for m in members]), members)
+    _, trained_on = ensembles.stacked_scores(table, members)
     for fold, subjects in trained_on.items():
         assert not subjects & set(table.loc[table["fold"] == fold, "subject"])
 
@@ -139,16 +105,16 @@ def test_leakage_would_be_perfect_but_the_stacker_is_at_chance():
 
     member = "single_task/leaky"
     scores = folded(member, p)
-    table = compare.aligned(scores, [member])
-    stacked, _ = compare.stacked_scores(table, [member])
+    table = ensembles.aligned(scores, [member])
+    stacked, _ = ensembles.stacked_scores(table, [member])
     fold0 = table.assign(p_genuine=stacked)[table["fold"] == 0]
-    assert compare.paired_protocol(fold0)["accuracy"] == pytest.approx(0.5)
+    assert scoring.paired_protocol(fold0)["accuracy"] == pytest.approx(0.5)
 
     from sklearn.linear_model import LogisticRegression  # what a leaky stacker (fit on all rows) would do
 
-    leaky = LogisticRegression().fit(compare.stacking_features(table, [member]), table["authenticity_label"])
-    leaked = table.assign(p_genuine=leaky.predict_proba(compare.stacking_features(table, [member]))[:, 1])
-    assert compare.paired_protocol(leaked[leaked["fold"] == 0])["accuracy"] == 1.0
+    leaky = LogisticRegression().fit(ensembles.stacking_features(table, [member]), table["authenticity_label"])
+    leaked = table.assign(p_genuine=leaky.predict_proba(ensembles.stacking_features(table, [member]))[:, 1])
+    assert scoring.paired_protocol(leaked[leaked["fold"] == 0])["accuracy"] == 1.0
 
 
 # ---- reading artifacts ------------------------------------------------------------------------------
@@ -164,20 +130,95 @@ def test_tables_from_artifacts(tmp_path, write_fake_run):
     scores = compare.video_scores(runs)
     assert len(scores) == 2 * 3 * 12 and set(scores["model"]) == {"single_task/cnn-ce", "temporal/conv3d"}
     folds = compare.comparison_folds(runs)
-    summary = compare.summary_table(folds)
+    summary = compare.summary_table(folds, scores)
     assert set(summary["model"]) == set(scores["model"]) and (summary["folds"] == 2).all()
+    assert (summary["pairs"] == 3 * 6).all() and summary["paired_interval"].str.contains("CI").all()
     # the paired accuracy in metrics.json and the one recomputed from predictions agree
     ours = compare.fold_scores(scores).set_index(["model", "fold"])["paired_accuracy"]
     theirs = folds.set_index(["model", "fold"])["paired_accuracy"]
     assert np.allclose(ours.sort_index(), theirs.sort_index())
     shown = compare.display_table(summary)
-    assert "real/fake, paired" in shown.columns
-    reference = compare.reference_comparison(summary, "smoke (synthetic)")
-    assert "ours: smoke (synthetic)" in reference.columns and (reference["our model"] != "").any()
-    paired = reference[reference["task"] == "real/fake, paired protocol"]  # answered by the best of any approach
-    best = summary.loc[summary["paired_accuracy_mean"].idxmax()]
-    assert len(paired) == 2 and (paired["our model"] == best["model"]).all()
-    assert (reference.loc[reference["task"].str.startswith("multi-task"), "ours: smoke (synthetic)"] == "not run").all()
-    assert set(compare.best_per_approach(summary)) == {"single_task", "temporal"}
+    assert "real/fake, paired" in shown.columns and compare.DISPLAY_EXTRA["paired_interval"] in shown.columns
     by_emotion = compare.authenticity_by_emotion(scores)
     assert set(by_emotion["emotion"]) == set(labels.EMOTIONS)
+
+
+def test_the_summary_is_ranked_by_validation_not_by_test(tmp_path, write_fake_run):
+    for seed, run in enumerate(("a", "b", "c")):
+        write_fake_run(tmp_path, "single_task", run, 0, ["s1", "s2"], seed=seed)
+    runs = compare.load_all(tmp_path)
+    validation = selection.validation_table(runs)
+    summary = compare.summary_table(compare.comparison_folds(runs), validation=validation)
+    by_validation = validation.sort_values("paired_accuracy", ascending=False)["run_id"].tolist()
+    assert [model.split("/")[1] for model in summary["model"]] == by_validation
+    assert summary["validation_paired_mean"].is_monotonic_decreasing
+
+
+# ---- the published numbers beside ours ---------------------------------------------------------------
+
+
+def reference_summary(models: dict[str, float]) -> pd.DataFrame:
+    """A ``summary_table``-like frame: one row per model with a paired accuracy, in the order given."""
+    return pd.DataFrame([{"approach": model.split("/")[0], "model": model, "paired_accuracy": value,
+                          "paired_accuracy_mean": value, "paired_interval": f"{value:.1f} (CI)",
+                          "frame_accuracy": "30.0 ± 1.0", "frame_accuracy_mean": 30.0}
+                         for model, value in models.items()])
+
+
+def test_the_reference_rows_take_the_first_ranked_model_not_the_best_test_score():
+    # ranked by validation: the temporal model first, although the single-task one scored higher on test
+    summary = reference_summary({"temporal/selected on validation": 60.0, "single_task/selected on validation": 80.0})
+    reference = compare.reference_comparison(summary, "full", synthetic=False)
+    paired = reference[reference["task"] == "real/fake, paired protocol"]
+    assert len(paired) == 2 and (paired["our model"] == "temporal/selected on validation").all()
+    assert (paired["ours: full"] == "60.0 (CI)").all()
+    single = reference[reference["task"].str.startswith("12-class, frames")]
+    assert single["our model"].item() == "single_task/selected on validation"
+    assert (reference.loc[reference["task"].str.startswith("multi-task"), "ours: full"] == "not run").all()
+
+
+def test_synthetic_numbers_are_labelled_not_comparable():
+    reference = compare.reference_comparison(reference_summary({"temporal/x": 99.0}), "smoke", synthetic=True)
+    ours = [column for column in reference.columns if column.startswith("ours")]
+    assert ours == ["ours: smoke (synthetic data: not comparable)"]
+    real = compare.reference_comparison(reference_summary({"temporal/x": 99.0}), "full", synthetic=False)
+    assert "not comparable" not in " ".join(real.columns)
+
+
+# ---- runs under other settings ----------------------------------------------------------------------
+
+
+def artifacts(approach: str, run: str, run_id: str, identity: dict, fold: int = 0) -> results.RunArtifacts:
+    config = {"approach": approach, "run": run, "run_id": run_id, "identity": identity, "fold": fold}
+    return results.RunArtifacts(Path("unused") / run_id / f"fold_{fold}", {}, config, {}, pd.DataFrame(), None)
+
+
+def test_run_differences_name_only_the_settings_that_differ():
+    identity = {"model": "resnet18", "train": {"lr": 1e-3, "epochs": 5}}
+    runs = [artifacts("single_task", "resnet", "resnet-aaaaaa", identity),
+            artifacts("single_task", "resnet", "resnet-aaaaaa", identity, fold=1),
+            artifacts("single_task", "resnet", "resnet-bbbbbb", {**identity, "train": {"lr": 1e-4, "epochs": 5}}),
+            artifacts("single_task", "cnn", "cnn-cccccc", identity)]
+    table = compare.run_differences(runs)
+    assert set(table["run_id"]) == {"resnet-aaaaaa", "resnet-bbbbbb"}
+    assert [c for c in table.columns if c not in ("approach", "run", "run_id")] == ["train.lr"]
+    assert sorted(table["train.lr"]) == [1e-4, 1e-3]
+    assert compare.run_differences(runs[:2]).empty
+
+
+# ---- probabilities as the model gave them -----------------------------------------------------------
+
+
+def test_close_probabilities_survive_the_predictions_file(tmp_path):
+    videos = pd.DataFrame({"subject": ["s1", "s1"], "code": ["N2H", "S2N2H"],
+                           "label": [labels.parse_code(code).label for code in ("N2H", "S2N2H")]})
+    probs = np.full((2, 12), (1 - 0.5) / 10, dtype=np.float32)
+    probs[:, 0], probs[:, 6] = 0.25, 0.25
+    probs[1, 0] += 1e-5  # a difference rounding to 4 decimals would erase: the pair would tie
+    probs[1, 6] -= 1e-5
+    table = evaluate.predictions_table({"probs": probs, "video": np.array([0, 1]), "frame": np.array([0, 0])},
+                                       videos, "label")
+    results.write_csv(tmp_path / "predictions.csv", table)
+    read = pd.read_csv(tmp_path / "predictions.csv", dtype={"subject": str, "code": str})
+    genuine = compare.p_genuine(evaluate.video_level(read), "label")
+    assert genuine[0] != genuine[1]

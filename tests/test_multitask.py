@@ -285,13 +285,15 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, condition
         fold = train.FoldData(0, *(train.attach_context_paths(t, crops) for t in (fold.train, fold.val, fold.test)))
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     metrics = train.run_fold(config, fold, paths)
-    folder = results.run_dir(paths.results, "multitask", config.run_name, 0)
+    folder = results.run_dir(paths.results, "multitask", config.run_id, 0)
     run = results.load_run(folder)
     prefix = {"fusion": "fusion_attention-", "cascade": "cascade_embedding-" if conditioning == "embedding" else "cascade-"}
     assert config.run_name.startswith(prefix.get(variant, variant))
     assert list(run.predictions.columns[-12:]) == evaluate.prob_columns(12), "12-class probabilities, as 03's"
     assert {"label", "emotion", "authenticity", "multitask"} <= set(metrics)
     assert metrics["multitask"]["combined_frame_accuracy"] == pytest.approx(metrics["label"]["frame"]["accuracy"])
+    # "both right" means one thing at every level: the 12-class prediction is right
+    assert metrics["multitask"]["combined_video_accuracy"] == pytest.approx(metrics["label"]["video"]["accuracy"])
     table = multitask.multitask_fold_table([run])
     assert table.loc[0, "variant"] == variant and table.loc[0, "weighting"] == "precision"
     assert table.loc[0, "mt_emotion_video_accuracy"] == pytest.approx(table.loc[0, "emotion_video_accuracy"])
@@ -306,7 +308,7 @@ def test_run_fold_writes_artifacts_like_single_task(tmp_path, variant, condition
         assert "train_face_attention" in run.history.columns
     assert not (paths.checkpoints / "multitask").exists() or not any((paths.checkpoints / "multitask").rglob("*.pt"))
     # save_weights means what it means in 03: the default keeps the fold's weights, and they load back
-    weights = train.model_weights_path(paths, "multitask", config.run_name, 0)
+    weights = train.model_weights_path(paths, "multitask", config.run_id, 0)
     rebuilt = config.build_model(untrained=True)
     rebuilt.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
 
@@ -319,8 +321,8 @@ def test_save_weights_none_keeps_no_multitask_weights(tmp_path):
         train=train.TrainConfig(epochs=1, progress=False, verbose=False, scheduler="none"))
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     train.run_fold(config, fold, paths)
-    assert results.is_complete(results.run_dir(paths.results, "multitask", config.run_name, 0))
-    assert not train.model_weights_path(paths, "multitask", config.run_name, 0).exists()
+    assert results.is_complete(results.run_dir(paths.results, "multitask", config.run_id, 0))
+    assert not train.model_weights_path(paths, "multitask", config.run_id, 0).exists()
 
 
 def test_a_killed_precision_weighted_run_resumes_with_its_loss_weights(tmp_path):
@@ -409,7 +411,7 @@ def test_command_line_runs_the_smoke_experiment_file(tmp_path, monkeypatch, caps
     config = seen[0]
     assert isinstance(config, approaches.MultiTaskConfig) and config.weighting == "precision"
     assert config.run_name in capsys.readouterr().out
-    folder = tmp_path / "results" / "smoke" / "multitask" / config.run_name
+    folder = tmp_path / "results" / "smoke" / "multitask" / config.run_id
     assert (folder / "folds.csv").exists() and results.is_complete(folder / "fold_0")
     with pytest.raises(SystemExit):
         command_line.main([])

@@ -100,8 +100,9 @@ def test_book_builds_with_warnings_as_errors(smoke_environment):
     assert "Kulkarni" in (html / "book" / "references.html").read_text()
     results_page = (html / "book" / "results.html").read_text()
     assert "profile 'smoke', synthetic SASE-FE-like data" in results_page, "results page must name its data"
-    assert "paired accuracy" in results_page and "McNemar exact p" in results_page
-    assert results_page.count("<table") >= 3, "comparison, ensemble and reference tables"
+    assert "paired accuracy" in results_page and "sign-flip p" in results_page and "CI" in results_page
+    assert "ranked first on validation" in results_page, "the chosen model is chosen without its test subjects"
+    assert results_page.count("<table") >= 4, "selected, comparison, ensemble and reference tables"
     assert len(re.findall(r'<img[^>]+src="\.\./_images/', results_page)) >= 6, "pasted figures missing"
     assert "real SASE-FE" in (html / "book" / "reproduce_on_colab.html").read_text()
 

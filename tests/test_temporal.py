@@ -106,7 +106,7 @@ def test_a_tiny_fold_trains_evaluates_and_writes_artifacts(tmp_path):
                                          normalization="imagenet",
                                          train=train.TrainConfig(epochs=1, progress=False, verbose=False))
         metrics = train.run_fold(config, fold, paths)
-        run = results.load_run(results.run_dir(paths.results, "temporal", config.run_name, 0))
+        run = results.load_run(results.run_dir(paths.results, "temporal", config.run_id, 0))
         assert metrics["n_videos"] == 2 and metrics["n_frames"] == 6  # 3 clips per test video
         assert {f"prob_{k}" for k in range(12)} <= set(run.predictions.columns)
         assert run.metrics["authenticity"]["video"]["n"] == 2

@@ -5,6 +5,7 @@ import json
 import os
 import time
 
+import pandas as pd
 import pytest
 import torch
 
@@ -197,14 +198,14 @@ def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypa
         results_dir=str(tmp_path / "results"), train=quiet(epochs=1))
     table = train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")
     assert sorted(table["fold"]) == [0, 1] and (table["run"] == "simple_cnn-focal").all()
-    folder = results.run_dir(tmp_path / "results" / "smoke", "single_task", "simple_cnn-focal", 1)
+    folder = results.run_dir(tmp_path / "results" / "smoke", "single_task", config.run_id, 1)
     run = results.load_run(folder)
     assert len(run.predictions) == 2 * 12 * 3  # 2 test subjects x 12 videos x 3 frames
     assert set(run.predictions["subject"]) == set(run.metrics["subjects"]["test"])
     assert not set(run.metrics["subjects"]["test"]) & set(run.metrics["subjects"]["train"] + run.metrics["subjects"]["val"])
     assert run.config["loss"] == "focal" and run.config["fold"] == 1 and run.env["dataset_fingerprint"]
     assert run.env["mixed_precision"] == "no" and run.env["device"]["cuda"] is False  # a CPU: full precision
-    assert not (tmp_path / "work" / "smoke" / "checkpoints" / "single_task" / "simple_cnn-focal" / "fold_1").exists()
+    assert not (tmp_path / "work" / "smoke" / "checkpoints" / "single_task" / config.run_id / "fold_1").exists()
     assert_saved_weights_reproduce_the_predictions(tmp_path, run)
 
     def must_not_train(*args, **kwargs):
@@ -234,7 +235,9 @@ def test_command_line_runs_an_experiment_file(tmp_path, capsys):
     finally:
         train.run_experiment = original
     assert "simple_cnn-cross_entropy" in capsys.readouterr().out
-    assert (tmp_path / "results" / "smoke" / "single_task" / "simple_cnn-cross_entropy" / "folds.csv").exists()
+    run_id = approaches.load_config(path).run_id
+    assert run_id.startswith("simple_cnn-cross_entropy-")
+    assert (tmp_path / "results" / "smoke" / "single_task" / run_id / "folds.csv").exists()
 
 
 def test_the_crops_of_notebook_02_are_found(tmp_path):
@@ -262,11 +265,92 @@ def assert_saved_weights_reproduce_the_predictions(tmp_path, run) -> None:
     from helpers.analysis import evaluate, inference
 
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
-    trained = [t for t in inference.load_trained_models(paths.results / "single_task" / "simple_cnn-focal", paths)
-               if t.fold == 1]
+    trained = [t for t in inference.load_trained_models(run.folder.parent, paths) if t.fold == 1]
     subject = run.metrics["subjects"]["test"][0]
     saved = run.predictions[(run.predictions["subject"] == subject) & (run.predictions["code"] == "N2H")]
     crops = frames.load_crops(tmp_path / "crops", subject, "N2H", mmap=False)[saved["frame"].to_numpy()]
     scores = inference.score_crops(crops, trained)
     columns = evaluate.prob_columns(12)
     assert np.allclose(scores[columns].to_numpy(), saved[columns].to_numpy(), atol=1e-4)
+
+
+def test_results_made_under_other_settings_are_kept_and_never_reused(tmp_path, capsys):
+    """Changing a setting that changes the result (here the epochs) trains a new run beside the old one and
+    says what differs; changing one that does not (the loader processes) reuses the results."""
+    from helpers import results
+
+    dataset = fake_crops(tmp_path / "crops", subjects=("a", "b", "c"))
+
+    def config(**changes):
+        values = {"profile": "smoke", "model": "simple_cnn", "weights": None, "image_size": 32,
+                  "normalization": "imagenet", "frames_per_video": 1, "eval_frames_per_video": 1, "batch_size": 12,
+                  "workers": 0, "folds": [0], "work_dir": str(tmp_path / "work"), "results_dir": str(tmp_path / "results"),
+                  "train": {"epochs": 1, "progress": False, "verbose": False}, **changes}
+        return approaches.SingleTaskConfig.from_dict(values)
+
+    first = config()
+    train.run_experiment(first, dataset, crops_dir=tmp_path / "crops")
+    longer = config(train={"epochs": 2, "progress": False, "verbose": False})
+    assert longer.run_name == first.run_name and longer.run_id != first.run_id
+    capsys.readouterr()
+    train.run_experiment(longer, dataset, crops_dir=tmp_path / "crops")
+    said = capsys.readouterr().out
+    assert "other settings" in said and "train.epochs: 1 / 2" in said and "training" in said
+    profile_results = tmp_path / "results" / "smoke"
+    for run in (first, longer):  # both kept, each with its own settings
+        stored = results.load_run(results.run_dir(profile_results, "single_task", run.run_id, 0))
+        assert stored.config["run_id"] == run.run_id and stored.config["identity"]["train"]["epochs"] == run.train.epochs
+        assert stored.metrics["epochs_run"] == run.train.epochs
+    same = config(workers=1, save_weights="none")  # where and what it keeps, not what it learns
+    assert same.run_id == first.run_id
+    train.run_experiment(same, dataset, crops_dir=tmp_path / "crops")
+    assert "not retraining" in capsys.readouterr().out
+
+
+class TwoHeadColours(ColourDataset):
+    """ColourDataset with the two heads' targets of the multi-task approach."""
+
+    def __getitem__(self, i):
+        item = super().__getitem__(i)
+        return {**item, "emotion": item["label"], "authenticity": item["label"] % 2}
+
+
+def test_multi_head_tasks_judge_epochs_by_the_unweighted_sum_of_their_losses(tmp_path):
+    from helpers.models import weighting
+
+    model, task, train_loader, val_loader = make_run()
+    assert train.fit(model, task, train_loader, val_loader, quiet(epochs=1)).monitor == "val_loss"
+    two_heads = models.build_model("simple_cnn", models.TWO_TASK_HEADS, None, image_size=16)
+    combination = weighting.attach_weighting(two_heads, weighting.build_weighting("precision")).loss_weighting
+    head_losses = {head: losses.build_loss("cross_entropy") for head in models.TWO_TASK_HEADS}
+    multi = train.MultiTaskTask(head_losses, combination, train.BatchTransform([0.5] * 3, [0.25] * 3, image_size=16))
+    train_loader = train.make_loader(TwoHeadColours(48, seed=1), batch_size=8, train=True, workers=0)
+    val_loader = train.make_loader(TwoHeadColours(16, seed=2), batch_size=16, train=False, workers=0)
+    fitted = train.fit(two_heads, multi, train_loader, val_loader, quiet(epochs=2))
+    assert fitted.monitor == "val_loss_sum"
+    assert fitted.best_epoch == int(fitted.history["val_loss_sum"].idxmin()) + 1
+    told = train.fit(two_heads, multi, train_loader, val_loader, quiet(epochs=1, monitor="val_accuracy",
+                                                                        monitor_mode="max"))
+    assert told.monitor == "val_accuracy"
+
+
+def test_a_fold_normalises_with_its_training_crops_only(tmp_path):
+    """The dataset's statistics come from the fold's training crops, not from every subject's frames."""
+    import numpy as np
+
+    from helpers import profiles, results
+
+    dataset = fake_crops(tmp_path / "crops", subjects=("a", "b", "c", "d"))
+    config = approaches.SingleTaskConfig(
+        profile="smoke", model="simple_cnn", weights=None, image_size=32, normalization="dataset",
+        frames_per_video=2, eval_frames_per_video=2, batch_size=12, workers=0, folds=[0], val_fraction=0,
+        work_dir=str(tmp_path / "work"), results_dir=str(tmp_path / "results"), train=quiet(epochs=1))
+    fold = config.fold_data(dataset.index, dataset.splits, 0, tmp_path / "crops")
+    for path in fold.test[train.CROP_PATH_COLUMN]:  # test subjects filmed in another light
+        np.save(path, np.load(path) // 4 + 180)
+    train.run_fold(config, fold, profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results"))
+    stored = results.load_run(results.run_dir(tmp_path / "results" / "smoke", "single_task", config.run_id, 0))
+    expected = train.normalization_stats("dataset", train_videos=fold.train)
+    assert np.allclose(stored.config["normalization_stats"]["mean"], expected["mean"])
+    everyone = train.crop_statistics(pd.concat([fold.train, fold.test]))
+    assert not np.allclose(expected["mean"], everyone["mean"]), "the test subjects' crops must not count"

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
 
 from helpers import labels

@@ -1,5 +1,5 @@
-"""Comparing every trained approach from its artifacts alone (notebook 06): one table, the ChaLearn 2017
-paired protocol, a statistical test between the best two models, and ensembles of the approaches.
+"""Comparing every trained approach from its artifacts alone (notebook 06): tables with intervals over
+subjects, the ChaLearn 2017 paired protocol, and what distinguishes runs.
 
 Everything starts from the saved ``predictions.csv`` of each fold (``helpers.results``), reduced to
 **video scores** (``video_scores``): one row per model, test fold and video with the true labels, the
@@ -8,12 +8,12 @@ video-level 12-class probabilities (when the model predicts the 12 classes) and 
 probability of "genuine"). Each row is an *out-of-fold* prediction: the run of fold k only ever scores the
 subjects of fold k, which it never saw in training.
 
-- ``paired_protocol``: for each subject and emotion, the video with the higher genuineness is called
-  genuine; pair accuracy, ties counting half; videos without their partner are skipped and counted.
-- ``mcnemar`` (exact binomial test on the discordant videos) and ``paired_bootstrap``: is the difference
-  between two models real? ``compare_models`` applies both to the videos the two models share.
-- ``ensemble``: averaging, majority voting and a stacked logistic regression over the members' video
-  scores; the stacker of test fold k is fit only on the rows of the *other* folds.
+- ``paired_protocol`` (``scoring``): for each subject and emotion, the video with the higher genuineness is
+  called genuine; pair accuracy, ties counting half; videos without their partner are skipped and counted;
+- ``summary_table`` / ``interval_table``: mean ± std over folds, and pooled scores with 95 % intervals from
+  resampling *subjects* (``stats``); rows ranked by the validation subjects' score, never the test's;
+- ``reference_comparison``: the published SASE-FE numbers beside the selected models' (``selection``);
+- tests between models and ensembles live in ``stats`` and ``ensembles``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import labels, results
-from helpers.analysis import evaluate
+from helpers.analysis import evaluate, stats
+from helpers.analysis.scoring import correct, paired_protocol
 
 APPROACHES = ("single_task", "multitask", "temporal")
 APPROACH_NAMES = {"single_task": "single-task (03)", "multitask": "multi-task (04)", "temporal": "temporal (05)",
@@ -52,8 +53,9 @@ REFERENCE_NUMBERS = pd.DataFrame([
 
 
 def model_name(config: dict) -> str:
-    """``<approach>/<run>``: unique across the notebooks (run names alone may repeat between approaches)."""
-    return f"{config.get('approach')}/{config.get('run')}"
+    """``<approach>/<run id>``: unique across the notebooks (run names alone may repeat between approaches, and
+    between settings: the run id holds the hash of the settings)."""
+    return f"{config.get('approach')}/{config.get('run_id') or config.get('run')}"
 
 
 def load_all(profile_results, approaches: Sequence[str] = APPROACHES, predictions: bool = True
@@ -102,48 +104,8 @@ def video_scores(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------------
-# The paired protocol (ChaLearn LAP 2017)
-# --------------------------------------------------------------------------------------------------
-
-
-def pair_table(videos: pd.DataFrame, score: str = "p_genuine") -> pd.DataFrame:
-    """One row per (subject, emotion) with both videos: the two genuineness scores and the pair's score
-    (1 genuine scored higher, 0.5 tie, 0 posed scored higher). ``videos`` needs ``subject``, ``code``
-    and ``score`` (emotion and authenticity come from the code)."""
-    table = videos[["subject", "code", score]].copy()
-    parsed = [labels.parse_code(c) for c in table["code"]]
-    table["emotion"] = [v.emotion for v in parsed]
-    table["genuine"] = [v.genuine for v in parsed]
-    genuine = table[table["genuine"]].set_index(["subject", "emotion"])[score].rename("genuine_score")
-    posed = table[~table["genuine"]].set_index(["subject", "emotion"])[score].rename("posed_score")
-    if genuine.index.duplicated().any() or posed.index.duplicated().any():
-        raise ValueError("a subject has the same video twice: score one model and fold at a time")
-    pairs = pd.concat([genuine, posed], axis=1, join="inner").reset_index()
-    difference = pairs["genuine_score"] - pairs["posed_score"]
-    pairs["score"] = np.where(difference > 0, 1.0, np.where(difference == 0, 0.5, 0.0))
-    return pairs
-
-
-def paired_protocol(videos: pd.DataFrame, score: str = "p_genuine") -> dict:
-    """``accuracy`` over the complete pairs (ties count half), ``pairs``, ``ties`` and ``skipped``: the
-    videos whose partner (same subject and emotion, other authenticity) is missing."""
-    pairs = pair_table(videos, score)
-    return {"accuracy": float(pairs["score"].mean()) if len(pairs) else float("nan"), "pairs": int(len(pairs)),
-            "ties": int((pairs["score"] == 0.5).sum()), "skipped": int(len(videos) - 2 * len(pairs))}
-
-
-# --------------------------------------------------------------------------------------------------
 # Per-fold scores from video scores
 # --------------------------------------------------------------------------------------------------
-
-
-def correct(scores: pd.DataFrame, task: str = "authenticity") -> np.ndarray:
-    """Is each video right? ``authenticity``: p(genuine) > 0.5 agrees with the truth; ``label``: 12-class."""
-    if task == "authenticity":
-        return (scores["p_genuine"].to_numpy() > 0.5) == scores["authenticity_label"].to_numpy().astype(bool)
-    if task == "label":
-        return scores["pred"].to_numpy() == scores["label"].to_numpy()
-    raise ValueError(f"task must be 'authenticity' or 'label', got {task!r}")
 
 
 def fold_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -194,28 +156,87 @@ def comparison_folds(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
     return table
 
 
-def summary_table(folds: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std over folds (in percent) of each model, best paired accuracy first."""
+def interval_table(scores: pd.DataFrame, task: str = "paired", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per model: the ``task`` metric pooled over its test folds with a 95 % interval from resampling subjects
+    (``stats.cluster_bootstrap``): ``model, estimate, ci_low, ci_high, items, subjects, interval`` (text)."""
+    rows = []
+    for model, part in scores.groupby("model", sort=False):
+        if task == "label" and (part["pred"] < 0).any():
+            continue  # no 12-class predictions
+        result = stats.cluster_bootstrap(stats.totals(part, task), n_boot=n_boot, seed=seed)
+        rows.append({"model": model, "estimate": result["estimate"], "ci_low": result["ci_low"],
+                     "ci_high": result["ci_high"], "items": result["n_items"], "subjects": result["n_subjects"],
+                     "interval": stats.format_interval(result)})
+    return pd.DataFrame(rows, columns=["model", "estimate", "ci_low", "ci_high", "items", "subjects", "interval"])
+
+
+def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None,
+                  validation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean ± std over folds (in percent) of each model; with ``scores``, its paired accuracy pooled over the
+    folds with a 95 % interval over subjects and the number of pairs (``paired_interval``); with
+    ``validation`` (``selection.validation_table``), the mean validation paired accuracy that ranks the rows
+    (``validation_paired``): the test scores are shown, never used to order or choose."""
     metrics = [*TABLE_METRICS, "emotion_frame_accuracy", "authenticity_frame_accuracy"]
     table = evaluate.aggregate_folds(folds, metrics=metrics, by=("approach", "model", "target"))
-    return table.sort_values("paired_accuracy_mean", ascending=False, na_position="last").reset_index(drop=True)
+    if scores is not None:
+        intervals = interval_table(scores)
+        table = table.merge(intervals[["model", "interval", "items"]].rename(
+            columns={"interval": "paired_interval", "items": "pairs"}), on="model", how="left")
+    if validation is not None and len(validation):
+        means = validation.assign(model=validation["approach"] + "/" + validation["run_id"]).groupby("model")[
+            "paired_accuracy"].mean().mul(100).rename("validation_paired_mean")
+        table = table.merge(means, left_on="model", right_index=True, how="left")
+        table["validation_paired"] = table["validation_paired_mean"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}")
+        table = table.sort_values(["validation_paired_mean", "model"], ascending=[False, True], na_position="last")
+    return table.reset_index(drop=True)
+
+
+SCORE_METRICS = ("video_accuracy", "authenticity_video_accuracy", "paired_accuracy")
+
+
+def score_summary(scores: pd.DataFrame, ranking: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per model of ``scores`` (video scores): mean ± std over folds of the 12-class and real/fake video
+    accuracy and the paired accuracy, the paired accuracy pooled over folds with its 95 % interval over
+    subjects (``paired_interval``) and its pairs; in the order of ``ranking`` (models chosen without the test
+    subjects, e.g. by validation) when given."""
+    folds = fold_scores(scores)
+    table = evaluate.aggregate_folds(folds, metrics=SCORE_METRICS, by=("approach", "model"))
+    intervals = interval_table(scores)[["model", "interval", "items"]].rename(
+        columns={"interval": "paired_interval", "items": "pairs"})
+    table = table.merge(intervals, on="model", how="left")
+    if ranking is not None:
+        order = {model: rank for rank, model in enumerate(ranking)}
+        table = table.assign(rank=table["model"].map(order).fillna(len(order))).sort_values(["rank", "model"])
+        table = table.drop(columns="rank")
+    return table.reset_index(drop=True)
+
+
+def with_paired_intervals(summary: pd.DataFrame, runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
+    """``summary`` (``evaluate.aggregate_folds`` of runs, with ``run_id``) with each run's paired accuracy
+    pooled over its folds, its 95 % interval over subjects and its pairs (``paired_interval``, ``pairs``)."""
+    intervals = interval_table(video_scores(runs)).assign(run_id=lambda t: t["model"].str.split("/", n=1).str[1])
+    return summary.merge(intervals[["run_id", "interval", "items"]].rename(
+        columns={"interval": "paired_interval", "items": "pairs"}), on="run_id", how="left")
+
+
+DISPLAY_EXTRA = {"paired_interval": "real/fake, paired, pooled (95 % CI over subjects)",
+                 "validation_paired": "validation paired % (what ranks the rows)"}
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The text columns of ``summary_table`` with readable headers."""
-    table = summary[["approach", "model", "target", "folds", *TABLE_METRICS]].copy()
+    """The text columns of ``summary_table`` or ``score_summary`` with readable headers."""
+    extra = [column for column in (*DISPLAY_EXTRA, "pairs") if column in summary]
+    shown = [column for column in ("approach", "model", "target", "folds", *TABLE_METRICS) if column in summary]
+    table = summary[[*shown, *extra]].copy()
     table["approach"] = table["approach"].map(lambda a: APPROACH_NAMES.get(a, a))
-    return table.rename(columns=TABLE_METRICS)
+    return table.rename(columns={**TABLE_METRICS, **DISPLAY_EXTRA})
 
 
-def best_per_approach(summary: pd.DataFrame, metric: str = "paired_accuracy_mean") -> dict[str, str]:
-    """The best model of each approach by ``metric`` (then by real/fake video accuracy)."""
-    ranked = summary.sort_values([metric, "authenticity_video_accuracy_mean"], ascending=False, na_position="last")
-    return {approach: part["model"].iloc[0] for approach, part in ranked.groupby("approach", sort=False)}
-
-
-def reference_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The published SASE-FE numbers beside the best of ours on the same measure (``dataset`` names ours)."""
+def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool) -> pd.DataFrame:
+    """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``summary_table``
+    of the *selected* models, ranked by validation): the row's approach's model, or for a row of any
+    approach the first of the ranking. On synthetic data the column says that the two are not comparable."""
+    column_name = f"ours: {dataset}" + (" (synthetic data: not comparable)" if synthetic else "")
     rows = []
     for ref in REFERENCE_NUMBERS.itertuples():
         # pandas stores the missing approach as NaN: any approach may answer these rows
@@ -223,147 +244,43 @@ def reference_comparison(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
         column = f"{ref.metric}_mean"
         candidates = candidates.dropna(subset=[column]) if column in candidates else candidates.iloc[:0]
         if len(candidates):
-            best = candidates.loc[candidates[column].idxmax()]
-            ours, model = best[ref.metric], best["model"]
+            best = candidates.iloc[0]
+            ours = best.get("paired_interval", best[ref.metric]) if ref.metric == "paired_accuracy" else best[ref.metric]
+            model = best["model"]
         else:
             ours, model = "not run", ""
         rows.append({"source": ref.source, "task": ref.task, "SASE-FE (published)": f"{ref.sase_fe_percent:.1f}",
-                     f"ours: {dataset}": ours, "our model": model})
+                     column_name: ours, "our model": model})
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------------------------------
-# Statistics
-# --------------------------------------------------------------------------------------------------
-
-
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
-    """Exact McNemar test: ``b`` (A right, B wrong) and ``c`` (A wrong, B right); under the null each
-    discordant item is equally likely to go either way, so the two-sided p-value is the binomial test of
-    ``b`` successes in ``b + c`` trials with p = 1/2 (1.0 when there is no discordant item)."""
-    from scipy.stats import binomtest
-
-    a, b_ = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
-    if a.shape != b_.shape:
-        raise ValueError("the two models must be scored on the same items")
-    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
-    p_value = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"n": int(len(a)), "a_only": b, "b_only": c, "discordant": b + c, "p_value": p_value}
-
-
-def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], n_boot: int = 10000,
-                     seed: int = 0) -> dict:
-    """Accuracy difference A - B with a 95 % percentile interval from resampling the items (the same
-    resample for both models) and a two-sided p-value (twice the smaller share of resampled differences
-    on either side of 0, capped at 1)."""
-    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
-    if a.shape != b.shape or len(a) == 0:
-        raise ValueError("the two models must be scored on the same, non-empty items")
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(a), size=(n_boot, len(a)))
-    differences = a[index].mean(axis=1) - b[index].mean(axis=1)
-    p_value = min(1.0, 2 * min((differences <= 0).mean(), (differences >= 0).mean()))
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return {"difference": float(a.mean() - b.mean()), "ci_low": float(low), "ci_high": float(high),
-            "p_value": float(p_value), "n": int(len(a))}
-
-
-def aligned(scores: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
-    """The videos every one of ``models`` scored (same fold, subject and code), one column block each:
-    ``<model>:p_genuine``, ``<model>:pred``, ``<model>:prob_k``, plus the true labels."""
-    truth = ["label", "emotion_label", "authenticity_label"]
-    merged = None
-    for model in models:
-        part = scores[scores["model"] == model].set_index(KEYS)
-        if part.empty:
-            raise ValueError(f"no video scores for model {model!r}")
-        block = part[["p_genuine", "pred", *PROBS]].add_prefix(f"{model}:")
-        merged = part[truth].join(block) if merged is None else merged.join(block, how="inner")
-    return merged.reset_index()
-
-
-def compare_models(scores: pd.DataFrame, model_a: str, model_b: str, task: str = "authenticity",
-                   n_boot: int = 10000, seed: int = 0) -> dict:
-    """McNemar and the paired bootstrap on the video-level correctness of two models (shared videos only)."""
-    table = aligned(scores, [model_a, model_b])
-
-    def view(model: str) -> pd.DataFrame:
-        return table.rename(columns={f"{model}:p_genuine": "p_genuine", f"{model}:pred": "pred"})
-
-    a, b = correct(view(model_a), task), correct(view(model_b), task)
-    return {"model_a": model_a, "model_b": model_b, "task": task, "accuracy_a": float(a.mean()),
-            "accuracy_b": float(b.mean()), "mcnemar": mcnemar(a, b),
-            "bootstrap": paired_bootstrap(a, b, n_boot, seed)}
-
-
-# --------------------------------------------------------------------------------------------------
-# Ensembles (the redundancy principle: several different models, one decision)
-# --------------------------------------------------------------------------------------------------
-
-ENSEMBLE_METHODS = ("average", "vote", "stacked")
-
-
-def stacking_features(table: pd.DataFrame, members: Sequence[str]) -> np.ndarray:
-    """The stacker's inputs: each member's genuineness as a logit (clipped away from 0 and 1)."""
-    p = np.clip(table[[f"{m}:p_genuine" for m in members]].to_numpy(dtype=float), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
-def stacked_scores(table: pd.DataFrame, members: Sequence[str], C: float = 1.0) -> tuple[np.ndarray, dict]:
-    """Out-of-fold stacking: for each test fold k a logistic regression is fit on the rows of the other
-    folds only (themselves out-of-fold predictions of the members' other runs) and scores fold k. Returns
-    the scores and, per fold, the subjects the stacker of that fold was trained on (to check for leaks)."""
-    from sklearn.linear_model import LogisticRegression
-
-    features = stacking_features(table, members)
-    target = table["authenticity_label"].to_numpy(dtype=int)
-    folds = table["fold"].to_numpy()
-    out = np.full(len(table), np.nan)
-    trained_on: dict[int, set] = {}
-    for fold in np.unique(folds):
-        test, train_rows = folds == fold, folds != fold
-        trained_on[int(fold)] = set(table.loc[train_rows, "subject"])
-        if len(np.unique(target[train_rows])) < 2:  # nothing to learn from: fall back on the average
-            out[test] = table.loc[test, [f"{m}:p_genuine" for m in members]].mean(axis=1)
+def run_differences(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
+    """What distinguishes runs of the same name made under different settings: ``run``, ``run_id`` and one
+    column per setting whose values differ between them (empty when every run name has one identity)."""
+    by_id = {}
+    for run in runs:
+        if run.config.get("identity") is not None:
+            by_id.setdefault((run.config.get("approach"), run.config.get("run"), run.run_id), run.config["identity"])
+    rows = []
+    for (approach, name), group in pd.Series(by_id).groupby(level=[0, 1]):
+        if len(group) < 2:
             continue
-        stacker = LogisticRegression(C=C).fit(features[train_rows], target[train_rows])
-        out[test] = stacker.predict_proba(features[test])[:, 1]
-    return out, trained_on
+        flat = {run_id: _flatten(identity) for (_, _, run_id), identity in group.items()}
+        keys = sorted({key for values in flat.values() for key in values})
+        differing = [key for key in keys if len({repr(values.get(key)) for values in flat.values()}) > 1]
+        rows += [{"approach": approach, "run": name, "run_id": run_id, **{key: values.get(key) for key in differing}}
+                 for run_id, values in flat.items()]
+    return pd.DataFrame(rows)
 
 
-def ensemble(scores: pd.DataFrame, members: Sequence[str], name: str = "ensemble") -> pd.DataFrame:
-    """Video scores (the format of ``video_scores``) of three ensembles of ``members`` on the videos they
-    all scored: ``<name>:average`` (mean genuineness; mean 12-class probabilities when every member has
-    them), ``<name>:vote`` (genuineness = share of members voting genuine; 12-class: the most voted class)
-    and ``<name>:stacked`` (out-of-fold logistic regression on the members' genuineness, ``stacked_scores``)."""
-    members = list(members)
-    table = aligned(scores, members)
-    p = table[[f"{m}:p_genuine" for m in members]].to_numpy(dtype=float)
-    probs = np.stack([table[[f"{m}:{c}" for c in PROBS]].to_numpy(dtype=float) for m in members])
-    has_classes = not np.isnan(probs).any()
-    base = table[[*KEYS, "label", "emotion_label", "authenticity_label"]]
-    frames = []
-
-    def add(method: str, genuineness: np.ndarray, class_probs: np.ndarray | None) -> None:
-        frame = base.copy()
-        frame.insert(0, "run", f"{name}:{method}")
-        frame.insert(0, "approach", "ensemble")
-        frame.insert(0, "model", f"ensemble/{name}:{method}")
-        frame["p_genuine"] = genuineness
-        frame["pred"] = class_probs.argmax(axis=1) if class_probs is not None else -1
-        for k, column in enumerate(PROBS):
-            frame[column] = class_probs[:, k] if class_probs is not None else np.nan
-        frames.append(frame)
-
-    add("average", p.mean(axis=1), probs.mean(axis=0) if has_classes else None)
-    votes = None
-    if has_classes:
-        counts = np.stack([(probs.argmax(axis=2) == k).sum(axis=0) for k in range(probs.shape[2])], axis=1)
-        votes = (counts + 1e-6 * probs.mean(axis=0)) / len(members)  # vote shares; ties go to the mean probability
-    add("vote", (p > 0.5).mean(axis=1), votes)
-    stacked, _ = stacked_scores(table, members)
-    add("stacked", stacked, None)
-    return pd.concat(frames, ignore_index=True)
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def check_same_test_subjects(runs: Iterable[results.RunArtifacts]) -> None:

@@ -40,7 +40,7 @@ def predictions_table(outputs: dict[str, np.ndarray], videos: pd.DataFrame, targ
     ``outputs`` holds ``probs`` ``[N, C]``, ``video`` (row of ``videos``) and ``frame``; ``videos`` is the
     dataset's videos table. Rows are sorted by video and frame.
     """
-    probs = np.asarray(outputs["probs"], dtype=np.float64)
+    probs = np.asarray(outputs["probs"], dtype=np.float32)  # as the model gave them: no rounding (no false ties)
     video_ids = np.asarray(outputs["video"], dtype=np.int64)
     videos = videos.reset_index(drop=True)
     truth = labels.video_targets(videos).to_numpy()[video_ids]
@@ -53,7 +53,7 @@ def predictions_table(outputs: dict[str, np.ndarray], videos: pd.DataFrame, targ
     table["target"] = table[TRUE_COLUMN[target]]
     table["pred"] = probs.argmax(axis=1)
     for k, column in enumerate(prob_columns(probs.shape[1])):
-        table[column] = probs[:, k].round(5)  # 5 decimals: exact enough, and predictions.csv stays small
+        table[column] = probs[:, k]
     order = np.lexsort((table["frame"].to_numpy(), video_ids))
     return table.iloc[order].reset_index(drop=True)
 
@@ -162,14 +162,23 @@ def summary_row(metrics: dict) -> dict[str, float]:
     }
 
 
-RUN_KEYS = ("approach", "run", "model", "loss", "target")
+def selection_row(metrics: dict) -> dict[str, float]:
+    """The numbers a configuration may be chosen by, from the metrics of its *validation* subjects'
+    predictions (``summary_row``, with the number of pairs behind the paired accuracy)."""
+    paired = metrics.get("authenticity", {}).get("paired", {})
+    return {**summary_row(metrics), "pairs": int(paired.get("pairs", 0))}
+
+
+RUN_KEYS = ("approach", "run_id", "run", "model", "loss", "target")
 
 
 def fold_table(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:
-    """One row per trained fold: what ran (approach, run, model, loss, target, fold) and its headline numbers."""
+    """One row per trained fold: what ran (approach, run id, run, model, loss, target, fold) and its headline
+    numbers; ``run_id`` tells runs of the same name made under different settings apart."""
     rows = []
     for run in runs:
         row = {key: run.config.get(key) for key in RUN_KEYS}
+        row["run_id"] = run.run_id
         row["fold"] = int(run.metrics.get("fold", run.config.get("fold", -1)))
         row.update(summary_row(run.metrics))
         row["best_epoch"] = run.metrics.get("best_epoch")
@@ -185,7 +194,7 @@ def load_fold_table(profile_results, approach: str | None = None) -> pd.DataFram
 
 
 def aggregate_folds(folds: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS,
-                    by: Sequence[str] = ("approach", "run", "model", "loss", "target"),
+                    by: Sequence[str] = ("approach", "run_id", "run", "model", "loss", "target"),
                     percent: bool = True) -> pd.DataFrame:
     """Mean ± std across folds (sample std, ddof=1) of each metric, one row per run.
 
@@ -219,9 +228,10 @@ def _mean_pm_std(mean: float, std: float, percent: bool) -> str:
 
 def load_runs(profile_results, approach: str | None = None, runs: Sequence[str] | None = None,
               predictions: bool = False) -> list[results.RunArtifacts]:
-    """The complete runs under ``<results>/<profile>`` (optionally one approach and only the named runs)."""
+    """The complete runs under ``<results>/<profile>`` (optionally one approach, and only the run ids in
+    ``runs``: a configuration's ``run_id``)."""
     loaded = [results.load_run(folder, predictions) for folder in results.find_runs(profile_results, approach)]
-    return [run for run in loaded if runs is None or run.config.get("run") in set(runs)]
+    return [run for run in loaded if runs is None or run.run_id in set(runs)]
 
 
 def histories(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:

@@ -54,7 +54,8 @@ def load_trained_models(run_folder: str | Path, paths: profiles.RunPaths) -> lis
     loaded = []
     for fold_folder in results.find_runs(run_folder.parent.parent, run_folder.parent.name, run_folder.name):
         config = results.read_json(fold_folder / "config.json")
-        weights = train.model_weights_path(paths, config["approach"], config["run"], int(config["fold"]))
+        weights = train.model_weights_path(paths, config["approach"], config.get("run_id") or config["run"],
+                                           int(config["fold"]))
         if weights.exists():
             metrics = results.read_json(fold_folder / results.METRICS_FILE)
             config = {**config, "test_subjects": metrics.get("subjects", {}).get("test", [])}

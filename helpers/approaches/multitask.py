@@ -124,13 +124,17 @@ class MultiTaskConfig(FrameExperimentConfig):
                                         self.conditioning, self.embedding_dim, self.hidden)
         return attach_weighting(model, build_weighting(self.weighting, **self.weighting_options))
 
+    def identity(self) -> dict[str, Any]:
+        """The shared identity, with the options of the chosen weighting only (the others change nothing)."""
+        return {**super().identity(), "weighting_params": self.weighting_options}
+
     @property
     def weighting_options(self) -> dict[str, Any]:
         """The options of the chosen weighting (``weighting_params[weighting]``)."""
         return dict(self.weighting_params.get(self.weighting) or {})
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
-        preprocess = frame_transform(self, model, paths)
+        preprocess = frame_transform(self, model, paths, fold)
         head_losses = {"emotion": losses.build_loss(self.loss, **self.loss_params),
                        "authenticity": losses.build_loss(self.authenticity_loss or self.loss, **self.loss_params)}
         task = MultiTaskTask(head_losses, model.loss_weighting, preprocess, self.variant)
@@ -168,17 +172,21 @@ class MultiTaskConfig(FrameExperimentConfig):
 
 def multitask_metrics(predictions: pd.DataFrame) -> dict[str, float]:
     """Emotion / real-fake / combined accuracy at frame and video level from a 12-class predictions table
-    (the heads' probabilities are the table's marginals). At video level each head's probabilities are
-    averaged over the frames first."""
+    (the heads' probabilities are the table's marginals; at video level each is averaged over the frames).
+
+    *Combined* (both heads right) has one definition at every level: the 12-class prediction is right. At frame
+    level that is exactly both heads' argmaxes right (the argmax of a product of two distributions is the pair
+    of their argmaxes); at video level it is the argmax of the frame-averaged 12-class probabilities, the
+    12-class video accuracy of every other table."""
     out: dict[str, float] = {}
     for level, table in (("frame", predictions), ("video", evaluate.video_level(predictions))):
         _, p_emotion = evaluate.view_probs(table, "label", "emotion")
         _, p_authenticity = evaluate.view_probs(table, "label", "authenticity")
-        emotion = p_emotion.argmax(axis=1) == table["emotion_label"].to_numpy()
-        authenticity = p_authenticity.argmax(axis=1) == table["authenticity_label"].to_numpy()
-        out[f"emotion_{level}_accuracy"] = float(emotion.mean())
-        out[f"authenticity_{level}_accuracy"] = float(authenticity.mean())
-        out[f"combined_{level}_accuracy"] = float((emotion & authenticity).mean())
+        truth, p_label = evaluate.view_probs(table, "label", "label")
+        out[f"emotion_{level}_accuracy"] = float((p_emotion.argmax(axis=1) == table["emotion_label"].to_numpy()).mean())
+        out[f"authenticity_{level}_accuracy"] = float(
+            (p_authenticity.argmax(axis=1) == table["authenticity_label"].to_numpy()).mean())
+        out[f"combined_{level}_accuracy"] = float((p_label.argmax(axis=1) == truth).mean())
     return out
 
 
@@ -209,12 +217,12 @@ def attention_table(outputs: Mapping[str, np.ndarray], videos: pd.DataFrame) -> 
     videos = videos.reset_index(drop=True)
     codes = videos["code"].astype(str).to_numpy()[video_ids]
     parsed = [labels.parse_code(code) for code in codes]
-    weights = np.asarray(outputs["stream_weights"], dtype=np.float64)
+    weights = np.asarray(outputs["stream_weights"], dtype=np.float32)
     table = pd.DataFrame({
         "subject": videos["subject"].astype(str).to_numpy()[video_ids], "code": codes,
         "frame": np.asarray(outputs["frame"], dtype=np.int64), "emotion": [video.emotion for video in parsed],
         "authenticity": [labels.AUTHENTICITY[video.authenticity_index] for video in parsed],
-        "face_weight": weights[:, 0].round(5), "context_weight": weights[:, 1].round(5),
+        "face_weight": weights[:, 0], "context_weight": weights[:, 1],
     })
     return table.sort_values(["subject", "code", "frame"], kind="stable").reset_index(drop=True)
 

@@ -60,14 +60,16 @@ class SingleTaskConfig(FrameExperimentConfig):
                                   self.freeze_backbone, self.input_size, self.dropout)
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
-        preprocess = frame_transform(self, model, paths)
+        preprocess = frame_transform(self, model, paths, fold)
         task = ClassificationTask(losses.build_loss(self.loss, **self.loss_params), self.target, preprocess)
         return FoldSetup(task, frame_loaders(fold, self), preprocess)
 
 
-def frame_transform(config: FrameExperimentConfig, model: nn.Module, paths: profiles.RunPaths) -> BatchTransform:
-    """The batch transform of a frame model: its normalisation (``config.normalization``), input size, augmentation."""
-    stats = normalization_stats(config.normalization, paths.results, config.model, model.pretrained)
+def frame_transform(config: FrameExperimentConfig, model: nn.Module, paths: profiles.RunPaths,
+                    fold: FoldData) -> BatchTransform:
+    """The batch transform of a frame model: its normalisation (``config.normalization``; the dataset's is
+    measured on the fold's training crops), input size, augmentation."""
+    stats = normalization_stats(config.normalization, paths.results, config.model, model.pretrained, fold.train)
     return BatchTransform(stats["mean"], stats["std"], config.input_size, config.augment)
 
 

@@ -30,7 +30,7 @@ from helpers import frames, labels, profiles
 from helpers.analysis import evaluate
 from helpers.models import TWO_TASK_HEADS, build_temporal_model, losses, temporal_entry
 from helpers.models.weighting import attach_weighting, build_weighting
-from helpers.train.config import ExperimentConfig, FoldSetup
+from helpers.train.config import ExperimentConfig, FoldSetup, identity_hash
 from helpers.train.crops import CROP_PATH_COLUMN
 from helpers.train.datasets import ClipDataset, FeatureClipDataset
 from helpers.train.features import cache_frame_features, feature_cache_dir
@@ -96,7 +96,7 @@ class TemporalConfig(ExperimentConfig):
         return model
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
-        preprocess = clip_transform(self, model.pretrained, paths.results)
+        preprocess = clip_transform(self, model.pretrained, paths.results, fold)
         feature_tables = cached_features(self, model, fold, paths, preprocess) if self.uses_cache else None
         task = self.task(model, IdentityTransform() if feature_tables is not None else preprocess)
         return FoldSetup(task, clip_loaders(self, fold, feature_tables), preprocess)
@@ -119,14 +119,14 @@ class TemporalConfig(ExperimentConfig):
                 "test clips/video": self.eval_clips_per_video}
 
 
-def clip_transform(config: TemporalConfig, pretrained: bool, results_dir: Path) -> BatchTransform:
+def clip_transform(config: TemporalConfig, pretrained: bool, results_dir: Path, fold: FoldData) -> BatchTransform:
     """The batch transform of a clip model: what its pretrained weights expect (Kinetics', ImageNet's), or the
-    dataset's statistics."""
+    statistics of the fold's training crops."""
     entry = temporal_entry(config.model)
     source = config.normalization
     if source in ("auto", "model"):
         source = entry.normalization if (pretrained and entry.normalization) else "dataset"
-    stats = normalization_stats(source, results_dir)
+    stats = normalization_stats(source, results_dir, train_videos=fold.train)
     return BatchTransform(stats["mean"], stats["std"], config.input_size, config.augment)
 
 
@@ -134,7 +134,9 @@ def cached_features(config: TemporalConfig, model: nn.Module, fold: FoldData, pa
                     preprocess: nn.Module) -> dict[str, pd.DataFrame]:
     """Each part of ``fold`` pointing at the cached features of the frozen per-frame CNN (made now if missing)."""
     crops_dir = Path(fold.train[CROP_PATH_COLUMN].iloc[0]).parents[1]
-    normalization = config.normalization if isinstance(config.normalization, str) else "custom"
+    # the features depend on the normalisation, which is measured per fold: its values name the cache
+    stats = [round(v, 6) for v in (*preprocess.mean.flatten().tolist(), *preprocess.std.flatten().tolist())]
+    normalization = identity_hash({"normalization": stats})
     cache = feature_cache_dir(paths.work, crops_dir, config.model, model.pretrained, config.input_size,
                               config.train.seed, normalization)
     started = time.perf_counter()

@@ -23,8 +23,8 @@ from helpers.train.config import (
     WEIGHTS_CHOICES, ExperimentConfig, FoldSetup, keeps_weights, read_config_file, weights_choice,
 )
 from helpers.train.crops import (
-    CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, attach_context_paths, attach_crop_paths, packed_shape, select_frames,
-    stage_locally,
+    CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, attach_context_paths, attach_crop_paths, crop_statistics, packed_shape,
+    select_frames, stage_locally,
 )
 from helpers.train.datasets import ClipDataset, FaceContextDataset, FeatureClipDataset, FrameDataset, onset_apex_segment
 from helpers.train.features import cache_frame_features, feature_cache_dir
@@ -37,7 +37,7 @@ from helpers.train.loop import (
 from helpers.train.plan import GridPlan, pending_folds, plan_grid, run_grid
 from helpers.train.runner import (
     FoldOutcome, checkpoint_dir, ensure_crops, extraction_config, fit_and_test, latest_extraction, load_trained_model,
-    model_weights_path, run_experiment, run_fold, write_fold,
+    model_weights_path, other_settings, run_experiment, run_fold, with_extraction, write_fold,
 )
 from helpers.train.tasks import (
     CLASS_INDEX, ClassificationTask, MultiTaskTask, StepResult, Task, combine_probabilities, head_metrics, pair_to_class,
@@ -50,11 +50,11 @@ __all__ = [
     "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset", "FitResult", "FoldData",
     "FoldOutcome", "FoldSetup", "FrameDataset", "GridPlan", "IdentityTransform", "ModelSize", "MultiTaskTask", "StepResult", "Task",
     "TrainConfig", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
-    "cache_frame_features", "checkpoint_dir", "combine_probabilities", "default_workers", "ensure_crops",
+    "cache_frame_features", "checkpoint_dir", "crop_statistics", "combine_probabilities", "default_workers", "ensure_crops",
     "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data", "grid_items",
     "head_metrics", "keeps_weights", "latest_extraction", "load_checkpoint", "load_trained_model", "make_accelerator",
-    "make_loader", "model_weights_path", "normalization_stats", "onset_apex_segment", "packed_shape",
+    "make_loader", "model_weights_path", "other_settings", "normalization_stats", "onset_apex_segment", "packed_shape",
     "pair_to_class", "pending_folds", "plan_grid", "predict", "read_config_file", "resize_uint8", "resolve_mixed_precision", "run_experiment",
     "run_fold", "run_grid", "seed_everything", "select_frames", "stage_locally", "validation_subjects", "weights_choice",
-    "write_fold",
+    "with_extraction", "write_fold",
 ]

@@ -18,6 +18,7 @@ tests, writes the artifacts, keeps weights as ``save_weights`` says, cleans up.
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,30 @@ if TYPE_CHECKING:  # annotations only: the runner imports this module
     from helpers.train.runner import FoldOutcome
 
 WEIGHTS_CHOICES = ("all", "first", "none")
+#: Settings that decide where a run goes, how fast it runs or what it keeps, not what it learns: left out of
+#: its identity (changing them never makes other results).
+NOT_IDENTITY = frozenset({"profile", "approach", "name", "work_dir", "results_dir", "workers", "folds",
+                          "keep_checkpoints", "save_weights", "eval_batch_size"})
+NOT_IDENTITY_TRAIN = frozenset({"progress", "verbose"})
+IDENTITY_LENGTH = 6  # hex digits of the settings' hash in a run folder's name
+
+
+def identity_hash(identity: Mapping[str, Any]) -> str:
+    """A short, stable hash of a run's identity (its settings that change the result)."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:IDENTITY_LENGTH]
+
+
+def setting_differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``["train.epochs: 1 / 5", ...]``: the settings whose values differ between two identities."""
+    differences = []
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, Mapping) and isinstance(right, Mapping):
+            differences += setting_differences(left, right, f"{prefix}{key}.")
+        elif left != right:
+            differences.append(f"{prefix}{key}: {left!r} / {right!r}")
+    return differences
 
 
 def weights_choice(value: str | bool) -> str:
@@ -119,6 +144,20 @@ class ExperimentConfig(abc.ABC):
     def run_name(self) -> str:
         return self.name or f"{self.model}-{losses.canonical_name(self.loss)}"
 
+    def identity(self) -> dict[str, Any]:
+        """Every setting that changes what a run learns (and so its results): everything but ``NOT_IDENTITY``.
+        The crops it trains on count too: ``extraction`` is set to the extraction actually used before a run
+        (``helpers.train.runner.with_extraction``)."""
+        values = {key: value for key, value in self.to_dict().items() if key not in NOT_IDENTITY}
+        values["train"] = {key: value for key, value in values["train"].items() if key not in NOT_IDENTITY_TRAIN}
+        return values
+
+    @property
+    def run_id(self) -> str:
+        """The run's folder name: its readable name and a hash of its identity (``resnet18-focal-3fa2c1``), so that
+        results, checkpoints and weights made under other settings are never taken for this run's."""
+        return f"{self.run_name}-{identity_hash(self.identity())}"
+
     @property
     def input_size(self) -> int:
         """The model's input side in pixels: ``image_size``, else the model's default."""
@@ -145,7 +184,7 @@ class ExperimentConfig(abc.ABC):
 
     def fold_metrics(self, outcome: FoldOutcome, model: nn.Module) -> dict[str, Any]:
         """What a fold's ``metrics.json`` records beside the shared metrics: what ran."""
-        return {"run": self.run_name, "approach": self.approach, "model": self.model,
+        return {"run": self.run_name, "run_id": self.run_id, "approach": self.approach, "model": self.model,
                 "loss": losses.canonical_name(self.loss), "pretrained": bool(model.pretrained),
                 "image_size": self.input_size}
 

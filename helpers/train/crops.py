@@ -97,3 +97,20 @@ def stage_locally(crops_dir: str | os.PathLike, local_root: str | os.PathLike,
     return target
 
 
+
+
+def crop_statistics(videos: pd.DataFrame, frames_per_video: int = 4) -> dict[str, list[float]]:
+    """Per-channel ``{"mean": [r, g, b], "std": [r, g, b]}`` (0..1 units) of the packed crops of ``videos``
+    (a ``crop_path`` column), from ``frames_per_video`` evenly spaced crops of each: what a fold normalises
+    with, measured on its *training* crops only (face crops, as the model sees them; no test subject)."""
+    total, squares, count = np.zeros(3), np.zeros(3), 0
+    for path in videos[CROP_PATH_COLUMN]:
+        array = np.load(path, mmap_mode="r")
+        pixels = np.asarray(array[select_frames(len(array), frames_per_video)], dtype=np.float64).reshape(-1, 3) / 255
+        total += pixels.sum(axis=0)
+        squares += np.square(pixels).sum(axis=0)
+        count += len(pixels)
+    if count == 0:
+        raise ValueError("no crops to measure the channel statistics on: the table has no videos")
+    mean = total / count
+    return {"mean": mean.tolist(), "std": np.sqrt(np.maximum(squares / count - np.square(mean), 1e-12)).tolist()}

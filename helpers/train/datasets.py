@@ -170,9 +170,10 @@ def onset_apex_segment(crops: np.ndarray, low: float = 0.1, high: float = 0.9, m
     it first reaches ``high``. ``margin`` crops are added on both sides and the segment is widened to at
     least ``min_length`` crops. A video without a clear rise gives the whole video.
 
-    A heuristic: head motion and lighting change the pixels too. On the synthetic demo crops (17 per video)
-    its boundaries are off by about 3 crops each on average against the ground truth, so check it on your
-    data (or pass known segments) before relying on ``window="onset_apex"``.
+    A heuristic: head motion and lighting change the pixels too, so check it on your data (or pass known
+    segments) before relying on ``window="onset_apex"``. On the synthetic data a posed expression appears at
+    once and fades after its apex (``helpers.synthetic``): there the segment is the step, and the fade,
+    which carries the posed video's temporal cue, lies after it.
     """
     n = len(crops)
     if n < 3:

@@ -49,7 +49,9 @@ class TrainConfig:
     min_lr: float = 1e-6
     grad_clip_norm: float | None = 1.0  # None: no clipping
     early_stopping_patience: int | None = 5  # epochs without improvement of `monitor`; None: never stop
-    monitor: str = "val_loss"  # any history column; falls back to train_loss without validation data
+    # any history column; None: the task's own (the unweighted sum of the head losses for multi-head tasks, whose
+    # weighted loss moves with its weights); falls back to train_loss without validation data
+    monitor: str | None = None
     monitor_mode: str = "min"  # min | max
     restore_best: bool = True  # end with the weights of the best epoch (by `monitor`)
     mixed_precision: str = "auto"  # auto (bf16 on GPUs >= compute capability 8.0, fp16 below, off on CPU) | no | fp16 | bf16
@@ -70,6 +72,7 @@ class FitResult:
     best_epoch: int | None  # 1-based; None when nothing was monitored
     stopped_early: bool
     resumed_from: int  # epochs already done when this call started (0: a fresh run)
+    monitor: str = "val_loss"  # the history column the best epoch and early stopping were judged by
 
 
 def resolve_mixed_precision(setting: str) -> str:
@@ -204,7 +207,7 @@ def fit(
     accelerator = accelerator or make_accelerator(config)
     folder = Path(checkpoint_dir) if checkpoint_dir else None
     seed_everything(config.seed)
-    monitor, mode = config.monitor, config.monitor_mode
+    monitor, mode = config.monitor or getattr(task, "monitor", "val_loss"), config.monitor_mode
     if val_loader is None and monitor.startswith("val_"):
         monitor, mode = "train_loss", "min"  # nothing to validate on
     optimizer = build_optimizer(model, config)
@@ -266,7 +269,8 @@ def fit(
     unwrapped = accelerator.unwrap_model(model)
     if config.restore_best and folder is not None and (folder / BEST_WEIGHTS).exists() and state.best_epoch:
         unwrapped.load_state_dict(load_checkpoint(folder / BEST_WEIGHTS)["model"])
-    return FitResult(unwrapped, pd.DataFrame(state.history), state.best_epoch, state.stopped_early, resumed_from)
+    return FitResult(unwrapped, pd.DataFrame(state.history), state.best_epoch, state.stopped_early, resumed_from,
+                     monitor)
 
 
 def _step_scheduler(scheduler, value: float) -> None:

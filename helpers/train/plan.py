@@ -19,7 +19,7 @@ from helpers import data, profiles, results
 from helpers.train import budget
 from helpers.train.config import ExperimentConfig
 from helpers.train.crops import stage_locally
-from helpers.train.runner import ensure_crops, extraction_config, run_experiment
+from helpers.train.runner import ensure_crops, extraction_config, run_experiment, with_extraction
 
 
 @dataclass
@@ -31,6 +31,11 @@ class GridPlan:
     dataset: data.Dataset | None = None
     crops_dir: Path | None = None
     space: budget.Budget | None = None
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The folder names of the grid's runs (their settings' hash included): what to read results of."""
+        return [config.run_id for config in self.configs]
 
     @property
     def total(self) -> int:
@@ -47,7 +52,7 @@ def pending_folds(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths,
                   ) -> list[tuple[ExperimentConfig, int]]:
     """The (configuration, fold) pairs without results (every pair with ``force``)."""
     return [(config, fold) for config in configs for fold in config.folds or ()
-            if force or not results.is_complete(results.run_dir(paths.results, config.approach, config.run_name, fold))]
+            if force or not results.is_complete(results.run_dir(paths.results, config.approach, config.run_id, fold))]
 
 
 def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, force: bool = False,
@@ -55,7 +60,8 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
               workers: int | None = None) -> GridPlan:
     """The plan of a grid; with something to train (or ``data_always``), its dataset and crops are made ready
     and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit)."""
-    configs = list(configs)
+    # the crops each configuration trains on are part of its identity (and of its run id)
+    configs = [with_extraction(config, paths.crops) for config in configs]
     plan = GridPlan(configs, pending_folds(configs, paths, force))
     if not plan.pending and not data_always:
         return plan  # every fold has results: nothing needs the data

@@ -9,6 +9,7 @@ config and environment, the fold's weights as ``save_weights`` says, its checkpo
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from torch import nn
 
 from helpers import data, frames, profiles, results
 from helpers.analysis import evaluate
-from helpers.train.config import ExperimentConfig, FoldSetup, keeps_weights
+from helpers.train.config import ExperimentConfig, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
 from helpers.train.tasks import Task
@@ -39,6 +40,7 @@ class FoldOutcome:
     test_videos: pd.DataFrame
     predictions: pd.DataFrame
     metrics: dict[str, Any]
+    val_predictions: pd.DataFrame | None = None  # of the validation subjects: what selection may look at
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
@@ -52,14 +54,19 @@ def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, c
     outputs = predict(fitted.model, task, test_loader, accelerator)
     predictions = evaluate.predictions_table(outputs, test_set.videos, target)
     metrics = evaluate.evaluate_predictions(predictions, target)
+    val_predictions = None
+    if val_loader is not None:  # what a configuration is chosen on: never the test subjects
+        val_outputs = predict(fitted.model, task, val_loader, accelerator)
+        val_predictions = evaluate.predictions_table(val_outputs, val_loader.dataset.videos, target)
+        metrics["validation"] = evaluate.selection_row(evaluate.evaluate_predictions(val_predictions, target))
     metrics.update({
         "fold": fold.fold, "best_epoch": fitted.best_epoch, "epochs_run": int(len(fitted.history)),
         "stopped_early": fitted.stopped_early, "train_seconds": train_seconds,
         "resumed_from_epoch": fitted.resumed_from,
         "subjects": {part: sorted(getattr(fold, part)["subject"].astype(str).unique())
-                     for part in ("train", "val", "test")},
+                     for part in ("train", "val", "test")}, "monitor": fitted.monitor,
     })
-    return FoldOutcome(fitted, outputs, test_set.videos, predictions, metrics)
+    return FoldOutcome(fitted, outputs, test_set.videos, predictions, metrics, val_predictions)
 
 
 def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
@@ -85,28 +92,33 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
 def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths, outcome: FoldOutcome,
                setup: FoldSetup, accelerator: Accelerator) -> Path:
     """The artifacts of a finished fold, ``metrics.json`` last (its presence marks the folder complete)."""
-    run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "target": config.prediction_target,
+    run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "run_id": config.run_id,
+                  "identity": config.identity(), "target": config.prediction_target,
                   "loss": outcome.metrics["loss"], "image_size": outcome.metrics["image_size"],
                   "normalization_stats": {"mean": setup.preprocess.mean.flatten().tolist(),
                                           "std": setup.preprocess.std.flatten().tolist()}}
     env = results.environment(config.profile, fingerprint(fold), mixed_precision=accelerator.mixed_precision,
                               processes=accelerator.num_processes)
-    folder = results.run_dir(paths.results, config.approach, config.run_name, fold.fold)
-    for name, table in config.fold_files(outcome).items():
+    folder = results.run_dir(paths.results, config.approach, config.run_id, fold.fold)
+    files = dict(config.fold_files(outcome))
+    if outcome.val_predictions is not None:
+        files[results.VALIDATION_FILE] = outcome.val_predictions
+    for name, table in files.items():
         results.write_csv(folder / name, table)
     results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env)
     if keeps_weights(config.save_weights, config.folds, fold.fold):
-        results.save_weights(model_weights_path(paths, config.approach, config.run_name, fold.fold), outcome.fitted.model)
+        results.save_weights(model_weights_path(paths, config.approach, config.run_id, fold.fold), outcome.fitted.model)
     return folder
 
 
 def checkpoint_dir(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path:
-    """``<work>/<profile>/checkpoints/<approach>/<run>/fold_<k>``: bulky, so in the work dir, not in results."""
-    return paths.checkpoints / config.approach / config.run_name / results.fold_dir_name(fold)
+    """``<work>/<profile>/checkpoints/<approach>/<run id>/fold_<k>``: bulky, so in the work dir, not in results;
+    named by the run's identity, so a checkpoint made under other settings is never resumed."""
+    return paths.checkpoints / config.approach / config.run_id / results.fold_dir_name(fold)
 
 
 def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: int) -> Path:
-    """``<work>/<profile>/models/<approach>/<run>/fold_<k>.pt``: the final weights of a trained fold, in half
+    """``<work>/<profile>/models/<approach>/<run id>/fold_<k>.pt``: the final weights of a trained fold, in half
     precision (in the work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they
     survive)."""
     return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
@@ -117,7 +129,7 @@ def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunP
     """The model of a trained fold (the architecture with random weights + the kept weights), or None when
     its weights were not kept."""
     paths = paths or profiles.paths_for(config.profile, config.work_dir, config.results_dir)
-    path = model_weights_path(paths, config.approach, config.run_name, fold)
+    path = model_weights_path(paths, config.approach, config.run_id, fold)
     if not path.exists():
         return None
     model = config.build_model(untrained=True)
@@ -148,6 +160,39 @@ def extraction_config(config: ExperimentConfig, crops_root: Path | str | None = 
     return (latest_extraction(crops_root) if crops_root else None) or frames.ExtractionConfig()
 
 
+def with_extraction(config: ExperimentConfig, crops_root: Path | str | None = None,
+                    crops_dir: Path | str | None = None) -> ExperimentConfig:
+    """``config`` with ``extraction`` set to the crops it trains on, so that they are part of its identity
+    (crops of other settings make other results): its own setting, else the configuration of ``crops_dir``
+    (a crops folder), else ``extraction_config`` under ``crops_root``. Unchanged when none is known."""
+    if config.extraction is not None:
+        return config
+    stored = Path(crops_dir) / frames.CONFIG_FILE if crops_dir is not None else None
+    if stored is not None:
+        if not stored.exists():
+            return config  # crops made outside helpers.frames (tests): nothing more to say about them
+        settings = frames.ExtractionConfig.from_dict(results.read_json(stored)["config"])
+    else:
+        settings = extraction_config(config, crops_root)
+    return dataclasses.replace(config, extraction=settings.to_dict())
+
+
+def other_settings(paths: profiles.RunPaths, config: ExperimentConfig) -> list[str]:
+    """Lines naming the runs of the same name made under other settings (kept, never reused) and how their
+    settings differ from ``config``'s, e.g. ``.../resnet18-focal-1a2b3c: train.epochs: 1 / 5``."""
+    lines = []
+    for folder in sorted((paths.results / config.approach).glob(f"{config.run_name}-*")):
+        stored = next(iter(sorted(folder.glob(f"fold_*/{results.CONFIG_FILE}"))), None)
+        if folder.name == config.run_id or stored is None:
+            continue
+        identity = results.read_json(stored).get("identity")
+        if identity is None or results.read_json(stored).get("run") != config.run_name:
+            continue
+        differences = setting_differences(identity, config.identity())
+        lines.append(f"{folder}: {'; '.join(differences) or 'the same settings, another version'} (there / here)")
+    return lines
+
+
 def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: ExperimentConfig, workers: int = 1,
                  progress: bool = True) -> Path:
     """The folder of the face crops to train on (see ``extraction_config``), extracting whatever is missing
@@ -171,24 +216,27 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None
     """
     paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
     dataset = dataset or data.prepare_dataset(config.profile, paths)
+    config = with_extraction(config, paths.crops, crops_dir)
+    accelerator = accelerator or make_accelerator(config.train)
+    for line in other_settings(paths, config):
+        accelerator.print(f"{config.run_name}: results under other settings are kept, not reused: {line}")
     folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
     pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_name, f))]
+        results.run_dir(paths.results, config.approach, config.run_id, f))]
     if pending and crops_dir is None:
         crops_dir = ensure_crops(dataset, paths, config)
-    accelerator = accelerator or make_accelerator(config.train)
     for fold in folds:
-        folder = results.run_dir(paths.results, config.approach, config.run_name, fold)
+        folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
         if results.is_complete(folder):
             if not force:
-                accelerator.print(f"{config.run_name} fold {fold}: results exist in {folder}, not retraining")
+                accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining")
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
-        accelerator.print(f"{config.run_name} fold {fold}: training")
+        accelerator.print(f"{config.run_id} fold {fold}: training")
         run_fold(config, config.fold_data(dataset.index, dataset.splits, fold, crops_dir), paths, accelerator)
     runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
-                                                                                 config.run_name)]
+                                                                                 config.run_id)]
     table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
     if accelerator.is_main_process:
-        results.write_csv(paths.results / config.approach / config.run_name / "folds.csv", table)
+        results.write_csv(paths.results / config.approach / config.run_id / "folds.csv", table)
     return table

@@ -57,6 +57,8 @@ class ClassificationTask:
     resizing and normalisation.
     """
 
+    monitor = "val_loss"  # what the training loop judges epochs by, unless told otherwise
+
     def __init__(self, loss: nn.Module, target: str = "label", preprocess: nn.Module | None = None,
                  input_key: str = "image"):
         labels.num_classes(target)  # validates the name
@@ -107,6 +109,10 @@ class MultiTaskTask:
     per-sample mean). The cascade adds ``probs_authenticity_oracle`` (the head of the true emotion), the
     attention fusion ``stream_weights`` ``[B, 2]`` (face, context).
     """
+
+    # judge epochs by the unweighted sum of the head losses: the weighted loss changes scale with its weights,
+    # and a collapsing head can lower it (under precision weighting its weight falls as it collapses)
+    monitor = "val_loss_sum"
 
     def __init__(self, head_losses: Mapping[str, nn.Module], weighting: LossWeighting,
                  preprocess: nn.Module | None = None, variant: str = "shared"):

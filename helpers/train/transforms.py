@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from helpers import results
 from helpers.models import IMAGENET_NORMALIZATION, model_entry
+from helpers.train.crops import crop_statistics
 
 
 def resize_uint8(image: Tensor, size: int) -> Tensor:
@@ -40,12 +42,14 @@ def dataset_channel_stats(results_dir: str | os.PathLike) -> dict | None:
 
 
 def normalization_stats(source: str | Mapping[str, Any] = "auto", results_dir: str | os.PathLike | None = None,
-                        model: str | None = None, pretrained: bool = False) -> dict[str, list[float]]:
+                        model: str | None = None, pretrained: bool = False,
+                        train_videos: pd.DataFrame | None = None) -> dict[str, list[float]]:
     """Mean and std to normalise with.
 
-    ``"dataset"``: 01's measured statistics of this dataset (falls back to ImageNet's, with a warning, when
-    01 has not run); ``"imagenet"``; ``"model"``: what the model's pretrained weights expect;
-    ``"auto"``: ``"model"`` for a pretrained model, else ``"dataset"``; or an explicit ``{mean, std}``.
+    ``"dataset"``: measured on the fold's training crops (``train_videos``, with ``crop_path``; no test subject
+    is looked at), else notebook 01's statistics of the whole frames (``results_dir``), else ImageNet's with a
+    warning; ``"imagenet"``; ``"model"``: what the model's pretrained weights expect; ``"auto"``: ``"model"``
+    for a pretrained model, else ``"dataset"``; or an explicit ``{mean, std}``.
     """
     if isinstance(source, Mapping):
         return {"mean": [float(v) for v in source["mean"]], "std": [float(v) for v in source["std"]]}
@@ -57,11 +61,13 @@ def normalization_stats(source: str | Mapping[str, Any] = "auto", results_dir: s
             return {"mean": list(expected["mean"]), "std": list(expected["std"])}
         source = "dataset"
     if source == "dataset":
+        if train_videos is not None and len(train_videos):
+            return crop_statistics(train_videos)
         stats = dataset_channel_stats(results_dir) if results_dir else None
         if stats:
             return stats
-        warnings.warn("no channel statistics from notebook 01 (results/<profile>/dataset/summary.json): "
-                      "normalising with ImageNet's", stacklevel=2)
+        warnings.warn("no training crops and no channel statistics from notebook 01 "
+                      "(results/<profile>/dataset/summary.json): normalising with ImageNet's", stacklevel=2)
         source = "imagenet"
     if source == "imagenet":
         return {"mean": list(IMAGENET_NORMALIZATION["mean"]), "std": list(IMAGENET_NORMALIZATION["std"])}
