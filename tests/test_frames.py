@@ -188,7 +188,7 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_what_is_done(clips, tmp_
     original = frames.save_array
 
     def fill_up_after_first_video(path, array):
-        if len(saved) >= 2:  # face + context of the first video fit, then the disk is full
+        if len(saved) >= 3:  # face, context and landmarks of the first video fit, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
         saved.append(path)
         return original(path, array)

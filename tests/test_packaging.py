@@ -28,6 +28,7 @@ DISTRIBUTIONS = {
     "PIL": "pillow",
     "IPython": "ipython",
     "facenet_pytorch": "facenet-pytorch",
+    "dlib": "dlib-bin",  # its wheel's top_level.txt names only _dlib_pybind11, so the metadata cannot tell
 }
 # Installed with `pip install --no-deps` (it pins torch<2.3): in requirements-nodeps.txt, not in pyproject.
 NO_DEPS = {"facenet-pytorch"}

@@ -1,4 +1,4 @@
-"""Face crops from the videos: decode once, detect and track the face, store one packed file per video.
+"""Face crops and landmarks from the videos: decode once, detect and track the face, store packed files per video.
 
 For every video this package
 
@@ -11,9 +11,13 @@ For every video this package
    median removes outlier detections and a Gaussian removes the jitter of the detector;
 4. crops a square face (box plus a margin) and a wider *context* crop (``context_scale`` times the face
    box, for the fusion model) from the same decoded frame, both resized to ``size`` pixels;
-5. writes ``<subject>/<CODE>.face.npy`` and ``<CODE>.context.npy`` (uint8 ``T x size x size x 3``, load
-   them with ``np.load(path, mmap_mode="r")`` or :func:`load_crops`), ``<CODE>.frames.csv`` (one row per
-   kept frame: raw and smoothed box, score, where the box came from) and ``<CODE>.summary.json``.
+5. fits dlib's 68 facial landmarks inside the same box on the full-resolution frame (``landmarks=True``,
+   the default; :mod:`~helpers.frames.landmarks`) and checks each fit;
+6. writes ``<subject>/<CODE>.face.npy`` and ``<CODE>.context.npy`` (uint8 ``T x size x size x 3``, load
+   them with ``np.load(path, mmap_mode="r")`` or :func:`load_crops`), ``<CODE>.landmarks.npy`` (float32
+   ``T x 68 x 2`` in the original frame's pixels, :func:`load_landmarks`), ``<CODE>.frames.csv`` (one row per
+   kept frame: raw and smoothed box, score, where the box came from, inter-ocular distance, whether the
+   landmarks passed their checks) and ``<CODE>.summary.json``.
 
 Frames without a face keep the nearest usable box: interpolated between the detections around them or,
 past the first/last detection, copied from the nearest one. They are flagged (``box_source ==
@@ -40,14 +44,17 @@ Modules (this package's ``__init__`` only re-exports their public names; importi
 - :mod:`~helpers.frames.detectors`: the Haar and MTCNN detectors, plug-in factories (:func:`make_detector`)
   and the search for the face near the last one or in the whole frame (:func:`detect_face`);
 - :mod:`~helpers.frames.tracking`: boxes, filling and smoothing tracks, :class:`StreamingTracker`, square crops;
+- :mod:`~helpers.frames.landmarks`: dlib's 68 points inside the tracked box (:func:`fit_landmarks`), their
+  checks (:func:`is_good_fit`), the points in crop pixels (:func:`to_crop_coordinates`), :func:`landmark_quality`;
 - :mod:`~helpers.frames.storage`: file names, the columns of the frame tables, one video's files
   (:func:`video_files`) and atomic writes (:func:`save_array`);
 - :mod:`~helpers.frames.one_video`: one video's extraction (:func:`extract_video`, run by the worker
   processes) and :func:`is_finished`;
 - :mod:`~helpers.frames.dataset_run`: a whole dataset (:func:`extract_dataset`: process pool, resumption,
   disk-full handling), :func:`assemble`, :func:`prepare_output`, :func:`list_extractions`, :func:`list_videos`;
-- :mod:`~helpers.frames.reading`: reading crops and tables back (:func:`load_crops`, :func:`load_manifest`,
-  :func:`load_videos`) and clip positions (:func:`clip_indices`);
+- :mod:`~helpers.frames.reading`: reading crops, landmarks and tables back (:func:`load_crops`,
+  :func:`load_landmarks`, :func:`crops_with_landmarks`, :func:`load_manifest`, :func:`load_videos`) and clip
+  positions (:func:`clip_indices`);
 - :mod:`~helpers.frames.quality`: jitter and ground-truth IoU tables;
 - :mod:`~helpers.frames.cli`: the command line (:func:`main`; ``__main__.py`` runs it).
 """
@@ -60,9 +67,12 @@ from helpers.frames.dataset_run import (Extraction, assemble, extract_dataset, e
 from helpers.frames.detectors import (HAAR_CASCADE, SEARCH_MIN_FACE_PIXELS, TRACK_REGION, TRACK_SIZE_RANGE,
                                       Detections, Detector, HaarDetector, MTCNNDetector, detect_face,
                                       detect_in_frame, detect_near, make_detector)
+from helpers.frames.landmarks import (LandmarkFit, LandmarksUnavailable, cached_predictor, fit_frame, fit_landmarks,
+                                      is_good_fit, landmark_quality, to_crop_coordinates)
 from helpers.frames.one_video import extract_video, is_finished
 from helpers.frames.quality import ground_truth_iou, jitter_table
-from helpers.frames.reading import clip_indices, load_crops, load_manifest, load_videos
+from helpers.frames.reading import (clip_indices, crops_with_landmarks, load_crops, load_landmarks, load_manifest,
+                                    load_videos)
 from helpers.frames.storage import CONFIG_FILE, FRAME_COLUMNS, MANIFEST_FILE, VIDEOS_FILE, save_array, video_files
 from helpers.frames.tracking import (StreamingTracker, box_iou, box_sources, boxes_to_track, crop_square, crops_for,
                                      fill_track, jitter, smooth_track, track_to_boxes)
@@ -77,11 +87,15 @@ __all__ = [
     # boxes, tracks and crops
     "StreamingTracker", "box_iou", "box_sources", "boxes_to_track", "crop_square", "crops_for", "fill_track",
     "jitter", "smooth_track", "track_to_boxes",
+    # facial landmarks
+    "LandmarkFit", "LandmarksUnavailable", "cached_predictor", "fit_frame", "fit_landmarks", "is_good_fit",
+    "landmark_quality", "to_crop_coordinates",
     # files on disk
     "CONFIG_FILE", "FRAME_COLUMNS", "MANIFEST_FILE", "VIDEOS_FILE", "save_array", "video_files",
     # one video, a whole dataset
     "extract_video", "is_finished", "Extraction", "assemble", "extract_dataset", "extraction_dir",
     "list_extractions", "list_videos", "prepare_output",
     # reading back, quality tables, command line
-    "clip_indices", "load_crops", "load_manifest", "load_videos", "ground_truth_iou", "jitter_table", "main",
+    "clip_indices", "crops_with_landmarks", "load_crops", "load_landmarks", "load_manifest", "load_videos",
+    "ground_truth_iou", "jitter_table", "main",
 ]

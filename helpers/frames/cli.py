@@ -3,7 +3,7 @@
 The command line of :mod:`helpers.frames` (run by ``python -m helpers.frames``, see ``__main__.py``):
 ``python -m helpers.frames --profile smoke`` or
 ``python -m helpers.frames --dataset DIR --out DIR [--detector haar|mtcnn --size 112 --target-fps 10
---window 0.4 0.9 --workers N]``. (The first paragraph of this docstring is the command's description.)
+--window 0.4 0.9 --no-landmarks --workers N]``. (The first paragraph of this docstring is the command's description.)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from helpers import data, profiles
 from helpers.frames.config import ConfigMismatchError, DiskFullError, ExtractionConfig
 from helpers.frames.dataset_run import extract_dataset, list_videos
+from helpers.frames.landmarks import LandmarksUnavailable
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -35,6 +36,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--detect-every", type=int, default=defaults.detect_every)
     parser.add_argument("--context-scale", type=float, default=defaults.context_scale,
                         help="context crop side / face box side (0: no context crops)")
+    parser.add_argument("--no-landmarks", action="store_true",
+                        help="do not fit the 68 facial landmarks (then dlib is not needed)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
     parser.add_argument("--no-progress", action="store_true")
     return parser.parse_args(argv)
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     config = ExtractionConfig(detector=args.detector, size=args.size, window=tuple(args.window),
                               target_fps=args.target_fps or None, detect_every=args.detect_every,
-                              context_scale=args.context_scale or None)
+                              context_scale=args.context_scale or None, landmarks=not args.no_landmarks)
     if args.profile:
         paths = profiles.paths_for(args.profile)
         videos = data.prepare_dataset(args.profile, paths).usable
@@ -56,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         extraction = extract_dataset(videos, crops_root, config, workers=args.workers, progress=not args.no_progress,
                                      profile=args.profile or "")
-    except (DiskFullError, ConfigMismatchError) as error:
+    except (DiskFullError, ConfigMismatchError, LandmarksUnavailable) as error:
         print(error, file=sys.stderr)
         return 1
     print(extraction.summary())

@@ -1,4 +1,4 @@
-"""What decides the crops: :class:`ExtractionConfig`, the frames it keeps, and the errors of a run.
+"""What decides the crops (and landmarks): :class:`ExtractionConfig`, the frames it keeps, the errors of a run.
 
 The configuration's :attr:`~ExtractionConfig.fingerprint` (every setting plus :data:`ALGORITHM_VERSION`)
 names the folder of its crops and marks every video's summary; :func:`sampled_indices` is the sampling
@@ -25,7 +25,7 @@ BOX_SOURCES = ("detected", "tracked", "fallback")
 
 @dataclass(frozen=True)
 class ExtractionConfig:
-    """Everything that decides what the crops look like (and nothing else: not the number of workers)."""
+    """Everything that decides what the crops and landmarks are (and nothing else: not the number of workers)."""
 
     detector: str = "haar"  # "haar" | "mtcnn" | "package.module:factory" (factory(config) -> detector)
     size: int = 112  # side of the face and context crops in pixels (112 / 160 / 224)
@@ -42,12 +42,14 @@ class ExtractionConfig:
     lookahead: int = 24  # kept frames held in memory while waiting for later detections (bounds memory)
     min_detection_rate: float = 0.1  # below this share of detector runs finding a face: status "no_face"
     mtcnn_threshold: float = 0.9  # MTCNN face probability needed to accept a box
+    landmarks: bool = True  # fit dlib's 68 landmarks in every kept frame's box (needs dlib and its model)
 
     def __post_init__(self):
         # normalise types, so that 10 and 10.0 (or a list and a tuple) name the same configuration
         normalised = {"window": tuple(float(w) for w in self.window), "size": int(self.size),
                       "target_fps": None if self.target_fps is None else float(self.target_fps),
-                      "context_scale": None if not self.context_scale else float(self.context_scale)}
+                      "context_scale": None if not self.context_scale else float(self.context_scale),
+                      "landmarks": bool(self.landmarks)}
         for name in ("min_face", "margin", "smooth_sigma", "min_detection_rate", "mtcnn_threshold"):
             normalised[name] = float(getattr(self, name))
         for name in ("detect_every", "detect_max_side", "track_face_pixels", "median_window", "lookahead"):

@@ -12,7 +12,7 @@ import io
 import json
 import time
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -23,10 +23,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import results
+from helpers import results, video
 from helpers.frames.config import (ALGORITHM_VERSION, STATUSES, ConfigMismatchError, DiskFullError,
                                    ExtractionConfig)
-from helpers.frames.one_video import extract_video, is_finished
+from helpers.frames.landmarks import cached_predictor
+from helpers.frames.one_video import decode_ahead, extract_video, is_finished
 from helpers.frames.storage import (CONFIG_FILE, FRAME_COLUMNS, MANIFEST_FILE, TEMPORARY_SUFFIX, VIDEOS_FILE,
                                     file_size, video_files)
 
@@ -54,6 +55,10 @@ class Extraction:
             f"{ok['detected'].sum() / max(1, ok['evaluated'].sum()):.1%} "
             f"of the frames the detector ran on; {int(ok['fell_back'].sum())} frames fell back to a nearby box",
         ]
+        failed = int(ok["frames"].sum() - ok["landmarks_ok"].sum()) if "landmarks_ok" in ok else 0
+        if self.config.landmarks and failed:
+            lines.append(f"landmarks failed the checks on {failed} of these frames (landmarks_ok is False in "
+                         "the manifest: leave them out or interpolate them)")
         if self.processed:
             lines.append(f"{self.seconds:.1f} s for this run: {self.frames_per_second:.1f} frames/s")
         for row in self.videos[self.videos["status"] != "ok"].itertuples():
@@ -122,13 +127,32 @@ def _run(todo: pd.DataFrame, out_dir: Path, config: ExtractionConfig, workers: i
     """Extract the ``todo`` videos, yielding each summary as soon as it is done."""
     from tqdm.auto import tqdm
 
-    jobs = [(row.path, out_dir, row.subject, row.code, config) for row in todo.itertuples()]
-    summaries = (extract_video(*job) for job in jobs) if workers <= 1 or len(jobs) <= 1 else _in_pool(jobs, workers)
+    pooled = workers > 1 and len(todo) > 1
+    # the cores shared out between the processes: 2 workers on 2 cores decode with one thread each
+    threads = video.decode_threads(workers if pooled else 1)
+    jobs = [(row.path, out_dir, row.subject, row.code, config, threads) for row in todo.itertuples()]
+    summaries = _in_pool(jobs, workers) if pooled else _one_by_one(jobs)
     with tqdm(total=len(jobs), desc=f"extracting ({config.detector}, {workers} worker{'s' * (workers > 1)})",
               unit="video", disable=not progress) as bar:
         for summary in summaries:
             bar.update()
             yield summary
+
+
+def _one_by_one(jobs: list[tuple]) -> Iterable[dict[str, Any]]:
+    """Extract in this process, one video after the other, while a thread decodes the next one: a video's
+    crops and landmarks come after all of its kept frames are decoded (the box tracker looks ahead), and
+    decoding releases the GIL, so the next video's decoding fills the core that would wait (HD 100 fps
+    videos, 2 cores: 15-30 % less time)."""
+    def decode(job: tuple) -> Future:
+        path, _, _, _, config, threads = job
+        return ahead.submit(decode_ahead, path, config, threads)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="decode-ahead") as ahead:
+        following = decode(jobs[0]) if jobs else None
+        for position, job in enumerate(jobs):
+            decoded, following = following, decode(jobs[position + 1]) if position + 1 < len(jobs) else None
+            yield extract_video(*job, decoded)
 
 
 def _in_pool(jobs: list[tuple], workers: int) -> Iterable[dict[str, Any]]:
@@ -185,7 +209,8 @@ def _read_frame_tables(files: list[Path]) -> pd.DataFrame:
 
 
 _SUMMARY_COLUMNS = ("subject", "code", "status", "frames", "evaluated", "detected", "detection_rate", "tracked",
-                    "fell_back", "fps", "step", "seconds", "error", "path", "config", "source_bytes")
+                    "fell_back", "landmarks_ok", "fps", "step", "seconds", "landmark_seconds", "error", "path", "config",
+                    "source_bytes")
 
 
 def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: ExtractionConfig | None = None,
@@ -196,7 +221,9 @@ def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: 
     ``videos``: a ``helpers.data.Dataset`` or a DataFrame with ``subject``, ``code`` and ``path`` columns.
     ``exact_dir=True`` writes into ``crops_root`` itself (it must be empty or hold this configuration).
     Finished videos are skipped; videos that failed before are retried unless ``retry_errors=False``.
-    Raises :class:`DiskFullError` (after saving the tables of what is done) when the disk fills up.
+    Raises :class:`DiskFullError` (after saving the tables of what is done) when the disk fills up, and
+    :class:`~helpers.frames.landmarks.LandmarksUnavailable` before any video when ``config.landmarks``
+    needs dlib or its model and they are missing (once, saying what to install).
     ``profile`` is only recorded in ``config.json``'s provenance.
     """
     config = config or ExtractionConfig()
@@ -207,6 +234,8 @@ def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: 
                      (not retry_errors and _failed_before(out_dir, row.subject, row.code, row.path, config))
                      for row in table.itertuples()], bool)
     todo = table[~done]
+    if config.landmarks and len(todo):
+        cached_predictor()  # fails here, once, when dlib or its model is missing (not once per video)
     started = time.perf_counter()
     processed_frames, processed = 0, 0
     try:

@@ -1,4 +1,4 @@
-"""Reading the crops back: one video's packed crops, the manifest and video tables, clip positions."""
+"""Reading the crops back: one video's packed crops and landmarks, the manifest and video tables, clip positions."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from helpers import results
-from helpers.frames.config import KINDS
+from helpers.frames.config import KINDS, ExtractionConfig
+from helpers.frames.landmarks import to_crop_coordinates
 from helpers.frames.storage import MANIFEST_FILE, VIDEOS_FILE, video_files
 
 
@@ -27,6 +28,33 @@ def load_crops(crops_dir: str | Path, subject: Any, code: str, kind: str = "face
             reason = ": context crops were disabled (context_scale=None) or the video was never extracted"
         raise FileNotFoundError(f"no {kind} crops for {subject}/{code} in {crops_dir}{reason}")
     return np.load(files[kind], mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def load_landmarks(crops_dir: str | Path, subject: Any, code: str) -> np.ndarray:
+    """The 68 landmarks of every kept frame of one video, ``T x 68 x 2`` float32 (x, y in the pixels of the
+    original frame; NaN where none were fitted), in the order of its crops. Whether each frame's fit passed
+    the checks is ``landmarks_ok`` in its frames table; ``landmarks.to_crop_coordinates`` maps them into the crops."""
+    files = video_files(Path(crops_dir), subject, code)
+    if not files["landmarks"].exists():
+        reason = ": the video was never extracted"
+        if files["summary"].exists():
+            summary = results.read_json(files["summary"])
+            reason = (f": its status is {summary['status']!r} {summary.get('error', '')}".rstrip()
+                      if summary["status"] != "ok" else
+                      ": it was extracted with landmarks=False, or the file was removed (extract it again)")
+        raise FileNotFoundError(f"no landmarks for {subject}/{code} in {crops_dir}{reason}")
+    return np.load(files["landmarks"], allow_pickle=False).astype(np.float32, copy=False)
+
+
+def crops_with_landmarks(crops_dir: str | Path, subject: Any, code: str, config: ExtractionConfig,
+                         count: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` face crops spread evenly over one video, their landmarks in the crops' pixels and whether
+    each fit passed its checks: what is needed to draw the landmarks on the crops and see them fit."""
+    crops = load_crops(crops_dir, subject, code)
+    table = pd.read_csv(video_files(Path(crops_dir), subject, code)["frames"])
+    positions = np.linspace(0, len(crops) - 1, min(count, len(crops))).round().astype(int)
+    points = to_crop_coordinates(load_landmarks(crops_dir, subject, code)[positions], table.iloc[positions], config)
+    return np.asarray(crops[positions]), points, table["landmarks_ok"].to_numpy(bool)[positions]
 
 
 def load_manifest(crops_dir: str | Path) -> pd.DataFrame:

@@ -22,16 +22,20 @@ VIDEOS_FILE = "videos.csv"
 MANIFEST_FILE = "manifest.csv"
 TEMPORARY_SUFFIX = ".tmp"
 #: Columns of ``<CODE>.frames.csv`` and ``manifest.csv``: raw_* is the detector's box (NaN where it did not
-#: run or found nothing), x/y/w/h the smoothed square box the crop is centred on (before the margin).
+#: run or found nothing), x/y/w/h the smoothed square box the crop is centred on (before the margin);
+#: interocular is the landmarks' outer-eye-corner distance in pixels and landmarks_ok whether they passed
+#: the checks of :mod:`helpers.frames.landmarks` (NaN and False where none were fitted).
 FRAME_COLUMNS = ("subject", "code", "position", "frame", "time_s", "evaluated", "detected", "score", "raw_x",
-                 "raw_y", "raw_w", "raw_h", "x", "y", "w", "h", "box_source", "fell_back")
+                 "raw_y", "raw_w", "raw_h", "x", "y", "w", "h", "box_source", "fell_back", "interocular",
+                 "landmarks_ok")
 
 
 def video_files(out_dir: Path, subject: Any, code: str) -> dict[str, Path]:
-    """Where one video's outputs go: ``<out>/<subject>/<CODE>.{face,context}.npy``, ``.frames.csv`` and
-    ``.summary.json``."""
+    """Where one video's outputs go: ``<out>/<subject>/<CODE>.{face,context,landmarks}.npy``, ``.frames.csv``
+    and ``.summary.json``."""
     folder = Path(out_dir) / str(subject)
     return {"face": folder / f"{code}.face.npy", "context": folder / f"{code}.context.npy",
+            "landmarks": folder / f"{code}.landmarks.npy",
             "frames": folder / f"{code}.frames.csv", "summary": folder / f"{code}.summary.json"}
 
 

@@ -194,3 +194,32 @@ def extraction_speed(videos: pd.DataFrame) -> Figure:
     ax.set_title("Extraction speed per video")
     fig.tight_layout()
     return fig
+
+
+# The 68-point outline drawn over a face: (first, last, closed) of each contour (iBUG 300-W order, 0-based).
+_LANDMARK_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
+                      (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
+
+
+def landmark_grid(rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[np.ndarray]]],
+                  column_titles: Sequence[str], title: str = "", ok: Sequence[Sequence[bool]] | None = None) -> Figure:
+    """Face crops with their 68 landmarks drawn on them: one row per (name, crops, points in crop pixels).
+
+    A frame whose fit failed its checks (``ok`` False, same layout as the crops) is drawn in red, so a
+    wrong fit is seen, not hidden.
+    """
+    fig = frame_grid([(name, crops) for name, crops, _ in rows], column_titles, title=title)
+    for r, (_, _, points) in enumerate(rows):
+        for c, frame_points in enumerate(points):
+            ax = fig.axes[r * len(column_titles) + c]
+            good = ok is None or bool(ok[r][c])
+            colour = "#39ff14" if good else "#ff3030"
+            for first, last, closed in _LANDMARK_CONTOURS:
+                contour = np.asarray(frame_points[first:last + 1], float)
+                if closed:
+                    contour = np.vstack([contour, contour[:1]])
+                ax.plot(contour[:, 0], contour[:, 1], "-", color=colour, linewidth=0.8)
+            ax.plot(frame_points[:, 0], frame_points[:, 1], ".", color=colour, markersize=2)
+            if not good:
+                ax.set_xlabel("fit failed its checks", fontsize=7, color=colour)
+    return fig
