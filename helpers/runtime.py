@@ -5,6 +5,10 @@ Mixed precision is chosen per GPU, from its compute capability rather than from
 PyTorch *emulates* bf16 on it, which is slow or unsupported in some kernels. bf16 is used only where the
 hardware has it (capability 8.0 and newer: A100, L4, H100), fp16 with a gradient scaler on older GPUs
 (T4, V100, P100), and full precision on a CPU.
+
+The memory format is chosen per GPU too (``choose_channels_last``): channels_last (NHWC) feeds the tensor
+cores of capability 7.0 and newer without a transpose before every convolution, which pays under mixed
+precision; elsewhere it only costs copies.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from helpers import profiles
 
 BF16_MIN_CAPABILITY = (8, 0)
+TENSOR_CORE_MIN_CAPABILITY = (7, 0)  # V100, T4, A100, L4, H100: NHWC convolutions in fp16/bf16
 MIXED_PRECISION_SETTINGS = ("auto", "no", "fp16", "bf16")
 COLAB_GPU_HINT = "On Colab: Runtime > Change runtime type > T4 GPU (or better), then run the notebook again"
 
@@ -55,6 +60,19 @@ def choose_mixed_precision(setting: str = "auto", device: Device | None = None) 
     if not device.cuda:
         return "no"
     return "bf16" if device.capability >= BF16_MIN_CAPABILITY else "fp16"
+
+
+def choose_channels_last(setting: bool | None, precision: str, device: Device | None = None,
+                         conv2d: bool = True) -> bool:
+    """``None`` (auto): channels_last where it is expected to pay (NVIDIA's guidance for tensor cores; check it
+    on a GPU with ``benchmarks/gpu.py``, whose last line says whether it agrees): 2D conv nets (``conv2d``)
+    under mixed precision (``precision`` fp16/bf16) on a GPU of compute capability >= 7.0; off on a CPU, in
+    fp32 and for clip models (3D CNNs and CNN-RNNs: 5-D inputs). An explicit True/False is kept."""
+    if setting is not None:
+        return bool(setting)
+    device = device or current_device()
+    return bool(device.cuda and device.capability is not None and device.capability >= TENSOR_CORE_MIN_CAPABILITY
+                and precision in ("fp16", "bf16") and conv2d)
 
 
 def describe_precision(precision: str) -> str:

@@ -7,6 +7,8 @@ subclasses it with its own fields and fills in the hooks that differ:
 
 - ``build_model(untrained)``: its model (``untrained=True``: random weights, nothing downloaded);
 - ``prepare(model, fold, paths)``: the task and the loaders of one fold (``FoldSetup``);
+- ``fit(...)``: how the model learns from the fold's training loader: the project's training loop by default
+  (``helpers.train.loop.fit``); a model fitted otherwise (e.g. scikit-learn's solvers) says so here;
 - ``fold_metrics(outcome, model)``: what it adds to a fold's ``metrics.json``;
 - ``fold_files(outcome)``: extra artifacts of a fold (e.g. attention weights), written before ``metrics.json``;
 - ``fold_data`` and ``fold_table`` when it needs more than the defaults.
@@ -33,7 +35,7 @@ from helpers import profiles, results
 from helpers.analysis import evaluate
 from helpers.models import losses, model_entry
 from helpers.train.folds import FoldData, fold_data
-from helpers.train.loop import TrainConfig, dataclass_from_dict
+from helpers.train.loop import FitResult, TrainConfig, dataclass_from_dict, fit
 
 if TYPE_CHECKING:  # annotations only: the runner imports this module
     from helpers.train.runner import FoldOutcome
@@ -43,7 +45,8 @@ WEIGHTS_CHOICES = ("all", "first", "none")
 #: its identity (changing them never makes other results).
 NOT_IDENTITY = frozenset({"profile", "approach", "name", "work_dir", "results_dir", "workers", "folds",
                           "keep_checkpoints", "save_weights", "eval_batch_size"})
-NOT_IDENTITY_TRAIN = frozenset({"progress", "verbose"})
+# how fast it trains (the memory layout, compilation), not what it learns: the same results up to rounding
+NOT_IDENTITY_TRAIN = frozenset({"progress", "verbose", "channels_last", "compile"})
 IDENTITY_LENGTH = 6  # hex digits of the settings' hash in a run folder's name
 
 
@@ -177,6 +180,12 @@ class ExperimentConfig(abc.ABC):
     @abc.abstractmethod
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         """The task and loaders of one fold (and anything the fold needs first, e.g. cached features)."""
+
+    def fit(self, model: nn.Module, task: Any, train_loader: Any, val_loader: Any, train: TrainConfig,
+            checkpoints: Path, accelerator: Any) -> FitResult:
+        """Train ``model`` on the fold's training loader (validation: ``val_loader``, or None): the training loop
+        (epochs, checkpoints and resumes, early stopping on ``train.monitor`` or the task's own monitor)."""
+        return fit(model, task, train_loader, val_loader, train, checkpoints, accelerator=accelerator)
 
     def fold_data(self, index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: Path | str) -> FoldData:
         """The videos of one fold: train / validation / test tables with their crop files."""

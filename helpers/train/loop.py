@@ -5,7 +5,10 @@ per-sample outputs. The same code runs on a CPU, one GPU with mixed precision (b
 natively, else fp16 with a gradient scaler: ``helpers.runtime``) or several GPUs with ``accelerate launch``.
 Every epoch it writes an atomic checkpoint (``helpers.train.checkpoints``) and reseeds from (seed, epoch),
 so a run killed at any point and started again resumes from its last completed epoch and ends with the same
-weights as a run that was never interrupted.
+weights as a run that was never interrupted. Where it pays, the model and its inputs go channels_last (NHWC:
+``TrainConfig.channels_last``, the rule in ``helpers.runtime.choose_channels_last``, measured by
+``benchmarks/gpu.py``); ``TrainConfig.compile`` adds ``torch.compile``. Neither changes what is learned beyond
+float rounding.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class TrainConfig:
     monitor_mode: str = "min"  # min | max
     restore_best: bool = True  # end with the weights of the best epoch (by `monitor`)
     mixed_precision: str = "auto"  # auto (bf16 on GPUs >= compute capability 8.0, fp16 below, off on CPU) | no | fp16 | bf16
+    # model weights and input batches in NHWC; None: where it pays (2D conv nets, mixed precision, GPUs >= 7.0)
+    channels_last: bool | None = None
+    compile: bool = False  # torch.compile the model (nn.Module.compile): minutes to compile, pays on long GPU runs
     gradient_accumulation_steps: int = 1
     seed: int = 0
     progress: bool = True  # tqdm bars per epoch
@@ -73,6 +79,8 @@ class FitResult:
     stopped_early: bool
     resumed_from: int  # epochs already done when this call started (0: a fresh run)
     monitor: str = "val_loss"  # the history column the best epoch and early stopping were judged by
+    channels_last: bool = False  # whether the model trained in channels_last (TrainConfig.channels_last resolved)
+    compiled: bool = False  # whether it trained under torch.compile
 
 
 def resolve_mixed_precision(setting: str) -> str:
@@ -88,15 +96,61 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     On a GPU this also turns on TF32 matmuls and cuDNN autotuning (speed over bitwise reproducibility, which
     GPUs do not give anyway).
     """
-    if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+    enable_fast_cuda()
     return Accelerator(mixed_precision=resolve_mixed_precision(config.mixed_precision),
                        gradient_accumulation_steps=config.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False,
                        # pinned batches are copied to the GPU while it computes
                        dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()))
+
+
+def enable_fast_cuda() -> None:
+    """TF32 matmuls and cuDNN autotuning on a GPU: speed over bitwise reproducibility (which GPUs do not give
+    anyway). The training loop and ``benchmarks/gpu.py`` both call it, so the benchmark measures what trains."""
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+CHANNELS_LAST_HOOKED = "channels_last_inputs"  # attribute set on a model whose inputs a hook converts
+
+
+def is_conv2d_net(model: nn.Module) -> bool:
+    """A 2D conv net (frames ``[B, 3, H, W]``): Conv2d layers, and no Conv3d or RNN that would mark a clip model."""
+    kinds = [type(m) for m in model.modules()]
+    return any(issubclass(k, nn.Conv2d) for k in kinds) and not any(issubclass(k, (nn.Conv3d, nn.RNNBase))
+                                                                     for k in kinds)
+
+
+def uses_channels_last(model: nn.Module, config: TrainConfig, accelerator: Accelerator) -> bool:
+    """``config.channels_last`` resolved for this model, precision and device (``runtime.choose_channels_last``)."""
+    cpu = runtime.Device(False, "CPU", None, 0, 1)
+    device = runtime.current_device() if accelerator.device.type == "cuda" else cpu
+    return runtime.choose_channels_last(config.channels_last, accelerator.mixed_precision, device,
+                                        is_conv2d_net(model))
+
+
+def channels_last_inputs(module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook: 4-D float inputs in NHWC (5-D clips are left as they are: a 3D CNN's first
+    channels_last_3d convolution converts them)."""
+    return tuple(a.contiguous(memory_format=torch.channels_last)
+                 if isinstance(a, Tensor) and a.ndim == 4 and a.is_floating_point() else a for a in args)
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """``model`` in place in channels_last: 4-D weights (Conv2d) NHWC, 5-D ones (Conv3d) NDHWC, 4-D inputs by
+    a forward pre-hook. Only strides change, not values: the same results up to float rounding, with NHWC
+    cuDNN kernels on tensor cores and no transposes between layers."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.ndim in formats:
+                tensor.data = tensor.data.contiguous(memory_format=formats[tensor.ndim])
+    if not getattr(model, CHANNELS_LAST_HOOKED, False):
+        model.register_forward_pre_hook(channels_last_inputs)
+        setattr(model, CHANNELS_LAST_HOOKED, True)
+    return model
 
 
 def seed_everything(seed: int, epoch: int = 0) -> None:
@@ -210,6 +264,11 @@ def fit(
     monitor, mode = config.monitor or getattr(task, "monitor", "val_loss"), config.monitor_mode
     if val_loader is None and monitor.startswith("val_"):
         monitor, mode = "train_loss", "min"  # nothing to validate on
+    channels_last = uses_channels_last(model, config, accelerator)
+    if channels_last:  # before the optimiser and prepare(): its states and the device copy keep the strides
+        to_channels_last(model)
+    if config.compile:
+        model.compile()  # in place: same module, same state_dict keys for checkpoints and weights
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, mode)
     prepared = accelerator.prepare(model, optimizer, train_loader, *([val_loader] if val_loader is not None else []))
@@ -270,7 +329,7 @@ def fit(
     if config.restore_best and folder is not None and (folder / BEST_WEIGHTS).exists() and state.best_epoch:
         unwrapped.load_state_dict(load_checkpoint(folder / BEST_WEIGHTS)["model"])
     return FitResult(unwrapped, pd.DataFrame(state.history), state.best_epoch, state.stopped_early, resumed_from,
-                     monitor)
+                     monitor, channels_last, bool(config.compile))
 
 
 def _step_scheduler(scheduler, value: float) -> None:
@@ -303,8 +362,6 @@ def predict(model: nn.Module, task: Task, loader: torch.utils.data.DataLoader, a
         _, outputs = _run_epoch(accelerator, model, task, loader, None, TrainConfig(progress=progress), False,
                                 "predict")
     return outputs
-
-
 
 
 def dataclass_from_dict(cls, values: Mapping[str, Any]):
