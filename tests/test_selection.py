@@ -55,6 +55,7 @@ def test_the_configuration_better_on_test_is_not_selected():
     assert selection.best_on_validation(runs) == "honest-111111"
     chosen = selection.selected_scores(scores, runs, "single_task")
     assert set(chosen["run"]) == {"honest-111111"} and set(chosen["model"]) == {"single_task/selected on validation"}
+    assert sorted(chosen["fold"].unique()) == [0, 1] and len(chosen) == 2 * 2 * 12  # every fold, once
     assert scoring.paired_protocol(chosen)["accuracy"] == 0.0  # what honest scored on test, not lucky's 1.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 import matplotlib.pyplot as plt
@@ -32,6 +33,14 @@ def test_frame_scores_marginalise_the_twelve_classes(fake_results):
     with pytest.raises(KeyError):
         widgets.frame_scores(table, "s9", "N2H")
     assert "true: genuine happy" in widgets.describe(table, "s2", "N2H")
+
+
+def test_models_scoring_whole_videos_have_no_timeline_to_inspect(fake_results):
+    runs = compare.load_all(fake_results)
+    video_level = runs[0].predictions.drop_duplicates(["subject", "code"]).assign(frame=0)
+    runs.append(dataclasses.replace(runs[0], predictions=video_level,
+                                    config={**runs[0].config, "approach": "descriptors", "run": "rank_svm"}))
+    assert set(widgets.model_predictions(runs)) == {"single_task/cnn-ce"}
 
 
 def test_static_figure_with_and_without_crops(fake_results, tmp_path):

@@ -27,10 +27,12 @@ from helpers import labels, results
 from helpers.analysis import evaluate, stats
 from helpers.analysis.scoring import correct, paired_protocol
 
-APPROACHES = ("single_task", "multitask", "temporal")
-APPROACH_NAMES = {"single_task": "single-task (03)", "multitask": "multi-task (04)", "temporal": "temporal (05)",
+APPROACHES = ("single_task", "multitask", "temporal", "descriptors", "trajectories")
+APPROACH_NAMES = {"single_task": "single-task (03)", "multitask": "multi-task (04)", "temporal": "temporal clips (05)",
+                  "descriptors": "activity descriptors + Rank-SVM (05)", "trajectories": "landmark trajectories (05)",
                   "ensemble": "ensemble (06)"}
-NOTEBOOK_OF = {"single_task": "03_single_task", "multitask": "04_multi_task", "temporal": "05_temporal"}
+NOTEBOOK_OF = {"single_task": "03_single_task", "multitask": "04_multi_task", "temporal": "05_temporal",
+               "descriptors": "05_temporal", "trajectories": "05_temporal"}
 KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
 
@@ -43,6 +45,10 @@ REFERENCE_NUMBERS = pd.DataFrame([
     ("Gagatsis 2023 (thesis)", "multi-task: both right, 12-class (frames)", 30.15, "multitask", "frame_accuracy"),
     ("Gagatsis 2023 (thesis)", "temporal 12-class (slow_r50)", 23.3, "temporal", "video_accuracy"),
     ("ChaLearn LAP 2017 winners", "real/fake, paired protocol", 66.7, None, "paired_accuracy"),
+    ("NIT-OVGU 2017 (tied first)", "real/fake, paired: activity descriptors + Rank-SVM", 66.7, "descriptors",
+     "paired_accuracy"),
+    ("HCILab 2017 (tied first)", "real/fake, paired: landmarks + recurrent network", 66.7, "trajectories",
+     "paired_accuracy"),
     ("TUBITAK UZAY-METU 2017", "real/fake, paired protocol", 65.0, None, "paired_accuracy"),
 ], columns=["source", "task", "sase_fe_percent", "approach", "metric"])
 
@@ -141,7 +147,7 @@ TABLE_METRICS = {"frame_accuracy": "12-class, frame (or clip)", "video_accuracy"
 
 def comparison_folds(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
     """``evaluate.fold_table`` of every run, its ``model`` column renamed ``backbone`` and ``model`` naming
-    the run (``approach/run``), and, where the run
+    the run (``approach/run``), the 12-class columns NaN for models of another target, and, where the run
     saved them, the multi-task per-head frame accuracies (``emotion_frame_accuracy``,
     ``authenticity_frame_accuracy``) that the thesis reported."""
     runs = list(runs)
@@ -150,6 +156,9 @@ def comparison_folds(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
         return table
     table = table.rename(columns={"model": "backbone"})
     table.insert(0, "model", [model_name(run.config) for run in runs])
+    # the table's frame and video accuracy columns are the 12 classes': a real/fake or emotion model has none
+    other_target = table["target"].fillna("label") != "label"
+    table.loc[other_target, ["frame_accuracy", "frame_macro_f1", "video_accuracy", "video_macro_f1"]] = np.nan
     for view in ("emotion", "authenticity"):
         table[f"{view}_frame_accuracy"] = [run.metrics.get(view, {}).get("frame", {}).get("accuracy", np.nan)
                                            for run in runs]
@@ -168,6 +177,18 @@ def interval_table(scores: pd.DataFrame, task: str = "paired", n_boot: int = 200
                      "ci_high": result["ci_high"], "items": result["n_items"], "subjects": result["n_subjects"],
                      "interval": stats.format_interval(result)})
     return pd.DataFrame(rows, columns=["model", "estimate", "ci_low", "ci_high", "items", "subjects", "interval"])
+
+
+def real_fake_intervals(scores: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per model: real/fake accuracy of each video alone and of the pairs, both pooled over the test folds with
+    95 % intervals from resampling subjects: ``model, video (95 % CI), paired (95 % CI)`` (text), the point
+    estimates ``video_accuracy``, ``paired_accuracy`` and the counts behind them."""
+    video = interval_table(scores, "authenticity", n_boot, seed).set_index("model")
+    paired = interval_table(scores, "paired", n_boot, seed).set_index("model")
+    table = pd.DataFrame({"video (95 % CI over subjects)": video["interval"], "paired (95 % CI over subjects)":
+                          paired["interval"], "video_accuracy": video["estimate"], "paired_accuracy": paired["estimate"],
+                          "videos": video["items"], "pairs": paired["items"], "subjects": video["subjects"]})
+    return table.rename_axis("model").reset_index()
 
 
 def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None,

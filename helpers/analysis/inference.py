@@ -91,6 +91,7 @@ def extract_faces(video_path: str | Path, out_dir: str | Path, config: frames.Ex
 
     Raises ``NoFaceError`` or ``ValueError`` with the file's name when nothing usable comes out."""
     code = safe_stem(str(video_path))
+    config = dataclasses.replace(config, landmarks=False)  # the frame models read crops only: no dlib needed
     if whole_video:
         config = dataclasses.replace(config, window=(0.0, 1.0))
     summary = frames.extract_video(video_path, out_dir, subject, code, config)

@@ -69,8 +69,8 @@ def selected_scores(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts], 
     test rows of the run chosen on that fold's validation subjects, as one model ``<approach>/selected on
     validation`` (its ``run`` column says which configuration each fold used)."""
     chosen = selected_per_fold([run for run in runs if run.config.get("approach") == approach])
-    model_of = {f"{approach}/{run_id}": fold for fold, run_id in chosen.items()}
-    parts = [scores[(scores["model"] == model) & (scores["fold"] == fold)] for model, fold in model_of.items()]
+    parts = [scores[(scores["model"] == f"{approach}/{run_id}") & (scores["fold"] == fold)]
+             for fold, run_id in chosen.items()]
     table = pd.concat(parts, ignore_index=True) if parts else scores.iloc[:0].copy()
     return table.assign(model=f"{approach}/{SELECTED}")
 

@@ -24,12 +24,13 @@ from helpers.analysis import compare, inference
 
 def model_predictions(runs: Sequence[results.RunArtifacts]) -> dict[str, pd.DataFrame]:
     """``{approach/run: predictions of all its test folds}`` (every video once: from the fold testing it),
-    with a ``target`` attribute (``table.attrs["target"]``). Emotion-only models are left out."""
+    with a ``target`` attribute (``table.attrs["target"]``). Emotion-only models are left out, and so are
+    models that score a whole video at once (05's geometry models: one row per video, no timeline to show)."""
     grouped: dict[str, list[pd.DataFrame]] = {}
     targets: dict[str, str] = {}
     for run in runs:
         target = run.config.get("target", "label")
-        if run.predictions is None or target == "emotion":
+        if run.predictions is None or target == "emotion" or _one_row_per_video(run.predictions):
             continue
         name = compare.model_name(run.config)
         grouped.setdefault(name, []).append(run.predictions)
@@ -40,6 +41,10 @@ def model_predictions(runs: Sequence[results.RunArtifacts]) -> dict[str, pd.Data
         table.attrs["target"] = targets[name]
         out[name] = table
     return out
+
+
+def _one_row_per_video(predictions: pd.DataFrame) -> bool:
+    return len(predictions) > 0 and not predictions.duplicated(["subject", "code"]).any()
 
 
 def frame_scores(predictions: pd.DataFrame, subject: str, code: str, target: str | None = None) -> pd.DataFrame:
@@ -85,7 +90,7 @@ def static_figure(predictions: pd.DataFrame, subject: str, code: str, crops_dir:
     """The inspector's content for one video as a matplotlib figure (what the static book shows)."""
     scores = frame_scores(predictions, subject, code)
     crops = load_crops_or_none(crops_dir, subject, code)
-    title = (f"{model} · " if model else "") + describe(predictions, subject, code)
+    title = (f"{model}\n" if model else "") + describe(predictions, subject, code)
     return plots.prediction_timeline(crops, scores, title=title, frame=frame)
 
 

@@ -7,15 +7,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from helpers.approaches.descriptors import DescriptorConfig
 from helpers.approaches.multitask import MultiTaskConfig
 from helpers.approaches.single_task import SingleTaskConfig
 from helpers.approaches.temporal import TemporalConfig
+from helpers.approaches.trajectories import TrajectoryConfig
 from helpers.train.config import ExperimentConfig, read_config_file
 
 #: approach name -> its configuration class (whose hooks say how it trains); add a new approach here.
 APPROACHES: dict[str, type[ExperimentConfig]] = {
-    config.APPROACH: config for config in (SingleTaskConfig, MultiTaskConfig, TemporalConfig)
+    config.APPROACH: config for config in (SingleTaskConfig, MultiTaskConfig, TemporalConfig, DescriptorConfig,
+                                           TrajectoryConfig)
 }
+
+
 def config_class(approach: str) -> type[ExperimentConfig]:
     try:
         return APPROACHES[approach]

@@ -83,14 +83,14 @@ def authenticity_by_emotion(table: pd.DataFrame, title: str = "Real vs fake accu
                             ) -> Figure:
     """Grouped bars: real/fake accuracy within each emotion, one bar per run (``run, emotion, accuracy``;
     several folds per run are averaged, with their standard deviation as error bar)."""
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 3.6))
     sns.barplot(data=table, x="emotion", y="accuracy", hue="run", order=list(labels.EMOTIONS), errorbar="sd",
-                ax=ax)
+                palette=distinct_colours(table["run"].nunique()), ax=ax)
     ax.axhline(0.5, color="black", linestyle=":", linewidth=1, label="chance")
     ax.set_ylim(0, 1)
     ax.set_xlabel("")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,14 @@ class FoldOutcome:
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
-                 checkpoints: Path, accelerator: Accelerator, target: str = "label") -> FoldOutcome:
-    """Train on ``loaders``' train and validation parts, predict the test part, score it at frame and video
-    level, and add the bookkeeping every approach records (epochs, timing, the subjects of each part)."""
+                 checkpoints: Path, accelerator: Accelerator, target: str = "label",
+                 fitter: Callable[..., FitResult] = fit) -> FoldOutcome:
+    """Train on ``loaders``' train and validation parts (with ``fitter``: the training loop unless the approach
+    fits its model otherwise), predict the test part, score it at frame and video level, and add the
+    bookkeeping every approach records (epochs, timing, the subjects of each part)."""
     train_loader, val_loader, test_loader, test_set = loaders
     started = time.perf_counter()
-    fitted = fit(model, task, train_loader, val_loader, config, checkpoints, accelerator=accelerator)
+    fitted = fitter(model, task, train_loader, val_loader, config, checkpoints, accelerator=accelerator)
     train_seconds = time.perf_counter() - started
     outputs = predict(fitted.model, task, test_loader, accelerator)
     predictions = evaluate.predictions_table(outputs, test_set.videos, target)
@@ -78,7 +81,7 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
     checkpoints = checkpoint_dir(paths, config, fold.fold)
     accelerator = accelerator or make_accelerator(config.train)
     outcome = fit_and_test(model, setup.task, setup.loaders, fold, config.train, checkpoints, accelerator,
-                           config.prediction_target)
+                           config.prediction_target, fitter=config.fit)
     outcome.metrics.update(config.fold_metrics(outcome, model))
     if accelerator.is_main_process:
         write_fold(config, fold, paths, outcome, setup, accelerator)
@@ -94,11 +97,13 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
     """The artifacts of a finished fold, ``metrics.json`` last (its presence marks the folder complete)."""
     run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "run_id": config.run_id,
                   "identity": config.identity(), "target": config.prediction_target,
-                  "loss": outcome.metrics["loss"], "image_size": outcome.metrics["image_size"],
-                  "normalization_stats": {"mean": setup.preprocess.mean.flatten().tolist(),
-                                          "std": setup.preprocess.std.flatten().tolist()}}
+                  "loss": outcome.metrics["loss"], "image_size": outcome.metrics.get("image_size")}
+    if hasattr(setup.preprocess, "mean"):  # image models: the normalisation that rebuilding the model needs
+        run_config["normalization_stats"] = {"mean": setup.preprocess.mean.flatten().tolist(),
+                                             "std": setup.preprocess.std.flatten().tolist()}
     env = results.environment(config.profile, fingerprint(fold), mixed_precision=accelerator.mixed_precision,
-                              processes=accelerator.num_processes)
+                              processes=accelerator.num_processes, channels_last=outcome.fitted.channels_last,
+                              compiled=outcome.fitted.compiled)
     folder = results.run_dir(paths.results, config.approach, config.run_id, fold.fold)
     files = dict(config.fold_files(outcome))
     if outcome.val_predictions is not None:

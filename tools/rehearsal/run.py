@@ -52,7 +52,11 @@ NARROWED: dict[str, dict] = {
                                    "val_frames_per_video": 2, "batch_size": 16}},
     "05_temporal": {"GRID": {"model": ["r3d_18"], "heads": ["two_task"]},
                     "SETTINGS": {**SMALL, "clip_len": 4, "clips_per_video": 1, "eval_clips_per_video": 2,
-                                 "batch_size": 8}},
+                                 "batch_size": 8},
+                    "GEOMETRY_GRIDS": {"descriptors": {"C": [0.1]}, "trajectories": {"inputs": ["landmarks"],
+                                                                                    "model": ["landmark_gru"]}},
+                    "GEOMETRY_SETTINGS": {"descriptors": {"folds": [0], "n_models": 9},
+                                          "trajectories": {"folds": [0], "train": {"epochs": 1}, "hidden": 16}}},
 }
 TAKES_LOCATION = ("01_data_analysis", "02_frame_extraction", "03_single_task", "04_multi_task", "05_temporal")
 

@@ -1,0 +1,211 @@
+"""What the models of facial geometry over time read: each video's landmarks (notebook 02) turned into
+activity descriptors (one vector per video) or into per-frame sequences.
+
+A fold's tables point at each video's packed face crops (``crop_path``); the landmarks and the frames table
+of the same extraction lie beside them (``helpers.frames``). ``video_geometry`` reads one video: its 68
+landmarks per kept frame registered to the mean face, the frames whose fit failed, the rate of the kept
+frames (SASE-FE keeps 10 of its 100 frames per second, the synthetic videos about 8 of 25) and the
+action-unit proxies (``helpers.geometry``). Reading is cached per process: the grid's configurations and
+folds read the same videos again and again.
+
+- ``DescriptorDataset``: one item per video, ``features`` = its activity descriptors (``helpers.geometry``)
+  and, last, whether the video has a partner in its split (two videos of its subject and emotion);
+- ``TrajectoryDataset``: one item per video, ``sequence`` = its per-frame features (registered landmarks or
+  the proxies) padded to the longest video, then a channel marking real frames, then (for models given the
+  emotion) the emotion's one-hot code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from helpers import frames, geometry, labels
+from helpers.train.crops import CROP_PATH_COLUMN
+
+INPUTS = ("landmarks", "proxies")
+
+
+@dataclass(frozen=True)
+class VideoGeometry:
+    """One video's geometry: registered landmarks ``[T, 68, 2]``, which frames fitted well, the kept frames'
+    times in the video (s) and rate, and the action-unit proxies (``[T, proxies]``, failed frames interpolated)."""
+
+    points: np.ndarray
+    ok: np.ndarray
+    times: np.ndarray
+    fps: float
+    proxies: pd.DataFrame
+
+
+_CACHE: dict[tuple[str, float], VideoGeometry] = {}
+
+
+def kept_fps(times: np.ndarray) -> float:
+    """The rate of a video's kept frames from their times in seconds (1 / the median step)."""
+    steps = np.diff(np.asarray(times, dtype=float))
+    steps = steps[steps > 0]
+    if not len(steps):
+        raise ValueError("a video needs two kept frames at different times to have a frame rate")
+    return float(1.0 / np.median(steps))
+
+
+def video_geometry(crop_path: str | Path) -> VideoGeometry:
+    """The geometry of the video whose face crops are ``crop_path`` (its landmarks and frames table beside
+    them); raises ``FileNotFoundError`` naming notebook 02 when the extraction kept no landmarks."""
+    crop_path = Path(crop_path)
+    crops_dir, subject = crop_path.parents[1], crop_path.parent.name
+    code = crop_path.name.split(".")[0]
+    files = frames.video_files(crops_dir, subject, code)
+    if not files["landmarks"].exists():
+        raise FileNotFoundError(f"no landmarks for {subject}/{code} in {crops_dir}: extract the faces with "
+                                "landmarks (notebook 02, ExtractionConfig(landmarks=True), the default)")
+    key = (str(files["landmarks"]), files["landmarks"].stat().st_mtime)
+    if key not in _CACHE:
+        table = pd.read_csv(files["frames"])
+        points = frames.load_landmarks(crops_dir, subject, code)
+        ok = table["landmarks_ok"].to_numpy(bool) if "landmarks_ok" in table else np.isfinite(points).all(axis=(1, 2))
+        times = table["time_s"].to_numpy(float)
+        _CACHE[key] = VideoGeometry(geometry.register(points), ok, times, kept_fps(times),
+                                    geometry.au_proxies(points, ok))  # registers the points itself
+    return _CACHE[key]
+
+
+def pair_geometry(videos: pd.DataFrame, emotion: str = "happy") -> dict[str, pd.DataFrame]:
+    """The action-unit proxies (with ``time_s``) of the genuine and the posed video of ``emotion`` of the first
+    subject of ``videos`` (a fold's table) that has both: ``{"<subject> <code> (genuine)": table, ...}``."""
+    genuine = labels.CODES[labels.class_index(emotion, True)]
+    posed = labels.pair_code(genuine)
+    table = videos.assign(subject=videos["subject"].astype(str), code=videos["code"].astype(str))
+    subject = next((s for s, part in table.groupby("subject") if {genuine, posed} <= set(part["code"])), None)
+    curves = {}
+    for code in (genuine, posed) if subject is not None else ():
+        video = video_geometry(table.loc[(table["subject"] == subject) & (table["code"] == code), CROP_PATH_COLUMN].iloc[0])
+        kind = "genuine" if code == genuine else "posed"
+        curves[f"{subject} {code} ({kind})"] = video.proxies.assign(time_s=video.times)
+    return curves
+
+
+def has_partner(videos: pd.DataFrame) -> np.ndarray:
+    """Whether each video shares its subject and emotion with exactly one other video of ``videos`` (its pair
+    in the challenge's sense; which of the two is genuine is what the model says). Only the emotion of the
+    code is read, never its authenticity."""
+    emotion = [labels.parse_code(code).emotion for code in videos["code"].astype(str)]
+    keys = pd.Series(list(zip(videos["subject"].astype(str), emotion)))
+    return (keys.map(keys.value_counts()) == 2).to_numpy()
+
+
+def descriptor_matrix(videos: pd.DataFrame) -> np.ndarray:
+    """``[N, len(geometry.DESCRIPTOR_NAMES)]``: the activity descriptors and emotion code of every video."""
+    rows = []
+    for path, code in zip(videos[CROP_PATH_COLUMN], videos["code"].astype(str)):
+        video = video_geometry(path)
+        rows.append(geometry.video_descriptors(video.proxies, video.fps, labels.parse_code(code).emotion).to_numpy())
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(geometry.DESCRIPTOR_NAMES))
+
+
+def frame_features(video: VideoGeometry, inputs: str) -> np.ndarray:
+    """``[T, F]`` per-frame features: the registered landmarks (x, y of the 68 points) or the proxies."""
+    if inputs == "landmarks":
+        points = video.points.copy()
+        points[~video.ok] = np.nan  # failed fits: interpolated from their neighbours, as the proxies are
+        flat = pd.DataFrame(points.reshape(len(points), -1)).interpolate(limit_direction="both").to_numpy()
+        return np.nan_to_num(flat).astype(np.float32)
+    if inputs == "proxies":
+        return video.proxies.to_numpy(np.float32)
+    raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
+
+
+def n_frame_features(inputs: str) -> int:
+    return 68 * 2 if inputs == "landmarks" else len(geometry.PROXIES)
+
+
+class _VideoItems(torch.utils.data.Dataset):
+    """One item per video of ``videos`` with its three labels, ``video`` (row) and ``frame`` 0."""
+
+    def __init__(self, videos: pd.DataFrame):
+        self.videos = videos.reset_index(drop=True)
+        self.targets = labels.video_targets(self.videos).to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def labels_of(self, index: int) -> dict[str, int]:
+        label, emotion, authenticity = self.targets[index]
+        return {"label": int(label), "emotion": int(emotion), "authenticity": int(authenticity), "video": index,
+                "frame": 0}
+
+
+class DescriptorDataset(_VideoItems):
+    """Videos as activity-descriptor vectors: ``features`` ``[D + 1]`` (descriptors, then the partner flag)."""
+
+    def __init__(self, videos: pd.DataFrame):
+        super().__init__(videos)
+        self.descriptors = descriptor_matrix(self.videos)
+        self.partnered = has_partner(self.videos)
+        self.inputs = torch.from_numpy(np.column_stack([self.descriptors, self.partnered.astype(np.float32)]))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"features": self.inputs[index], **self.labels_of(index)}
+
+
+class TrajectoryDataset(_VideoItems):
+    """Videos as padded sequences of per-frame features (see the module docstring)."""
+
+    def __init__(self, videos: pd.DataFrame, inputs: str = "landmarks", emotion_given: bool = False,
+                 max_frames: int | None = None):
+        super().__init__(videos)
+        self.n_features = n_frame_features(inputs)
+        sequences = [frame_features(video_geometry(path), inputs) for path in self.videos[CROP_PATH_COLUMN]]
+        length = max_frames or max((len(s) for s in sequences), default=1)
+        width = self.n_features + 1 + (len(labels.EMOTIONS) if emotion_given else 0)
+        padded = np.zeros((len(sequences), length, width), dtype=np.float32)
+        for row, sequence in enumerate(sequences):
+            kept = sequence[:length]
+            padded[row, :len(kept), :kept.shape[1]] = kept
+            padded[row, :len(kept), kept.shape[1]] = 1.0  # real frames
+            if emotion_given:
+                padded[row, :, kept.shape[1] + 1 + int(self.targets[row, 1])] = 1.0
+        self.sequences = torch.from_numpy(padded)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"sequence": self.sequences[index], **self.labels_of(index)}
+
+    def frame_statistics(self) -> tuple[Tensor, Tensor]:
+        """Per-feature mean and standard deviation over the real frames of every video (for the model)."""
+        real = self.sequences[..., self.n_features] > 0.5
+        values = self.sequences[..., :self.n_features][real]
+        return values.mean(dim=0), values.std(dim=0)
+
+
+def geometry_timing(crops_dir: str | Path, videos: pd.DataFrame, runs: list) -> pd.DataFrame:
+    """The CPU time of each stage of the geometry models: 02's extraction (from its per-video summaries: face
+    detection, tracking and crops apart from the landmark fits), the descriptors (measured now on ``videos``,
+    a table with crop paths, every video read again from disk) and each approach's training (``runs``' mean
+    ``train_seconds`` per fold)."""
+    summaries = frames.load_videos(crops_dir)
+    summaries = summaries[summaries["status"] == "ok"]
+    landmark = summaries["landmark_seconds"] if "landmark_seconds" in summaries else pd.Series(np.nan, summaries.index)
+    rows = [("02: decode, detect, track, crop", (summaries["seconds"] - landmark.fillna(0)).mean(),
+             summaries["seconds"].sum() - landmark.fillna(0).sum(), f"{len(summaries)} videos"),
+            ("02: 68 landmarks per kept frame", landmark.mean(), landmark.sum(),
+             f"{landmark.sum() / max(1, summaries['frames'].sum()) * 1000:.1f} ms a frame")]
+    _CACHE.clear()  # time the reading too, as a new session would
+    started = time.perf_counter()
+    descriptor_matrix(videos)
+    seconds = time.perf_counter() - started
+    rows.append(("registration, proxies, activity descriptors", seconds / max(1, len(videos)), seconds,
+                 f"{len(videos)} videos"))
+    for approach, stage in (("descriptors", "Rank-SVM ensembles: fit"), ("trajectories", "recurrent model: train")):
+        fitted = [run.metrics.get("train_seconds", np.nan) for run in runs if run.config.get("approach") == approach]
+        if fitted:
+            rows.append((f"{stage} (per fold)", np.nan, float(np.nanmean(fitted)), f"mean of {len(fitted)} folds"))
+    table = pd.DataFrame(rows, columns=["stage", "seconds per video", "seconds", "note"])
+    return table.assign(**{"seconds per video": table["seconds per video"].round(4), "seconds": table["seconds"].round(2)})

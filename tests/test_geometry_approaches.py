@@ -1,0 +1,117 @@
+"""The approaches of facial geometry over time, end to end on the smoke data extracted with landmarks: the
+Rank-SVM ensemble on activity descriptors (fitted by scikit-learn through the runner's fit hook) and the
+recurrent model on landmark trajectories (the training loop), with the artifacts of every approach."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import approaches, data, geometry, labels, profiles, results, train
+from helpers.analysis import compare, evaluate
+from helpers.approaches import descriptors
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    base = tmp_path_factory.mktemp("geometry")
+    paths = profiles.paths_for("smoke", base / "work", base / "results")
+    dataset = data.prepare_dataset("smoke", paths, workers=1)
+    config = approaches.DescriptorConfig(profile="smoke", work_dir=str(paths.work), results_dir=str(paths.results))
+    crops_dir = train.ensure_crops(dataset, paths, config, progress=False)
+    return paths, dataset, crops_dir
+
+
+def first_fold(config, smoke):
+    paths, dataset, crops_dir = smoke
+    return config.fold_data(dataset.index, dataset.splits, 0, crops_dir)
+
+
+def test_the_rank_svm_approach_writes_the_artifacts_of_every_approach(smoke):
+    paths = smoke[0]
+    config = approaches.DescriptorConfig(profile="smoke", n_models=9, C=0.1, folds=[0], work_dir=str(paths.work),
+                                         results_dir=str(paths.results))
+    fold = first_fold(config, smoke)
+    metrics = train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "descriptors", config.run_id, 0))
+    assert run.config["target"] == "authenticity" and run.metrics["train_pairs"] == 6 * len(fold.train["subject"].unique())
+    assert len(run.predictions) == len(fold.test) and set(run.predictions["frame"]) == {0}  # one row per video
+    assert {"prob_0", "prob_1"} <= set(run.predictions.columns)
+    assert metrics["validation"]["pairs"] > 0  # what a configuration is chosen by
+    weights = pd.read_csv(run.folder / descriptors.WEIGHTS_FILE)
+    assert list(weights["descriptor"]) == list(geometry.DESCRIPTOR_NAMES)
+    assert np.allclose(weights.query("descriptor.str.startswith('emotion:')")["weight"], 0)  # a pair shares it
+    reloaded = train.load_trained_model(config, 0, paths)
+    test = train.DescriptorDataset(fold.test)
+    with torch.no_grad():
+        p = reloaded(test.inputs).softmax(dim=1)[:, 1].numpy()
+    saved = test.videos[["subject", "code"]].astype(str).assign(p=p).merge(
+        run.predictions.astype({"subject": str, "code": str}), on=["subject", "code"])
+    assert len(saved) == len(test) and np.allclose(saved["p"], saved["prob_1"], atol=2e-2)  # half-precision weights
+    scores = compare.video_scores([run])
+    assert (scores["pred"] == -1).all() and scores["p_genuine"].between(0, 1).all()
+
+
+def test_the_trajectory_approach_trains_through_the_loop(smoke):
+    paths = smoke[0]
+    config = approaches.TrajectoryConfig(profile="smoke", hidden=8, folds=[0], work_dir=str(paths.work),
+                                         results_dir=str(paths.results),
+                                         train=train.TrainConfig(epochs=2, progress=False, verbose=False))
+    fold = first_fold(config, smoke)
+    train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "trajectories", config.run_id, 0))
+    assert len(run.history) == 2 and "val_loss" in run.history
+    assert len(run.predictions) == len(fold.test)
+    twelve = approaches.TrajectoryConfig(profile="smoke", target="label", inputs="proxies", hidden=8, folds=[0],
+                                         work_dir=str(paths.work), results_dir=str(paths.results),
+                                         train=train.TrainConfig(epochs=1, progress=False, verbose=False))
+    assert twelve.run_name == "landmark_gru-proxies-12class" and twelve.run_id != config.run_id
+    train.run_fold(twelve, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "trajectories", twelve.run_id, 0))
+    assert {f"prob_{k}" for k in range(12)} <= set(run.predictions.columns)
+
+
+def test_trajectory_sequences_mark_real_frames_and_carry_the_emotion(smoke):
+    fold = first_fold(approaches.TrajectoryConfig(profile="smoke"), smoke)
+    videos = fold.train.head(4)
+    sequences = train.TrajectoryDataset(videos, "landmarks", emotion_given=True)
+    lengths = [len(train.video_geometry(path).proxies) for path in videos[train.CROP_PATH_COLUMN]]
+    x = sequences.sequences
+    assert x.shape == (4, max(lengths), 136 + 1 + 6)
+    assert x[:, :, 136].sum(dim=1).tolist() == lengths
+    emotions = [labels.parse_code(code).emotion_index for code in videos["code"]]
+    assert x[:, 0, 137:].argmax(dim=1).tolist() == emotions
+    mean, std = sequences.frame_statistics()
+    assert mean.shape == (136,) and (std > 0).all()
+    proxies = train.TrajectoryDataset(videos, "proxies")
+    assert proxies.sequences.shape[-1] == len(geometry.PROXIES) + 1
+
+
+def test_a_video_without_its_partner_is_judged_alone(smoke):
+    fold = first_fold(approaches.DescriptorConfig(profile="smoke"), smoke)
+    test = fold.test.reset_index(drop=True)
+    assert train.has_partner(test).all()
+    dropped = test[test["code"] != "S2N2H"].reset_index(drop=True)  # N2H of each subject loses its partner
+    partnered = train.has_partner(dropped)
+    assert not partnered[dropped["code"] == "N2H"].any() and partnered[dropped["code"] != "N2H"].all()
+
+
+def test_missing_landmarks_say_which_notebook_makes_them(smoke, tmp_path):
+    _, dataset, crops_dir = smoke
+    video = dataset.usable.iloc[0]
+    crops = tmp_path / str(video["subject"]) / f"{video['code']}.face.npy"
+    crops.parent.mkdir()
+    crops.write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="notebook 02"):
+        train.video_geometry(crops)
+
+
+def test_stage_timing_covers_every_stage(smoke):
+    paths, dataset, crops_dir = smoke
+    videos = train.attach_crop_paths(dataset.usable.head(6), crops_dir)
+    runs = evaluate.load_runs(paths.results)
+    table = train.geometry_timing(crops_dir, videos, runs)
+    assert table["stage"].str.contains("landmarks").any() and table["stage"].str.contains("descriptors").any()
+    assert (table["seconds"].dropna() >= 0).all()
