@@ -256,7 +256,25 @@ def stage(profile: str, executed_dir: Path | None = None, stage_dir: Path | None
         source = root / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, stage_dir / name)
     shutil.copytree(executed_dir, stage_dir / "notebooks")
+    label_with_profile(stage_dir / "_config.yml", profile)
     return stage_dir
+
+
+def book_title(title: str, profile: str) -> str:
+    """The title of a book built from ``profile``'s notebooks: a synthetic profile says so on every page."""
+    spec = PROFILES[profile]
+    return f"{title} · {profile} profile" + (" (synthetic data, not findings about people)"
+                                             if spec.uses_synthetic_data else " (the real SASE-FE)")
+
+
+def label_with_profile(config_file: Path, profile: str) -> None:
+    """Rewrite the staged ``_config.yml``'s title with ``book_title`` (the repository's file is left as is)."""
+    text = config_file.read_text()
+    match = re.search(r'^title: "(?P<title>[^"]*)"$', text, flags=re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{config_file} has no title line like 'title: \"...\"'")
+    title = book_title(match["title"], profile).replace('"', "'")
+    config_file.write_text(text[:match.start()] + f'title: "{title}"' + text[match.end():])
 
 
 def build(profile: str, executed_dir: Path | None = None, output_dir: Path | None = None) -> Path:

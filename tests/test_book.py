@@ -11,6 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+import yaml
 from IPython.display import Markdown
 
 from helpers import book
@@ -145,3 +146,16 @@ def test_a_readme_badge_for_a_missing_notebook_is_an_error(tmp_path):
 def test_a_config_without_a_branch_is_an_error():
     with pytest.raises(ValueError, match="repository.branch"):
         book.synced_config("title: x\nrepository:\n  url: https://github.com/a/b\nhtml:\n  branch: no\n")
+
+
+@pytest.mark.parametrize(("profile", "words"), [("demo", "demo profile (synthetic data"),
+                                                ("smoke", "smoke profile (synthetic data"),
+                                                ("full", "full profile (the real SASE-FE)")])
+def test_the_built_book_says_which_profile_and_data_on_every_page(tmp_path, profile, words):
+    config = tmp_path / "_config.yml"
+    config.write_text((book.root_dir() / "_config.yml").read_text())
+    book.label_with_profile(config, profile)
+    title = yaml.safe_load(config.read_text())["title"]
+    assert title.startswith("Genuine or posed?") and words in title
+    assert yaml.safe_load(config.read_text())["repository"] == yaml.safe_load(
+        (book.root_dir() / "_config.yml").read_text())["repository"]  # nothing else changed
