@@ -4,6 +4,8 @@ recurrent model on landmark trajectories (the training loop), with the artifacts
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +117,26 @@ def test_stage_timing_covers_every_stage(smoke):
     table = train.geometry_timing(crops_dir, videos, runs)
     assert table["stage"].str.contains("landmarks").any() and table["stage"].str.contains("descriptors").any()
     assert (table["seconds"].dropna() >= 0).all()
+
+
+def test_a_video_without_usable_landmarks_is_left_out_by_name_not_the_fold(smoke, tmp_path, capsys):
+    fold = first_fold(approaches.DescriptorConfig(profile="smoke"), smoke)
+    videos = fold.test.reset_index(drop=True).head(4).copy()
+    source = train.attach_crop_paths(videos, smoke[2])[train.CROP_PATH_COLUMN].iloc[0]
+    subject, code = str(videos.loc[0, "subject"]), str(videos.loc[0, "code"])
+    copy = tmp_path / subject
+    copy.mkdir()
+    for file in Path(source).parent.glob(f"{code}.*"):
+        (copy / file.name).write_bytes(file.read_bytes())
+    table = pd.read_csv(copy / f"{code}.frames.csv")
+    table.assign(landmarks_ok=False).to_csv(copy / f"{code}.frames.csv", index=False)  # every fit failed
+    videos = train.attach_crop_paths(videos, smoke[2])
+    videos.loc[0, train.CROP_PATH_COLUMN] = str(copy / Path(source).name)
+    with pytest.raises(train.GeometryUnavailable, match=f"{subject}/{code}"):
+        train.video_geometry(videos.loc[0, train.CROP_PATH_COLUMN])
+    capsys.readouterr()
+    descriptors_set = train.DescriptorDataset(videos)
+    assert len(descriptors_set) == 3 and (subject, code) not in set(
+        zip(descriptors_set.videos["subject"].astype(str), descriptors_set.videos["code"].astype(str)))
+    assert f"left out of the geometry models: {subject}/{code}" in capsys.readouterr().out
+    assert len(train.TrajectoryDataset(videos, "proxies")) == 3

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from helpers import results
-from helpers.models.ranking import RankSVMEnsemble, fit_ranker, training_pairs
+from helpers.models.ranking import RankSVMEnsemble, calibrate_scores, fit_ranker, training_pairs
 
 
 def pair_data(subjects: int, seed: int, cue: float = 1.0, features: int = 12):
@@ -92,3 +92,21 @@ def test_the_same_seed_fits_the_same_ensemble():
     first, _ = fit_ranker(x, subjects, emotions, genuine, n_models=7, seed=3)
     second, _ = fit_ranker(x, subjects, emotions, genuine, n_models=7, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_two_confident_videos_of_a_pair_keep_their_order():
+    ensemble = RankSVMEnsemble(2, n_models=1)
+    ensemble.rank_weights.copy_(torch.tensor([[1.0, 0.0]]))
+    ensemble.calibration.copy_(torch.tensor([1.0, 0.0]))
+    logits = ensemble(with_flag(np.array([[12.0, 0.0], [14.0, 0.0], [-13.0, 0.0], [-15.0, 0.0]]), True))
+    p = logits.softmax(dim=1)
+    # a clamped probability (1 - 1e-4) made both of these pairs ties, which the paired protocol scores 0.5
+    assert p[1, 1] > p[0, 1] and p[2, 1] > p[3, 1]
+    assert torch.isfinite(logits).all()
+
+
+def test_the_calibration_never_reverses_the_ranking():
+    wrong_way = np.array([[-1.0, 1.0], [-2.0, 0.5], [-0.5, 2.0], [-1.5, 1.0]])  # genuine scored lower out of bag
+    slope, _ = calibrate_scores(wrong_way, 8)
+    assert slope > 0
+    assert calibrate_scores(-wrong_way, 8)[0] > 0

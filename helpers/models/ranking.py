@@ -33,7 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from torch import Tensor, nn
 
-#: Keeps the logits finite: a vote share of 0 or 1 becomes this far from it.
+#: Keeps the logits of the plain SVMs' votes finite: a vote share of 0 or 1 becomes this far from it.
 EPSILON = 1e-4
 
 
@@ -66,9 +66,12 @@ class RankSVMEnsemble(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         features, partnered = x[:, :-1].float(), x[:, -1] > 0.5
         a, b = self.calibration
-        ranked = torch.sigmoid(a * self.rank_scores(features) + b)
-        p = torch.where(partnered, ranked, self.votes(features)).clamp(EPSILON, 1 - EPSILON)
-        return torch.stack([torch.log1p(-p), torch.log(p)], dim=1)
+        logit = a * self.rank_scores(features) + b
+        # log-sigmoid rather than a clamped probability: two confident videos of a pair keep distinct scores
+        ranked = torch.stack([nn.functional.logsigmoid(-logit), nn.functional.logsigmoid(logit)], dim=1)
+        p = self.votes(features).clamp(EPSILON, 1 - EPSILON)
+        voted = torch.stack([torch.log1p(-p), torch.log(p)], dim=1)
+        return torch.where(partnered[:, None], ranked, voted)
 
 
 @dataclass
@@ -125,7 +128,7 @@ def fit_ranker(features: np.ndarray, subjects: np.ndarray, emotions: np.ndarray,
     weights = np.asarray(rank_weights)
     oob_scores = _out_of_bag_scores(z, pairs, weights, out_of_bag)
     covered = ~np.isnan(oob_scores[:, 0])
-    calibration = _calibration(oob_scores[covered], len(features))
+    calibration = calibrate_scores(oob_scores[covered], len(features))
     model.mean.copy_(torch.from_numpy(mean).float())
     model.scale.copy_(torch.from_numpy(scale).float())
     model.rank_weights.copy_(torch.from_numpy(weights).float())
@@ -155,11 +158,17 @@ def _out_of_bag_scores(z: np.ndarray, pairs: np.ndarray, weights: np.ndarray, ou
     return mean.reshape(-1, 2)
 
 
-def _calibration(oob_scores: np.ndarray, n_videos: int) -> tuple[float, float]:
-    """``(a, b)`` of ``sigmoid(a * s + b)``: a logistic fit of genuineness on the out-of-bag scores."""
+def calibrate_scores(oob_scores: np.ndarray, n_videos: int) -> tuple[float, float]:
+    """``(a, b)`` of ``sigmoid(a * s + b)``: a logistic fit of genuineness on the out-of-bag scores. The slope
+    stays positive, so the calibration never reverses the ranking within a pair: where the fit finds no
+    positive relation (a ranker no better than chance out of bag), the scores are only standardised."""
     if len(oob_scores) == 0:
         return 1.0, 0.0
     scores = oob_scores.reshape(-1, 1)  # genuine, posed, genuine, posed ...
     truth = np.tile([1, 0], len(oob_scores))
     fitted = LogisticRegression(C=1.0).fit(scores, truth)
-    return float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+    slope, intercept = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
+    if slope > 0:
+        return slope, intercept
+    spread = float(np.std(scores)) or 1.0
+    return 1.0 / spread, -float(np.mean(scores)) / spread

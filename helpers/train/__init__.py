@@ -29,7 +29,8 @@ from helpers.train.crops import (
 from helpers.train.datasets import ClipDataset, FaceContextDataset, FeatureClipDataset, FrameDataset, onset_apex_segment
 from helpers.train.features import cache_frame_features, feature_cache_dir
 from helpers.train.geometry_inputs import (
-    DescriptorDataset, TrajectoryDataset, VideoGeometry, geometry_timing, has_partner, pair_geometry, video_geometry,
+    DescriptorDataset, GeometryUnavailable, TrajectoryDataset, VideoGeometry, geometry_timing, has_partner,
+    pair_geometry, video_geometry, with_geometry,
 )
 from helpers.train.folds import FoldData, fingerprint, fold_data, validation_subjects
 from helpers.train.loaders import EpochShuffleSampler, default_workers, make_loader
@@ -49,15 +50,17 @@ from helpers.train.transforms import BatchTransform, IdentityTransform, normaliz
 
 __all__ = [
     "BEST_WEIGHTS", "CLASS_INDEX", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
-    "BatchTransform", "Budget", "DescriptorDataset", "TrajectoryDataset", "VideoGeometry", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
-    "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset", "FitResult", "FoldData",
-    "FoldOutcome", "FoldSetup", "FrameDataset", "GridPlan", "IdentityTransform", "ModelSize", "MultiTaskTask", "StepResult", "Task",
-    "TrainConfig", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
-    "cache_frame_features", "checkpoint_dir", "crop_statistics", "combine_probabilities", "default_workers", "ensure_crops",
-    "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data", "geometry_timing", "grid_items", "has_partner",
-    "head_metrics", "keeps_weights", "latest_extraction", "load_checkpoint", "load_trained_model", "make_accelerator",
-    "make_loader", "model_weights_path", "other_settings", "normalization_stats", "onset_apex_segment", "packed_shape",
-    "pair_geometry", "pair_to_class", "pending_folds", "plan_grid", "predict", "read_config_file", "resize_uint8", "resolve_mixed_precision", "run_experiment",
-    "run_fold", "run_grid", "seed_everything", "select_frames", "stage_locally", "validation_subjects", "video_geometry", "weights_choice",
-    "with_extraction", "write_fold",
+    "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
+    "DescriptorDataset", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
+    "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan",
+    "IdentityTransform", "ModelSize", "MultiTaskTask", "StepResult", "Task", "TrainConfig", "TrajectoryDataset",
+    "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
+    "cache_frame_features", "checkpoint_dir", "combine_probabilities", "crop_statistics", "default_workers",
+    "ensure_crops", "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data",
+    "geometry_timing", "grid_items", "has_partner", "head_metrics", "keeps_weights", "latest_extraction",
+    "load_checkpoint", "load_trained_model", "make_accelerator", "make_loader", "model_weights_path",
+    "normalization_stats", "onset_apex_segment", "other_settings", "packed_shape", "pair_geometry", "pair_to_class",
+    "pending_folds", "plan_grid", "predict", "read_config_file", "resize_uint8", "resolve_mixed_precision",
+    "run_experiment", "run_fold", "run_grid", "seed_everything", "select_frames", "stage_locally",
+    "validation_subjects", "video_geometry", "weights_choice", "with_extraction", "with_geometry", "write_fold",
 ]

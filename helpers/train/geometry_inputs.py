@@ -46,6 +46,12 @@ class VideoGeometry:
 
 
 _CACHE: dict[tuple[str, float], VideoGeometry] = {}
+_REPORTED: set[str] = set()
+
+
+class GeometryUnavailable(ValueError):
+    """A video whose geometry cannot be computed: fewer than two kept frames, or no frame whose landmarks
+    passed their checks (a blurred or turned face). The message names the video."""
 
 
 def kept_fps(times: np.ndarray) -> float:
@@ -73,9 +79,28 @@ def video_geometry(crop_path: str | Path) -> VideoGeometry:
         points = frames.load_landmarks(crops_dir, subject, code)
         ok = table["landmarks_ok"].to_numpy(bool) if "landmarks_ok" in table else np.isfinite(points).all(axis=(1, 2))
         times = table["time_s"].to_numpy(float)
-        _CACHE[key] = VideoGeometry(geometry.register(points), ok, times, kept_fps(times),
-                                    geometry.au_proxies(points, ok))  # registers the points itself
+        try:
+            _CACHE[key] = VideoGeometry(geometry.register(points), ok, times, kept_fps(times),
+                                        geometry.au_proxies(points, ok))  # registers the points itself
+        except ValueError as error:
+            raise GeometryUnavailable(f"{subject}/{code} ({crops_dir}): {error}") from error
     return _CACHE[key]
+
+
+def with_geometry(videos: pd.DataFrame, report: bool = True) -> pd.DataFrame:
+    """The rows of ``videos`` whose geometry can be computed; each video left out is named in one printed line
+    with the reason (``report``), so that one unusable video costs its own prediction, not the fold's."""
+    usable = []
+    for path in videos[CROP_PATH_COLUMN]:
+        try:
+            video_geometry(path)
+            usable.append(True)
+        except GeometryUnavailable as error:
+            usable.append(False)
+            if report and str(error) not in _REPORTED:  # once per process, not once per configuration and fold
+                _REPORTED.add(str(error))
+                print(f"left out of the geometry models: {error}")
+    return videos[np.asarray(usable, dtype=bool)] if len(videos) else videos
 
 
 def pair_geometry(videos: pd.DataFrame, emotion: str = "happy") -> dict[str, pd.DataFrame]:
@@ -84,6 +109,7 @@ def pair_geometry(videos: pd.DataFrame, emotion: str = "happy") -> dict[str, pd.
     genuine = labels.CODES[labels.class_index(emotion, True)]
     posed = labels.pair_code(genuine)
     table = videos.assign(subject=videos["subject"].astype(str), code=videos["code"].astype(str))
+    table = with_geometry(table, report=False)
     subject = next((s for s, part in table.groupby("subject") if {genuine, posed} <= set(part["code"])), None)
     curves = {}
     for code in (genuine, posed) if subject is not None else ():
@@ -128,10 +154,11 @@ def n_frame_features(inputs: str) -> int:
 
 
 class _VideoItems(torch.utils.data.Dataset):
-    """One item per video of ``videos`` with its three labels, ``video`` (row) and ``frame`` 0."""
+    """One item per video of ``videos`` whose geometry can be computed (:func:`with_geometry`), with its three
+    labels, ``video`` (row) and ``frame`` 0."""
 
     def __init__(self, videos: pd.DataFrame):
-        self.videos = videos.reset_index(drop=True)
+        self.videos = with_geometry(videos).reset_index(drop=True)
         self.targets = labels.video_targets(self.videos).to_numpy()
 
     def __len__(self) -> int:
@@ -199,13 +226,14 @@ def geometry_timing(crops_dir: str | Path, videos: pd.DataFrame, runs: list) -> 
              f"{landmark.sum() / max(1, summaries['frames'].sum()) * 1000:.1f} ms a frame")]
     _CACHE.clear()  # time the reading too, as a new session would
     started = time.perf_counter()
-    descriptor_matrix(videos)
+    descriptor_matrix(with_geometry(videos, report=False))
     seconds = time.perf_counter() - started
     rows.append(("registration, proxies, activity descriptors", seconds / max(1, len(videos)), seconds,
                  f"{len(videos)} videos"))
     for approach, stage in (("descriptors", "Rank-SVM ensembles: fit"), ("trajectories", "recurrent model: train")):
         fitted = [run.metrics.get("train_seconds", np.nan) for run in runs if run.config.get("approach") == approach]
         if fitted:
-            rows.append((f"{stage} (per fold)", np.nan, float(np.nanmean(fitted)), f"mean of {len(fitted)} folds"))
+            rows.append((f"{stage} (per fold)", np.nan, float(np.nanmean(fitted)),
+                         f"mean of {len(fitted)} fits (configurations x folds)"))
     table = pd.DataFrame(rows, columns=["stage", "seconds per video", "seconds", "note"])
     return table.assign(**{"seconds per video": table["seconds per video"].round(4), "seconds": table["seconds"].round(2)})
