@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                f"extractor/decode-only {ratios[0]:.2f}x / {ratios[1]:.2f}x vs <= {TARGET_DECODE_RATIO:g}x"
                + ("" if sase_fe else " (judged at --size sase-fe only)")
                + f"; 643 videos in {extractor.projected_seconds(SASE_FE_VIDEOS, n) / 60:.1f} min"
-               + f"; load average {load_at_start:.2f} at the start")
+               + f"; landmarks {'on' if config.landmarks else 'off'}; load average {load_at_start:.2f} at the start")
     print(f"\nTARGET {'MET' if met else 'NOT MET'}: {figures}")
     return 0 if met else 1
 
