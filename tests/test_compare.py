@@ -49,13 +49,11 @@ def test_ties_count_half_and_missing_partners_are_skipped():
     assert result["accuracy"] == pytest.approx((4 + 0.5) / 5)
 
 
-def test_paired_protocol_agrees_with_evaluate():
-    rng = np.random.default_rng(0)
-    table = videos_table(subjects=("a", "b", "c"))
-    table["p_genuine"] = rng.random(len(table))
-    ours = scoring.paired_protocol(table)
-    theirs = evaluate.paired_accuracy(table, table["p_genuine"].to_numpy())
-    assert ours["accuracy"] == pytest.approx(theirs["accuracy"]) and ours["pairs"] == theirs["pairs"]
+def test_the_runners_paired_accuracy_scores_right_wrong_and_tied_pairs():
+    table = videos_table(subjects=("a",), codes=("N2H", "S2N2H", "N2S", "H2N2S", "N2D", "H2N2D", "N2A"))
+    p = {"N2H": 0.8, "S2N2H": 0.3, "N2S": 0.2, "H2N2S": 0.6, "N2D": 0.5, "H2N2D": 0.5, "N2A": 0.9}
+    result = evaluate.paired_accuracy(table.drop(columns="p_genuine"), table["code"].map(p).to_numpy())
+    assert result == {"accuracy": pytest.approx((1 + 0 + 0.5) / 3), "pairs": 3}  # N2A has no partner
 
 
 def test_a_duplicated_video_is_refused():
@@ -222,3 +220,14 @@ def test_close_probabilities_survive_the_predictions_file(tmp_path):
     read = pd.read_csv(tmp_path / "predictions.csv", dtype={"subject": str, "code": str})
     genuine = compare.p_genuine(evaluate.video_level(read), "label")
     assert genuine[0] != genuine[1]
+
+
+def test_paired_intervals_refuse_runs_loaded_without_predictions(tmp_path, write_fake_run):
+    for fold, subjects in enumerate((["s1", "s2"], ["s3"])):
+        write_fake_run(tmp_path, "single_task", "cnn-ce", fold, subjects, seed=fold)
+    bare = evaluate.load_runs(tmp_path, "single_task")
+    summary = evaluate.aggregate_folds(evaluate.fold_table(bare))
+    with pytest.raises(ValueError, match="predictions=True"):
+        compare.with_paired_intervals(summary, bare)  # it used to give NaN intervals without a word
+    full = evaluate.load_runs(tmp_path, "single_task", predictions=True)
+    assert compare.with_paired_intervals(summary, full)["paired_interval"].str.contains("CI").all()

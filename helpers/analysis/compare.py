@@ -191,6 +191,13 @@ def real_fake_intervals(scores: pd.DataFrame, n_boot: int = 2000, seed: int = 0)
     return table.rename_axis("model").reset_index()
 
 
+def paired_columns(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model of ``scores``: ``model``, its pooled paired accuracy with the 95 % interval over subjects
+    (``paired_interval``) and its ``pairs``: the columns every summary merges in."""
+    return interval_table(scores)[["model", "interval", "items"]].rename(
+        columns={"interval": "paired_interval", "items": "pairs"})
+
+
 def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None,
                   validation: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean ± std over folds (in percent) of each model; with ``scores``, its paired accuracy pooled over the
@@ -200,9 +207,7 @@ def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None,
     metrics = [*TABLE_METRICS, "emotion_frame_accuracy", "authenticity_frame_accuracy"]
     table = evaluate.aggregate_folds(folds, metrics=metrics, by=("approach", "model", "target"))
     if scores is not None:
-        intervals = interval_table(scores)
-        table = table.merge(intervals[["model", "interval", "items"]].rename(
-            columns={"interval": "paired_interval", "items": "pairs"}), on="model", how="left")
+        table = table.merge(paired_columns(scores), on="model", how="left")
     if validation is not None and len(validation):
         means = validation.assign(model=validation["approach"] + "/" + validation["run_id"]).groupby("model")[
             "paired_accuracy"].mean().mul(100).rename("validation_paired_mean")
@@ -222,9 +227,7 @@ def score_summary(scores: pd.DataFrame, ranking: Sequence[str] | None = None) ->
     subjects, e.g. by validation) when given."""
     folds = fold_scores(scores)
     table = evaluate.aggregate_folds(folds, metrics=SCORE_METRICS, by=("approach", "model"))
-    intervals = interval_table(scores)[["model", "interval", "items"]].rename(
-        columns={"interval": "paired_interval", "items": "pairs"})
-    table = table.merge(intervals, on="model", how="left")
+    table = table.merge(paired_columns(scores), on="model", how="left")
     if ranking is not None:
         order = {model: rank for rank, model in enumerate(ranking)}
         table = table.assign(rank=table["model"].map(order).fillna(len(order))).sort_values(["rank", "model"])
@@ -234,10 +237,15 @@ def score_summary(scores: pd.DataFrame, ranking: Sequence[str] | None = None) ->
 
 def with_paired_intervals(summary: pd.DataFrame, runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
     """``summary`` (``evaluate.aggregate_folds`` of runs, with ``run_id``) with each run's paired accuracy
-    pooled over its folds, its 95 % interval over subjects and its pairs (``paired_interval``, ``pairs``)."""
-    intervals = interval_table(video_scores(runs)).assign(run_id=lambda t: t["model"].str.split("/", n=1).str[1])
-    return summary.merge(intervals[["run_id", "interval", "items"]].rename(
-        columns={"interval": "paired_interval", "items": "pairs"}), on="run_id", how="left")
+    pooled over its folds, its 95 % interval over subjects and its pairs (``paired_interval``, ``pairs``).
+    The runs need their predictions (``evaluate.load_runs(..., predictions=True)``): the intervals resample them."""
+    missing = [model_name(run.config) for run in runs if run.predictions is None]
+    if missing:
+        raise ValueError(f"{len(missing)} runs were loaded without their predictions ({missing[0]}, ...): load them "
+                         "with evaluate.load_runs(..., predictions=True) for paired intervals")
+    intervals = paired_columns(video_scores(runs))
+    run_ids = intervals.pop("model").str.split("/", n=1).str[1]  # model names are "<approach>/<run_id>"
+    return summary.merge(intervals.assign(run_id=run_ids), on="run_id", how="left")
 
 
 DISPLAY_EXTRA = {"paired_interval": "real/fake, paired, pooled (95 % CI over subjects)",

@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from helpers import labels, results
+from helpers.analysis import scoring
 
 VIEWS_OF_TARGET = {"label": ("label", "emotion", "authenticity"), "emotion": ("emotion",),
                    "authenticity": ("authenticity",)}
@@ -106,16 +107,10 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
 
 
 def paired_accuracy(videos: pd.DataFrame, p_genuine: np.ndarray) -> dict:
-    """Share of (subject, emotion) pairs whose genuine video gets the higher p(genuine); ties count half."""
-    table = videos[["subject", "emotion_label", "authenticity_label"]].copy()
-    table["p"] = p_genuine
-    scores = []
-    for _, pair in table.groupby(["subject", "emotion_label"]):
-        genuine, posed = pair[pair["authenticity_label"] == 1]["p"], pair[pair["authenticity_label"] == 0]["p"]
-        if len(genuine) == 1 and len(posed) == 1:
-            difference = genuine.iloc[0] - posed.iloc[0]
-            scores.append(1.0 if difference > 0 else 0.5 if difference == 0 else 0.0)
-    return {"accuracy": float(np.mean(scores)) if scores else float("nan"), "pairs": len(scores)}
+    """Share of (subject, emotion) pairs whose genuine video gets the higher p(genuine); ties count half
+    (``scoring.paired_protocol`` on one row per video with ``subject`` and ``code``)."""
+    result = scoring.paired_protocol(videos.assign(p_genuine=p_genuine))
+    return {"accuracy": result["accuracy"], "pairs": result["pairs"]}
 
 
 def authenticity_by_emotion(videos: pd.DataFrame, authenticity_probs: np.ndarray) -> dict[str, float]:
