@@ -77,7 +77,8 @@ class DescriptorConfig(ExperimentConfig):
         sets = {part: DescriptorDataset(getattr(fold, part)) for part in ("train", "val", "test")}
         print(f"activity descriptors of {sum(len(s) for s in sets.values())} videos: "
               f"{time.perf_counter() - started:.1f} s")
-        task = ClassificationTask(losses.build_loss(self.loss), "authenticity", input_key="features")
+        loss = losses.build_loss(self.loss, **self.loss_params)
+        task = ClassificationTask(loss, "authenticity", input_key="features")
         loader = {part: make_loader(data, self.batch_size, False, workers=self.workers) for part, data in sets.items()}
         return FoldSetup(task, (loader["train"], loader["val"] if len(sets["val"]) else None, loader["test"],
                                 sets["test"]), IdentityTransform())
@@ -117,7 +118,7 @@ def _loss_and_accuracy(model: nn.Module, task: ClassificationTask, videos: Descr
     with torch.no_grad():
         batch = {"features": videos.inputs, "authenticity": torch.tensor(videos.targets[:, 2])}
         result = task.step(model, batch, training=False)
-    accuracy = float((result.outputs["probs"].argmax(dim=1) == batch["authenticity"]).float().mean())
+    accuracy = task.epoch_metrics({name: value.numpy() for name, value in result.outputs.items()})["accuracy"]
     return {f"{part}_loss": float(result.loss), f"{part}_accuracy": accuracy}
 
 

@@ -11,6 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from helpers import labels
+from helpers.geometry import registration
 
 
 def presence_matrix(index: pd.DataFrame, subjects: Sequence[str] | None = None) -> Figure:
@@ -196,9 +197,11 @@ def extraction_speed(videos: pd.DataFrame) -> Figure:
     return fig
 
 
-# The 68-point outline drawn over a face: (first, last, closed) of each contour (iBUG 300-W order, 0-based).
-_LANDMARK_CONTOURS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (31, 35, False),
-                      (36, 41, True), (42, 47, True), (48, 59, True), (60, 67, True))
+# The 68-point outline drawn over a face: (points, closed) of each contour (iBUG 300-W order, 0-based).
+_LANDMARK_CONTOURS = ((registration.JAW, False), (registration.BROW_LEFT, False), (registration.BROW_RIGHT, False),
+                      (registration.NOSE_BRIDGE, False), (registration.NOSE_BASE, False),
+                      (registration.EYE_LEFT, True), (registration.EYE_RIGHT, True),
+                      (registration.OUTER_LIPS, True), (registration.INNER_LIPS, True))
 
 
 def landmark_grid(rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[np.ndarray]]],
@@ -214,8 +217,8 @@ def landmark_grid(rows: Sequence[tuple[str, Sequence[np.ndarray], Sequence[np.nd
             ax = fig.axes[r * len(column_titles) + c]
             good = ok is None or bool(ok[r][c])
             colour = "#39ff14" if good else "#ff3030"
-            for first, last, closed in _LANDMARK_CONTOURS:
-                contour = np.asarray(frame_points[first:last + 1], float)
+            for points_of_contour, closed in _LANDMARK_CONTOURS:
+                contour = np.asarray(frame_points, float)[list(points_of_contour)]
                 if closed:
                     contour = np.vstack([contour, contour[:1]])
                 ax.plot(contour[:, 0], contour[:, 1], "-", color=colour, linewidth=0.8)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ class VideoGeometry:
     times: np.ndarray
     fps: float
     proxies: pd.DataFrame
+    code: str  # the video's SASE-FE code (its emotion is part of the descriptors)
+
+    @cached_property
+    def descriptors(self) -> np.ndarray:
+        """The activity descriptors and emotion code (``geometry.DESCRIPTOR_NAMES``), computed once per video:
+        every configuration and fold reads the same videos."""
+        emotion = labels.parse_code(self.code).emotion
+        return geometry.video_descriptors(self.proxies, self.fps, emotion).to_numpy()
 
 
 _CACHE: dict[tuple[str, float], VideoGeometry] = {}
@@ -81,7 +90,7 @@ def video_geometry(crop_path: str | Path) -> VideoGeometry:
         times = table["time_s"].to_numpy(float)
         try:
             _CACHE[key] = VideoGeometry(geometry.register(points), ok, times, kept_fps(times),
-                                        geometry.au_proxies(points, ok))  # registers the points itself
+                                        geometry.au_proxies(points, ok), code)  # au_proxies registers itself
         except ValueError as error:
             raise GeometryUnavailable(f"{subject}/{code} ({crops_dir}): {error}") from error
     return _CACHE[key]
@@ -130,10 +139,7 @@ def has_partner(videos: pd.DataFrame) -> np.ndarray:
 
 def descriptor_matrix(videos: pd.DataFrame) -> np.ndarray:
     """``[N, len(geometry.DESCRIPTOR_NAMES)]``: the activity descriptors and emotion code of every video."""
-    rows = []
-    for path, code in zip(videos[CROP_PATH_COLUMN], videos["code"].astype(str)):
-        video = video_geometry(path)
-        rows.append(geometry.video_descriptors(video.proxies, video.fps, labels.parse_code(code).emotion).to_numpy())
+    rows = [video_geometry(path).descriptors for path in videos[CROP_PATH_COLUMN]]
     return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(geometry.DESCRIPTOR_NAMES))
 
 
@@ -186,20 +192,18 @@ class DescriptorDataset(_VideoItems):
 class TrajectoryDataset(_VideoItems):
     """Videos as padded sequences of per-frame features (see the module docstring)."""
 
-    def __init__(self, videos: pd.DataFrame, inputs: str = "landmarks", emotion_given: bool = False,
-                 max_frames: int | None = None):
+    def __init__(self, videos: pd.DataFrame, inputs: str = "landmarks", emotion_given: bool = False):
         super().__init__(videos)
         self.n_features = n_frame_features(inputs)
         sequences = [frame_features(video_geometry(path), inputs) for path in self.videos[CROP_PATH_COLUMN]]
-        length = max_frames or max((len(s) for s in sequences), default=1)
+        length = max((len(s) for s in sequences), default=1)
         width = self.n_features + 1 + (len(labels.EMOTIONS) if emotion_given else 0)
         padded = np.zeros((len(sequences), length, width), dtype=np.float32)
         for row, sequence in enumerate(sequences):
-            kept = sequence[:length]
-            padded[row, :len(kept), :kept.shape[1]] = kept
-            padded[row, :len(kept), kept.shape[1]] = 1.0  # real frames
+            padded[row, :len(sequence), :self.n_features] = sequence
+            padded[row, :len(sequence), self.n_features] = 1.0  # real frames
             if emotion_given:
-                padded[row, :, kept.shape[1] + 1 + int(self.targets[row, 1])] = 1.0
+                padded[row, :, self.n_features + 1 + int(self.targets[row, 1])] = 1.0
         self.sequences = torch.from_numpy(padded)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
