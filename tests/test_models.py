@@ -159,3 +159,15 @@ def test_pretrained_weights_are_cached_in_the_given_folder(tmp_path, monkeypatch
         assert asked and asked[0].startswith(str(tmp_path / "pretrained" / "torch" / "checkpoints"))
     finally:
         torch.hub.set_dir(previous)
+
+
+def test_importing_the_helpers_leaves_the_hugging_face_hub_unimported():
+    """An older timm (< 1.0.10) reads the weights folder from HF_HUB_CACHE, which the hub takes in only when it is
+    first imported: importing the package must not import timm (and with it the hub) before use_weights_cache."""
+    import subprocess
+    import sys
+
+    code = ("import sys, helpers, helpers.train, helpers.models, helpers.approaches; "
+            "print('timm' in sys.modules, 'huggingface_hub' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]

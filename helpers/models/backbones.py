@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import timm
 import torch
 from torch import Tensor, nn
 from torchvision import models as vision_models
@@ -163,6 +162,10 @@ class SimpleCNN(nn.Module):
 
 
 def _seresnet50(pretrained: bool, image_size: int) -> tuple[nn.Module, int]:
+    # imported here, not with the module: a timm older than 1.0.10 finds use_weights_cache's folder only in
+    # HF_HUB_CACHE, which Hugging Face's hub reads once, when it is first imported (by timm)
+    import timm
+
     try:
         network = timm.create_model("seresnet50", pretrained=pretrained, num_classes=0,
                                     **hub_cache_options(timm.create_model))
