@@ -8,6 +8,8 @@ Small face clips are made here from matplotlib's Grace Hopper photo with ``helpe
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import subprocess
 import sys
 import zipfile
@@ -265,6 +267,25 @@ def test_another_configuration_goes_to_its_own_folder_and_never_mixes(clips, tmp
     with pytest.raises(frames.ConfigMismatchError, match="another configuration.*size"):
         frames.extract_dataset(clips.iloc[:1], small.root, frames.ExtractionConfig(size=224), progress=False,
                                exact_dir=True)
+
+
+def test_crops_made_before_a_setting_existed_stay_current_under_its_default(clips, tmp_path):
+    config = frames.ExtractionConfig(landmarks=False)
+    first = frames.extract_dataset(clips.iloc[:1], tmp_path, config, progress=False)
+    config_file = first.root / frames.CONFIG_FILE
+    stored = json.loads(config_file.read_text())
+    del stored["config"]["landmark_keyframe_every"]  # as written before the setting existed
+    config_file.write_text(json.dumps(stored))
+    again = frames.extract_dataset(clips.iloc[:1], tmp_path, config, progress=False)
+    assert again.root == first.root and "0 extracted now, 1 already done" in again.summary()
+    # the default keeps the fingerprint it had without the setting; another value names another folder
+    settings = {k: v for k, v in frames.ExtractionConfig().to_dict().items() if k != "landmark_keyframe_every"}
+    before = json.dumps({**settings, "algorithm": frames.ALGORITHM_VERSION}, sort_keys=True)
+    assert frames.ExtractionConfig().fingerprint == hashlib.sha256(before.encode()).hexdigest()[:8]
+    assert frames.ExtractionConfig(landmark_keyframe_every=10).name != config.name
+    with pytest.raises(frames.ConfigMismatchError, match="landmark_keyframe_every"):
+        frames.extract_dataset(clips.iloc[:1], first.root, frames.ExtractionConfig(landmarks=False,
+                               landmark_keyframe_every=5), progress=False, exact_dir=True)
 
 
 # --------------------------------------------------------------------------------------------------

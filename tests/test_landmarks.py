@@ -241,6 +241,96 @@ def test_the_quality_rule():
 
 
 # --------------------------------------------------------------------------------------------------
+# Key frames: the box-follow check on some frames only
+
+
+def track_row(box: np.ndarray) -> np.ndarray:
+    return frames.boxes_to_track(np.asarray(box, float)[None])[0]
+
+
+def test_fits_in_the_part_of_the_frame_around_the_box_are_those_in_the_whole_frame():
+    rgb = skimage_data.astronaut()
+    box = haar_box(rgb)
+    predictor = landmarks.cached_predictor()
+    # the Haar box, and boxes over the frame's edges (part of the box outside the frame)
+    for shift in ([0, 0], [-0.45, 0], [0, -0.4], [0.6, 0.6], [0.3, -0.2]):
+        moved = box + np.array([*shift, 0, 0]) * box[2]
+        whole = frames.fit_frame(rgb, track_row(moved), predictor)
+        around = frames.VideoLandmarks(predictor, keyframe_every=1).fit(rgb, track_row(moved))
+        np.testing.assert_array_equal(around.points, whole.points)
+        assert around.box_follow == pytest.approx(whole.box_follow, abs=1e-12) and around.ok == whole.ok
+
+
+def test_between_key_frames_the_points_are_the_same_and_the_check_is_inherited():
+    rgb = skimage_data.astronaut()
+    box = haar_box(rgb)
+    predictor = landmarks.cached_predictor()
+    full = frames.fit_frame(rgb, track_row(box), predictor)
+    video_landmarks = frames.VideoLandmarks(predictor, keyframe_every=4)
+    fits = [video_landmarks.fit(rgb, track_row(box + [0.01 * i * box[2], 0, 0, 0])) for i in range(9)]
+    assert video_landmarks.keyframes == 3, "frames 0, 4 and 8"
+    assert all(fit.ok for fit in fits)
+    np.testing.assert_array_equal(fits[0].points, full.points)
+    assert [fit.box_follow for fit in fits[:4]] == [fits[0].box_follow] * 4, "inherited from key frame 0"
+    assert fits[4].box_follow != fits[0].box_follow, "frame 4 checked anew"
+    for i, fit in enumerate(fits):  # the points of every frame are those of the full fit
+        np.testing.assert_array_equal(fit.points, frames.fit_frame(
+            rgb, track_row(box + [0.01 * i * box[2], 0, 0, 0]), predictor).points)
+
+
+def test_a_moved_box_or_a_lost_face_makes_a_key_frame():
+    rgb = skimage_data.astronaut()
+    box = haar_box(rgb)
+    video_landmarks = frames.VideoLandmarks(landmarks.cached_predictor(), keyframe_every=100)
+    video_landmarks.fit(rgb, track_row(box))
+    video_landmarks.fit(rgb, track_row(box + [0.05 * box[2], 0, 0, 0]))
+    assert video_landmarks.keyframes == 1, "a box within the probe shift of the key frame's"
+    video_landmarks.fit(rgb, track_row(box + [0.15 * box[2], 0, 0, 0]))
+    assert video_landmarks.keyframes == 2, "moved by more than the probe shift"
+    video_landmarks.fit(rgb, track_row(box + [0.15 * box[2], 0, 0.12 * box[2], 0.12 * box[2]]))
+    assert video_landmarks.keyframes == 3, "grown by more than the probe shift"
+    video_landmarks.fit(rgb, track_row(box + [0.15 * box[2], 0, 0.12 * box[2], 0.12 * box[2]]), fell_back=True)
+    assert video_landmarks.keyframes == 4, "the detector lost the face"
+
+
+def test_a_face_that_leaves_a_still_box_is_flagged_by_the_next_key_frame_at_the_latest():
+    rgb = skimage_data.astronaut()
+    box = haar_box(rgb)
+    blank = np.full_like(rgb, 128)
+    predictor = landmarks.cached_predictor()
+    video_landmarks = frames.VideoLandmarks(predictor, keyframe_every=5)
+    face = [video_landmarks.fit(rgb, track_row(box)) for _ in range(2)]
+    gone = [video_landmarks.fit(blank, track_row(box)) for _ in range(6)]  # frames 2-7: key frame 5
+    assert all(fit.ok for fit in face)
+    assert not any(fit.ok for fit in gone[3:]), "flagged from key frame 5 on"
+    after_loss = frames.VideoLandmarks(predictor, keyframe_every=5)
+    after_loss.fit(rgb, track_row(box))
+    assert not any(after_loss.fit(blank, track_row(box), fell_back=True).ok for _ in range(3))
+    with pytest.raises(ValueError, match="keyframe_every"):
+        frames.VideoLandmarks(predictor, keyframe_every=0)
+    with pytest.raises(ValueError, match="landmark_keyframe_every"):
+        frames.ExtractionConfig(landmark_keyframe_every=0)
+
+
+def test_extraction_with_key_frames_keeps_the_points_and_flags_of_checking_every_frame(tmp_path):
+    hidden = range(27, 34)  # frames without a face, as above
+    videos = write_synthetic(tmp_path / "data", VIDEOS[:1], hidden=hidden)
+    results = {}
+    for every in (1, 10):
+        config = frames.ExtractionConfig(target_fps=None, detect_every=1, landmark_keyframe_every=every)
+        extraction = frames.extract_dataset(videos, tmp_path / f"crops{every}", config, progress=False)
+        subject, code = videos["subject"].iloc[0], videos["code"].iloc[0]
+        results[every] = (frames.load_landmarks(extraction.root, subject, code),
+                          extraction.manifest["landmarks_ok"].to_numpy(), extraction.videos.iloc[0])
+    (points_all, ok_all, row_all), (points_key, ok_key, row_key) = results[1], results[10]
+    np.testing.assert_array_equal(points_key, points_all)
+    np.testing.assert_array_equal(ok_key, ok_all)
+    assert not ok_all.all() and ok_all.any()
+    assert row_all["landmark_keyframes"] == row_all["frames"]
+    assert row_key["landmark_keyframes"] < row_all["frames"] / 2, row_key.to_dict()
+
+
+# --------------------------------------------------------------------------------------------------
 # Files, resumption, failures
 
 
@@ -348,15 +438,15 @@ print("videos started:", len(started))
 def test_a_video_where_the_predictor_fails_is_reported_and_the_run_continues(tmp_path, monkeypatch):
     videos = write_synthetic(tmp_path / "data")
     calls = []
-    real = one_video.fit_frame
+    real = one_video.VideoLandmarks.fit
 
-    def broken_once(frame, track_row, predictor=None):
+    def broken_once(self, frame, track_row, fell_back=False):
         calls.append(1)
         if len(calls) == 1:  # the first frame of the first video
             raise RuntimeError("the predictor broke")
-        return real(frame, track_row, predictor)
+        return real(self, frame, track_row, fell_back)
 
-    monkeypatch.setattr(one_video, "fit_frame", broken_once)
+    monkeypatch.setattr(one_video.VideoLandmarks, "fit", broken_once)
     extraction = frames.extract_dataset(videos, tmp_path / "crops", frames.ExtractionConfig(), progress=False)
     status = extraction.videos.set_index("code")["status"]
     assert status[videos["code"].iloc[0]] == "error" and status[videos["code"].iloc[1]] == "ok"

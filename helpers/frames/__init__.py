@@ -44,7 +44,8 @@ Modules (this package's ``__init__`` only re-exports their public names; importi
 - :mod:`~helpers.frames.detectors`: the Haar and MTCNN detectors, plug-in factories (:func:`make_detector`)
   and the search for the face near the last one or in the whole frame (:func:`detect_face`);
 - :mod:`~helpers.frames.tracking`: boxes, filling and smoothing tracks, :class:`StreamingTracker`, square crops;
-- :mod:`~helpers.frames.landmarks`: dlib's 68 points inside the tracked box (:func:`fit_landmarks`), their
+- :mod:`~helpers.frames.landmarks`: dlib's 68 points inside the tracked box (:func:`fit_landmarks`; a video's
+  frames with checks on key frames: :class:`VideoLandmarks`), their
   checks (:func:`is_good_fit`), the points in crop pixels (:func:`to_crop_coordinates`), :func:`landmark_quality`;
 - :mod:`~helpers.frames.storage`: file names, the columns of the frame tables, one video's files
   (:func:`video_files`) and atomic writes (:func:`save_array`);
@@ -67,8 +68,8 @@ from helpers.frames.dataset_run import (Extraction, assemble, extract_dataset, e
 from helpers.frames.detectors import (HAAR_CASCADE, SEARCH_MIN_FACE_PIXELS, TRACK_REGION, TRACK_SIZE_RANGE,
                                       Detections, Detector, HaarDetector, MTCNNDetector, detect_face,
                                       detect_in_frame, detect_near, make_detector)
-from helpers.frames.landmarks import (LandmarkFit, LandmarksUnavailable, cached_predictor, fit_frame, fit_landmarks,
-                                      is_good_fit, landmark_quality, to_crop_coordinates)
+from helpers.frames.landmarks import (LandmarkFit, LandmarksUnavailable, VideoLandmarks, cached_predictor, fit_frame,
+                                      fit_landmarks, is_good_fit, landmark_quality, to_crop_coordinates)
 from helpers.frames.one_video import extract_video, is_finished
 from helpers.frames.quality import ground_truth_iou, jitter_table
 from helpers.frames.reading import (clip_indices, crops_with_landmarks, load_crops, load_landmarks, load_manifest,
@@ -88,8 +89,8 @@ __all__ = [
     "StreamingTracker", "box_iou", "box_sources", "boxes_to_track", "crop_square", "crops_for", "fill_track",
     "jitter", "smooth_track", "track_to_boxes",
     # facial landmarks
-    "LandmarkFit", "LandmarksUnavailable", "cached_predictor", "fit_frame", "fit_landmarks", "is_good_fit",
-    "landmark_quality", "to_crop_coordinates",
+    "LandmarkFit", "LandmarksUnavailable", "VideoLandmarks", "cached_predictor", "fit_frame", "fit_landmarks",
+    "is_good_fit", "landmark_quality", "to_crop_coordinates",
     # files on disk
     "CONFIG_FILE", "FRAME_COLUMNS", "MANIFEST_FILE", "VIDEOS_FILE", "save_array", "video_files",
     # one video, a whole dataset

@@ -87,9 +87,11 @@ def prepare_output(out_dir: Path, config: ExtractionConfig, profile: str = "") -
     out_dir.mkdir(parents=True, exist_ok=True)
     config_file = out_dir / CONFIG_FILE
     if config_file.exists():
-        stored = results.read_json(config_file).get("config", {})
-        if stored != config.to_dict():
-            changed = sorted(k for k in set(stored) | set(config.to_dict()) if stored.get(k) != config.to_dict().get(k))
+        # through ExtractionConfig: a folder written before a setting existed has that setting's default
+        stored = ExtractionConfig.from_dict(results.read_json(config_file).get("config", {})).to_dict()
+        wanted = config.to_dict()
+        if stored != wanted:
+            changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise ConfigMismatchError(
                 f"{out_dir} holds crops made with another configuration (different: {', '.join(changed)}). "
                 f"Extract into extraction_dir(crops_root, config) (a folder named by the configuration) "
@@ -209,8 +211,8 @@ def _read_frame_tables(files: list[Path]) -> pd.DataFrame:
 
 
 _SUMMARY_COLUMNS = ("subject", "code", "status", "frames", "evaluated", "detected", "detection_rate", "tracked",
-                    "fell_back", "landmarks_ok", "fps", "step", "seconds", "landmark_seconds", "error", "path", "config",
-                    "source_bytes")
+                    "fell_back", "landmarks_ok", "fps", "step", "seconds", "landmark_seconds", "landmark_keyframes",
+                    "error", "path", "config", "source_bytes")
 
 
 def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: ExtractionConfig | None = None,

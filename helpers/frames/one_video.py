@@ -23,7 +23,7 @@ import pandas as pd
 from helpers import video
 from helpers.frames.config import DiskFullError, ExtractionConfig, sampled_indices
 from helpers.frames.detectors import cached_detector, detect_face
-from helpers.frames.landmarks import LandmarkFit, LandmarksUnavailable, cached_predictor, fit_frame, no_fit
+from helpers.frames.landmarks import LandmarkFit, LandmarksUnavailable, VideoLandmarks, cached_predictor, no_fit
 from helpers.frames.storage import FRAME_COLUMNS, file_size, save_array, save_json, save_table, video_files
 from helpers.frames.tracking import StreamingTracker, box_sources, crops_for, track_to_boxes
 
@@ -64,7 +64,7 @@ def extract_video(path: str | Path, out_dir: str | Path, subject: Any, code: str
     files = video_files(Path(out_dir), subject, code)
     summary: dict[str, Any] = {"subject": str(subject), "code": code, "path": str(path), "status": "error",
                                "frames": 0, "evaluated": 0, "detected": 0, "detection_rate": float("nan"),
-                               "tracked": 0, "fell_back": 0, "landmarks_ok": 0, "landmark_seconds": 0.0,
+                               "tracked": 0, "fell_back": 0, "landmarks_ok": 0, "landmark_seconds": 0.0, "landmark_keyframes": 0,
                                "fps": float("nan"), "step": 0,
                                "error": "", "seconds": 0.0, "config": config.fingerprint,
                                "source_bytes": file_size(path)}
@@ -103,6 +103,7 @@ class _VideoTrack:
     smoothed: list[np.ndarray] = field(default_factory=list)  # track rows of the frames cropped so far
     fits: list[LandmarkFit] = field(default_factory=list)  # landmarks of the frames cropped so far
     landmark_seconds: float = 0.0  # time spent fitting them (the rest of ``seconds`` is decoding, detection, crops)
+    landmark_keyframes: int = 0  # frames whose landmarks were fitted and checked in full (VideoLandmarks)
 
     @property
     def detected(self) -> np.ndarray:
@@ -111,6 +112,14 @@ class _VideoTrack:
     @property
     def detection_rate(self) -> float:
         return float(self.detected.sum() / max(1, sum(self.evaluated)))
+
+    def fell_back(self, position: int, reach: int) -> bool:
+        """Is this frame's box source ``fallback`` (:func:`box_sources`), from the detections seen so far?
+        Exact once the frames up to ``position + reach`` are in (the tracker waits for more than that)."""
+        if self.evaluated[position]:
+            return not self.detected[position]
+        low = max(0, position - reach)
+        return not self.detected[low:position + reach + 1].any()
 
 
 def kept_frames(path: str | Path, config: ExtractionConfig, step: int, total_frames: int,
@@ -141,7 +150,7 @@ def _decode_detect_crop(path: Path, config: ExtractionConfig, step: int, total_f
     """One pass over the video: detect on the kept frames, crop each frame (and fit its landmarks, in the
     original frame's pixels) as soon as its box is final."""
     detector = cached_detector(config)
-    predictor = cached_predictor() if config.landmarks else None
+    landmarks = VideoLandmarks(cached_predictor(), config.landmark_keyframe_every) if config.landmarks else None
     tracker = StreamingTracker(config)
     track = _VideoTrack()
     waiting: deque[np.ndarray] = deque()  # decoded frames whose box is not final yet (at most ~lookahead)
@@ -149,14 +158,15 @@ def _decode_detect_crop(path: Path, config: ExtractionConfig, step: int, total_f
     previous = None  # the last detected box: the next search starts near it
 
     def crop_ready(final: bool = False) -> None:
-        for _, row in tracker.ready(final):
+        for position, row in tracker.ready(final):
             frame = waiting.popleft()
             for kind, crop in crops_for(frame, row, config).items():
                 crops[kind].append(crop)
-            if predictor is not None:
+            if landmarks is not None:
                 started = time.perf_counter()
-                track.fits.append(fit_frame(frame, row, predictor))
+                track.fits.append(landmarks.fit(frame, row, track.fell_back(position, config.detect_every)))
                 track.landmark_seconds += time.perf_counter() - started
+                track.landmark_keyframes = landmarks.keyframes
             track.smoothed.append(row)
 
     source = nullcontext(decoded) if decoded is not None else closing(  # closing stops the decoder
@@ -206,7 +216,8 @@ def _extract_frames(path: Path, files: dict[str, Path], subject: Any, code: str,
         summary.update(status="ok", tracked=int((sources == "tracked").sum()),
                        fell_back=int((sources == "fallback").sum()),
                        landmarks_ok=int(sum(fit.ok for fit in track.fits)),
-                       landmark_seconds=round(track.landmark_seconds, 4))
+                       landmark_seconds=round(track.landmark_seconds, 4),
+                       landmark_keyframes=track.landmark_keyframes)
     table = _frames_table(subject, code, track.meta, np.asarray(track.raw), np.asarray(track.scores), evaluated,
                           rows, sources, track.fits)
     save_table(files["frames"], table)
