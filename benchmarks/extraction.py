@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/extraction.py --profile smoke     # the tiny CI set (192x144, 2 s): worst case
     .venv/bin/python benchmarks/extraction.py --size sase-fe      # SASE-FE's geometry: 1280x720, 100 fps, 4 s
     .venv/bin/python benchmarks/extraction.py --dataset DIR       # any <subject>/<CODE>.MP4 folder (the real SASE-FE)
+    .venv/bin/python benchmarks/extraction.py --size sase-fe --no-landmarks                 # crops only
+    .venv/bin/python benchmarks/extraction.py --size sase-fe --landmark-keyframe-every 10   # fewer landmark checks
 
 The synthetic videos are generated with ``helpers.synthetic`` into a temporary folder (or ``--data-dir``, where
 they are kept and reused). At ``--size sase-fe`` the faces are rendered at 320x180 and scaled up to HD, as

@@ -41,6 +41,9 @@ def test_models_scoring_whole_videos_have_no_timeline_to_inspect(fake_results):
     runs.append(dataclasses.replace(runs[0], predictions=video_level,
                                     config={**runs[0].config, "approach": "descriptors", "run": "rank_svm"}))
     assert set(widgets.model_predictions(runs)) == {"single_task/cnn-ce"}
+    # a frame model whose videos kept one frame each still has its (one-frame) timeline
+    one_frame = dataclasses.replace(runs[0], predictions=video_level, config={**runs[0].config, "run": "one_frame"})
+    assert set(widgets.model_predictions([one_frame])) == {compare.model_name(one_frame.config)}
 
 
 def test_static_figure_with_and_without_crops(fake_results, tmp_path):

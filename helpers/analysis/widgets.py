@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import frames, labels, plots, results
+from helpers import approaches, frames, labels, plots, results
 from helpers.analysis import compare, inference
 
 
@@ -30,7 +30,7 @@ def model_predictions(runs: Sequence[results.RunArtifacts]) -> dict[str, pd.Data
     targets: dict[str, str] = {}
     for run in runs:
         target = run.config.get("target", "label")
-        if run.predictions is None or target == "emotion" or _one_row_per_video(run.predictions):
+        if run.predictions is None or target == "emotion" or _scores_whole_videos(run.config):
             continue
         name = compare.model_name(run.config)
         grouped.setdefault(name, []).append(run.predictions)
@@ -43,8 +43,9 @@ def model_predictions(runs: Sequence[results.RunArtifacts]) -> dict[str, pd.Data
     return out
 
 
-def _one_row_per_video(predictions: pd.DataFrame) -> bool:
-    return len(predictions) > 0 and not predictions.duplicated(["subject", "code"]).any()
+def _scores_whole_videos(run_config: Mapping) -> bool:
+    approach = approaches.APPROACHES.get(run_config.get("approach") or "single_task")
+    return approach is not None and approach.PREDICTION_UNIT == "video"
 
 
 def frame_scores(predictions: pd.DataFrame, subject: str, code: str, target: str | None = None) -> pd.DataFrame:

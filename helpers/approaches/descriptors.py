@@ -43,6 +43,7 @@ class DescriptorConfig(ExperimentConfig):
     """One cross-validated Rank-SVM experiment: ``C`` of the linear SVMs and the size of the ensembles."""
 
     APPROACH = "descriptors"
+    PREDICTION_UNIT = "video"
     model: str = "rank_svm"
     weights: str | None = None  # fitted from scratch on each fold: nothing pretrained
     batch_size: int = 256  # videos per prediction batch

@@ -45,6 +45,7 @@ class TemporalConfig(ExperimentConfig):
     """One cross-validated temporal experiment: the shared settings (``loss`` is each head's) plus the clips'."""
 
     APPROACH = "temporal"
+    PREDICTION_UNIT = "clip"
     model: str = "simple_cnn_lstm"
     batch_size: int = 8  # clips per batch
     heads: str = "label"  # label (12 classes) | two_task (emotion + authenticity)

@@ -32,6 +32,7 @@ class TrajectoryConfig(ExperimentConfig):
     """One cross-validated landmark-trajectory experiment: which per-frame inputs, the recurrent cell, target."""
 
     APPROACH = "trajectories"
+    PREDICTION_UNIT = "video"
     model: str = "landmark_gru"  # landmark_gru | landmark_lstm
     weights: str | None = None  # trained from scratch: nothing pretrained exists for these inputs
     inputs: str = "landmarks"  # landmarks (68 registered points) | proxies (the action-unit proxies)

@@ -103,6 +103,8 @@ class ExperimentConfig(abc.ABC):
     (``train`` holds ``TrainConfig``'s) plus the approach's own."""
 
     APPROACH: ClassVar[str] = ""  # the name of the approach (results/<profile>/<approach>/...)
+    #: what one row of its predictions scores: "frame", "clip" or "video" (a whole video at once: no timeline)
+    PREDICTION_UNIT: ClassVar[str] = "frame"
 
     profile: str = "smoke"
     approach: str = ""  # defaults to the subclass' APPROACH
