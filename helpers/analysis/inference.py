@@ -70,11 +70,10 @@ def load_trained_models(run_folder: str | Path, paths: profiles.RunPaths) -> lis
 
 def _rebuild(config: dict, weights: Path) -> TrainedModel:
     """The fold's model (its approach's architecture, random weights, then the kept ones) and its transform."""
-    model = approaches.config_from_run(config).build_model(untrained=True)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    model = train.model_with_weights(approaches.config_from_run(config), weights)
     stats = config["normalization_stats"]
     preprocess = train.BatchTransform(stats["mean"], stats["std"], config["image_size"])
-    return TrainedModel(model.eval(), preprocess, config, int(config["fold"]))
+    return TrainedModel(model, preprocess, config, int(config["fold"]))
 
 
 def safe_stem(name: str) -> str:

@@ -135,10 +135,13 @@ def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunP
     its weights were not kept."""
     paths = paths or profiles.paths_for(config.profile, config.work_dir, config.results_dir)
     path = model_weights_path(paths, config.approach, config.run_id, fold)
-    if not path.exists():
-        return None
+    return model_with_weights(config, path) if path.exists() else None
+
+
+def model_with_weights(config: ExperimentConfig, weights: Path) -> nn.Module:
+    """``config``'s architecture with random weights (nothing downloaded), then the kept ones, in eval mode."""
     model = config.build_model(untrained=True)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
 
 
