@@ -179,6 +179,7 @@ def decode_video(path: str, config: frames.ExtractionConfig, threads: int) -> tu
 
 
 def run_decode_only(videos: pd.DataFrame, config: frames.ExtractionConfig, workers: int) -> Timing:
+    workers = max(1, min(workers, len(videos)))  # as extract_dataset: no more processes than videos
     threads = video.decode_threads(workers)  # what extract_dataset gives each of its processes
     started, cpu_started = time.perf_counter(), cpu_time()
     if workers <= 1:
