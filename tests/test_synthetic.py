@@ -301,6 +301,15 @@ def test_kept_frames_are_those_the_frame_extraction_keeps():
         assert np.array_equal(synthetic.kept_frames(n_frames, fps), sampled_indices(n_frames, fps, default))
 
 
+def test_the_frame_extraction_loads_neither_the_dataset_nor_the_generator():
+    """Each spawned extraction worker imports helpers.frames: it needs neither (they read its defaults)."""
+    script = "import sys, helpers.frames; print(sorted(m for m in sys.modules if m in ('helpers.data', 'helpers.synthetic')))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("fps, seconds", [(DEMO.fps, DEMO.seconds), (SMOKE.fps, SMOKE.seconds), (30, 3.0)])
 def test_posed_timeline_is_the_genuine_one_reordered(fps, seconds):
     """Kept frames of a posed video show exactly the intensities of the same video without the onset cue

@@ -57,10 +57,10 @@ Modules (this package's ``__init__`` only re-exports their public names; importi
   :func:`load_landmarks`, :func:`crops_with_landmarks`, :func:`load_manifest`, :func:`load_videos`) and clip
   positions (:func:`clip_indices`);
 - :mod:`~helpers.frames.quality`: jitter and ground-truth IoU tables;
-- :mod:`~helpers.frames.cli`: the command line (:func:`main`; ``__main__.py`` runs it).
+- :mod:`~helpers.frames.cli`: the command line (:func:`~helpers.frames.cli.main`; ``__main__.py`` runs it; not
+  imported with the package, as it needs :mod:`helpers.data`, which needs this package's defaults).
 """
 
-from helpers.frames.cli import main
 from helpers.frames.config import (ALGORITHM_VERSION, BOX_SOURCES, DETECTORS, KINDS, STATUSES, ConfigMismatchError,
                                    DiskFullError, ExtractionConfig, sampled_indices)
 from helpers.frames.dataset_run import (Extraction, assemble, extract_dataset, extraction_dir, list_extractions,
@@ -98,5 +98,5 @@ __all__ = [
     "list_extractions", "list_videos", "prepare_output",
     # reading back, quality tables, command line
     "clip_indices", "crops_with_landmarks", "load_crops", "load_landmarks", "load_manifest", "load_videos",
-    "ground_truth_iou", "jitter_table", "main",
+    "ground_truth_iou", "jitter_table",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import labels
+from helpers.frames.config import ExtractionConfig, sampled_indices
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic.action_units import ACTION_UNITS, N_CHANNELS, SIDES, channel
 from helpers.synthetic.subjects import Subject, make_subject, subject_name
@@ -38,11 +39,8 @@ UNILATERAL_EMOTIONS = frozenset({"contempt"})
 # frame extraction keeps (``ExtractionConfig().window``): the onset and the apex lie inside the window,
 # and so does a posed video's whole timeline (step, apex and fade).
 ONSET_CENTRE = 0.57
-KEPT_WINDOW = (0.40, 0.90)
-# The frame rate the extraction keeps by default (``ExtractionConfig().target_fps``). Both are mirrored
-# here because helpers.frames imports this package; the tests check that :func:`kept_frames` agrees with
-# ``helpers.frames.sampled_indices``.
-KEPT_FPS = 10.0
+KEPT_WINDOW = ExtractionConfig().window
+KEPT_FPS = ExtractionConfig().target_fps  # the frame rate the extraction keeps by default
 
 
 @dataclass(frozen=True)
@@ -296,12 +294,8 @@ def plan_video(
 
 
 def kept_frames(n_frames: int, fps: float) -> np.ndarray:
-    """The frames that notebook 02's default extraction keeps: every ``step``-th frame of the kept window,
-    ``step`` the smallest that keeps at most :data:`KEPT_FPS` frames per second (as
-    ``helpers.frames.sampled_indices(n_frames, fps, ExtractionConfig())``)."""
-    step = 1 if not fps or fps <= KEPT_FPS else max(1, math.ceil(round(fps / KEPT_FPS, 6)))
-    first, stop = int(round(KEPT_WINDOW[0] * n_frames)), int(round(KEPT_WINDOW[1] * n_frames))
-    return np.arange(first, stop, step)
+    """The frames that notebook 02's default extraction keeps (:func:`helpers.frames.sampled_indices`)."""
+    return sampled_indices(n_frames, fps, ExtractionConfig())
 
 
 def _posed_fade(
