@@ -18,7 +18,7 @@ from helpers.models import losses
 from helpers.train.config import ExperimentConfig, FoldSetup
 from helpers.train.datasets import FrameDataset
 from helpers.train.folds import FoldData
-from helpers.train.loaders import make_loader, worker_size
+from helpers.train.loaders import fold_loaders, worker_size
 from helpers.train.tasks import ClassificationTask
 from helpers.train.transforms import BatchTransform, normalization_stats
 
@@ -79,10 +79,6 @@ def frame_loaders(fold: FoldData, config: FrameExperimentConfig, dataset_class: 
     def dataset(videos: pd.DataFrame, frames: int | None):
         return dataset_class(videos, frames_per_video=frames, size=worker_size(videos, config.input_size))
 
-    eval_batch = config.eval_batch_size or 2 * config.batch_size
-    train = make_loader(dataset(fold.train, config.frames_per_video), config.batch_size, True, config.train.seed,
-                        config.workers)
-    val = (make_loader(dataset(fold.val, config.val_frames_per_video), eval_batch, False, workers=config.workers)
-           if len(fold.val) else None)
-    test_set = dataset(fold.test, config.eval_frames_per_video)
-    return train, val, make_loader(test_set, eval_batch, False, workers=config.workers), test_set
+    return fold_loaders(config, dataset(fold.train, config.frames_per_video),
+                        dataset(fold.val, config.val_frames_per_video) if len(fold.val) else None,
+                        dataset(fold.test, config.eval_frames_per_video))

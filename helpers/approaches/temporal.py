@@ -35,7 +35,7 @@ from helpers.train.crops import CROP_PATH_COLUMN
 from helpers.train.datasets import ClipDataset, FeatureClipDataset
 from helpers.train.features import cache_frame_features, feature_cache_dir
 from helpers.train.folds import FoldData
-from helpers.train.loaders import make_loader, worker_size
+from helpers.train.loaders import fold_loaders, worker_size
 from helpers.train.tasks import ClassificationTask, MultiTaskTask
 from helpers.train.transforms import BatchTransform, IdentityTransform, normalization_stats
 
@@ -157,13 +157,9 @@ def clip_loaders(config: TemporalConfig, fold: FoldData, feature_tables: dict | 
         return ClipDataset(table, config.clip_len, config.stride, clips, worker_size(table, config.input_size), mode,
                            config.window)
 
-    eval_batch = config.eval_batch_size or 2 * config.batch_size
-    train = make_loader(dataset("train", "random", config.clips_per_video), config.batch_size, True,
-                        config.train.seed, config.workers)
-    val = (make_loader(dataset("val", "uniform", config.eval_clips_per_video), eval_batch, False,
-                       workers=config.workers) if len(fold.val) else None)
-    test_set = dataset("test", "uniform", config.eval_clips_per_video)
-    return train, val, make_loader(test_set, eval_batch, False, workers=config.workers), test_set
+    return fold_loaders(config, dataset("train", "random", config.clips_per_video),
+                        dataset("val", "uniform", config.eval_clips_per_video) if len(fold.val) else None,
+                        dataset("test", "uniform", config.eval_clips_per_video))
 
 
 @torch.no_grad()

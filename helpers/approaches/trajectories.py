@@ -20,7 +20,7 @@ from helpers.models.trajectories import CELLS, LandmarkRNN
 from helpers.train.config import ExperimentConfig, FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import INPUTS, TrajectoryDataset, n_frame_features
-from helpers.train.loaders import make_loader
+from helpers.train.loaders import fold_loaders
 from helpers.train.tasks import ClassificationTask
 from helpers.train.transforms import IdentityTransform
 
@@ -82,11 +82,7 @@ class TrajectoryConfig(ExperimentConfig):
                 for part in ("train", "val", "test")}
         model.set_statistics(*sets["train"].frame_statistics())  # the training videos' only
         task = ClassificationTask(losses.build_loss(self.loss, **self.loss_params), self.target, input_key="sequence")
-        eval_batch = self.eval_batch_size or 2 * self.batch_size
-        train = make_loader(sets["train"], self.batch_size, True, self.train.seed, self.workers)
-        val = make_loader(sets["val"], eval_batch, False, workers=self.workers) if len(sets["val"]) else None
-        test = make_loader(sets["test"], eval_batch, False, workers=self.workers)
-        return FoldSetup(task, (train, val, test, sets["test"]), IdentityTransform())
+        return FoldSetup(task, fold_loaders(self, sets["train"], sets["val"], sets["test"]), IdentityTransform())
 
     def fold_metrics(self, outcome, model: nn.Module) -> dict[str, Any]:
         return {**super().fold_metrics(outcome, model), "inputs": self.inputs, "hidden": self.hidden,

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from helpers.train.crops import CROP_PATH_COLUMN, packed_shape
+
+if TYPE_CHECKING:  # for the annotation only: the configurations are built on the training modules
+    from helpers.train.config import ExperimentConfig
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -60,6 +64,21 @@ def make_loader(dataset: torch.utils.data.Dataset, batch_size: int, train: bool,
         prefetch_factor=4 if workers > 0 else None,
         drop_last=drop_last,
     )
+
+
+def fold_loaders(config: ExperimentConfig, train_set: torch.utils.data.Dataset,
+                 val_set: torch.utils.data.Dataset | None, test_set: torch.utils.data.Dataset) -> tuple:
+    """A fold's ``(train, validation or None, test, test dataset)``, as ``FoldSetup`` holds them: the experiment's
+    batch size for training (shuffled by its seed), ``eval_batch_size`` (default: twice that) for the others;
+    no validation loader without validation videos."""
+    eval_batch = config.eval_batch_size or 2 * config.batch_size
+
+    def in_order(dataset: torch.utils.data.Dataset) -> DataLoader:
+        return make_loader(dataset, eval_batch, False, workers=config.workers)
+
+    train = make_loader(train_set, config.batch_size, True, config.train.seed, config.workers)
+    val = in_order(val_set) if val_set is not None and len(val_set) else None
+    return train, val, in_order(test_set), test_set
 
 
 def worker_size(videos: pd.DataFrame, image_size: int) -> int | None:
