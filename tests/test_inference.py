@@ -111,3 +111,15 @@ def test_the_upload_panel_analyses_what_is_uploaded(paths, tmp_path):
     assert (tmp_path / "uploads" / "crops" / "uploads" / "Me_smiling.face.npy").exists()
     plt.close("all")
 
+
+
+def test_a_trained_folds_transform_is_rebuilt_from_its_config():
+    run_config = {"run_id": "cnn-ce-1a2b3c", "fold": 0, "image_size": 24,
+                  "normalization_stats": {"mean": [0.1, 0.2, 0.3], "std": [0.5, 0.5, 0.25]}}
+    transform = train.BatchTransform.for_run(run_config)
+    images = torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)
+    out = transform(images, training=True)  # no augmentation: an evaluation transform
+    assert out.shape == (2, 3, 24, 24) and not transform.augment
+    assert torch.allclose(out[:, :, 0, 0], torch.tensor([(1 - 0.1) / 0.5, (1 - 0.2) / 0.5, (1 - 0.3) / 0.25]))
+    with pytest.raises(ValueError, match="cnn-ce-1a2b3c.*no normalization_stats"):
+        train.BatchTransform.for_run({"run_id": "cnn-ce-1a2b3c", "fold": 0})

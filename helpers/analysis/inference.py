@@ -71,9 +71,7 @@ def load_trained_models(run_folder: str | Path, paths: profiles.RunPaths) -> lis
 def _rebuild(config: dict, weights: Path) -> TrainedModel:
     """The fold's model (its approach's architecture, random weights, then the kept ones) and its transform."""
     model = train.model_with_weights(approaches.config_from_run(config), weights)
-    stats = config["normalization_stats"]
-    preprocess = train.BatchTransform(stats["mean"], stats["std"], config["image_size"])
-    return TrainedModel(model, preprocess, config, int(config["fold"]))
+    return TrainedModel(model, train.BatchTransform.for_run(config), config, int(config["fold"]))
 
 
 def safe_stem(name: str) -> str:

@@ -93,6 +93,16 @@ class BatchTransform(nn.Module):
         self.max_rotation = max_rotation
         self.colour = colour
 
+    @classmethod
+    def for_run(cls, run_config: Mapping[str, Any]) -> BatchTransform:
+        """The evaluation transform of a trained fold (its ``config.json``): the normalisation it measured and
+        its input size, no augmentation."""
+        stats = run_config.get("normalization_stats")
+        if not stats:
+            raise ValueError(f"the run {run_config.get('run_id') or run_config.get('run')} (fold "
+                             f"{run_config.get('fold')}) has no normalization_stats: it does not read images")
+        return cls(stats["mean"], stats["std"], run_config.get("image_size"))
+
     def forward(self, images: Tensor, training: bool = False) -> Tensor:
         if images.ndim == 5:  # clips: frames of a clip are transformed alike
             batch, length = images.shape[:2]
