@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="haar", choices=list(frames.DETECTORS))
     parser.add_argument("--rounds", type=int, default=2, help="repeat everything; the fastest run of each counts")
     parser.add_argument("--no-landmarks", action="store_true", help="extract without fitting the 68 landmarks")
-    parser.add_argument("--landmark-keyframe-every", type=int, default=frames.ExtractionConfig().landmark_keyframe_every,
+    parser.add_argument("--landmark-keyframe-every", type=int,
+                        default=frames.ExtractionConfig().landmark_keyframe_every,
                         help="the landmarks' box-follow check at least every N kept frames (1: every frame)")
     args = parser.parse_args(argv)
     if not args.subjects and args.size == "small":

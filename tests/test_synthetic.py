@@ -303,7 +303,8 @@ def test_kept_frames_are_those_the_frame_extraction_keeps():
 
 def test_the_frame_extraction_loads_neither_the_dataset_nor_the_generator():
     """Each spawned extraction worker imports helpers.frames: it needs neither (they read its defaults)."""
-    script = "import sys, helpers.frames; print(sorted(m for m in sys.modules if m in ('helpers.data', 'helpers.synthetic')))"
+    script = ("import sys, helpers.frames; "
+              "print(sorted(m for m in sys.modules if m in ('helpers.data', 'helpers.synthetic')))")
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=Path(__file__).resolve().parents[1])
     assert loaded.returncode == 0, loaded.stderr[-2000:]

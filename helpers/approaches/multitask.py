@@ -152,7 +152,8 @@ class MultiTaskConfig(FrameExperimentConfig):
         extra = {**multitask_metrics(outcome.predictions), **oracle_metrics(outcome.outputs, outcome.predictions)}
         if "stream_weights" in outcome.outputs:
             # the mean face weight over the test frames (attention_table's face_weight, without building it twice)
-            extra["face_attention_mean"] = float(np.mean(np.asarray(outcome.outputs["stream_weights"], np.float32)[:, 0]))
+            face_weights = np.asarray(outcome.outputs["stream_weights"], np.float32)[:, 0]
+            extra["face_attention_mean"] = float(face_weights.mean())
         return {**super().fold_metrics(outcome, model), "variant": self.variant, "weighting": self.weighting,
                 "final_loss_weights": outcome.fitted.model.loss_weighting.weights(), "multitask": extra}
 

@@ -70,7 +70,8 @@ class ExtractionConfig:
         if self.detect_every < 1 or self.median_window < 1 or self.median_window % 2 == 0:
             raise ValueError("detect_every must be >= 1 and median_window a positive odd number")
         if self.landmark_keyframe_every < 1:
-            raise ValueError(f"landmark_keyframe_every must be >= 1 (1: every frame), got {self.landmark_keyframe_every}")
+            raise ValueError("landmark_keyframe_every must be >= 1 (1: every frame), "
+                             f"got {self.landmark_keyframe_every}")
         if self.context_scale is not None and self.context_scale <= 0:
             raise ValueError(f"context_scale must be positive or None, got {self.context_scale}")
         if self.detector not in DETECTORS and ":" not in self.detector:

@@ -64,8 +64,8 @@ def extract_video(path: str | Path, out_dir: str | Path, subject: Any, code: str
     files = video_files(Path(out_dir), subject, code)
     summary: dict[str, Any] = {"subject": str(subject), "code": code, "path": str(path), "status": "error",
                                "frames": 0, "evaluated": 0, "detected": 0, "detection_rate": float("nan"),
-                               "tracked": 0, "fell_back": 0, "landmarks_ok": 0, "landmark_seconds": 0.0, "landmark_keyframes": 0,
-                               "fps": float("nan"), "step": 0,
+                               "tracked": 0, "fell_back": 0, "landmarks_ok": 0, "landmark_seconds": 0.0,
+                               "landmark_keyframes": 0, "fps": float("nan"), "step": 0,
                                "error": "", "seconds": 0.0, "config": config.fingerprint,
                                "source_bytes": file_size(path)}
     try:
