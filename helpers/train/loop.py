@@ -293,6 +293,7 @@ def fit(
                                    f"epoch {epoch + 1}/{config.epochs} train")
         record["train_loss"] = loss
         record.update({f"train_{k}": float(v) for k, v in task.epoch_metrics(outputs).items()})
+        record.update({f"train_{k}": float(v) for k, v in task.end_training_epoch(outputs).items()})
         if val_loader is not None:
             with torch.no_grad():
                 loss, outputs = _run_epoch(accelerator, model, task, val_loader, optimizer, config, False,

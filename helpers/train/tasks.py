@@ -49,6 +49,11 @@ class Task(Protocol):
 
     def epoch_metrics(self, outputs: Mapping[str, np.ndarray]) -> dict[str, float]: ...
 
+    def end_training_epoch(self, outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Called by ``fit`` once per epoch with the training pass's outputs, before validation: what the task
+        learns from them (e.g. loss weights), returned as more ``train_`` history columns."""
+        ...
+
 
 class ClassificationTask:
     """Single-task classification of frames: ``model(images) -> logits`` against ``batch[target]``.
@@ -81,6 +86,9 @@ class ClassificationTask:
         if len(outputs.get("target", ())) == 0:
             return {}
         return {"accuracy": float((outputs["probs"].argmax(axis=1) == outputs["target"]).mean())}
+
+    def end_training_epoch(self, outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        return {}  # nothing learned between epochs
 
 
 def combine_probabilities(p_emotion: Tensor, p_authenticity: Tensor) -> Tensor:
@@ -124,13 +132,11 @@ class MultiTaskTask:
         self.weighting = weighting
         self.preprocess = preprocess
         self.variant = variant
-        self._last_step_training = False
 
     def _prepare(self, images: Tensor, training: bool) -> Tensor:
         return self.preprocess(images, training=training) if self.preprocess is not None else images
 
     def step(self, model: nn.Module, batch: Mapping[str, Any], training: bool) -> StepResult:
-        self._last_step_training = training
         images = self._prepare(batch["image"], training)
         if self.variant == "fusion":
             logits = model(images, self._prepare(batch["context"], training))
@@ -162,11 +168,15 @@ class MultiTaskTask:
         metrics.update({f"loss_{h}": float(np.mean(outputs[f"loss_{h}"])) for h in TWO_TASK_HEADS})
         # unweighted: comparable across weightings (monitor "val_loss_sum" rather than the weighted val_loss)
         metrics["loss_sum"] = float(sum(metrics[f"loss_{h}"] for h in TWO_TASK_HEADS))
-        if self._last_step_training:  # the training pass of an epoch just ended (fit validates after it)
-            self.weighting.end_epoch(outputs)
-            # history column train_weight_<head>: the weights the next epoch uses (precision: measured on this one)
-            metrics.update({f"weight_{h}": w for h, w in self.weighting.weights().items()})
         return metrics
+
+    def end_training_epoch(self, outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """The weighting learns from the training pass (precision: the heads' losses); history columns
+        ``train_weight_<head>``: the weights the next epoch uses."""
+        if len(outputs.get("target", ())) == 0:
+            return {}
+        self.weighting.end_epoch(outputs)
+        return {f"weight_{h}": w for h, w in self.weighting.weights().items()}
 
 
 def head_metrics(outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
