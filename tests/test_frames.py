@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import frames, video
+from helpers import approaches, frames, train, video
 from helpers.frames import cli as frames_cli
 from helpers.frames import one_video
 
@@ -270,20 +270,24 @@ def test_another_configuration_goes_to_its_own_folder_and_never_mixes(clips, tmp
                                exact_dir=True)
 
 
-def test_crops_made_before_a_setting_existed_stay_current_under_its_default(clips, tmp_path):
+def test_a_setting_at_its_default_is_stored_as_before_it_existed(clips, tmp_path):
+    """landmark_keyframe_every = 1 is what extraction did before the setting existed: at that value it is
+    left out of the stored configuration, so earlier crops folders (and runs trained on them) keep their
+    names and identities; another value is stored and names another folder."""
     config = frames.ExtractionConfig(landmarks=False)
+    assert "landmark_keyframe_every" not in config.to_dict()
+    keyed = frames.ExtractionConfig(landmarks=False, landmark_keyframe_every=10)
+    assert keyed.to_dict()["landmark_keyframe_every"] == 10
+    assert frames.ExtractionConfig.from_dict(keyed.to_dict()) == keyed
+    assert frames.ExtractionConfig.from_dict(config.to_dict()) == config and keyed.name != config.name
+    before = json.dumps({**config.to_dict(), "algorithm": frames.ALGORITHM_VERSION}, sort_keys=True)
+    assert config.fingerprint == hashlib.sha256(before.encode()).hexdigest()[:8]
     first = frames.extract_dataset(clips.iloc[:1], tmp_path, config, progress=False)
-    config_file = first.root / frames.CONFIG_FILE
-    stored = json.loads(config_file.read_text())
-    del stored["config"]["landmark_keyframe_every"]  # as written before the setting existed
-    config_file.write_text(json.dumps(stored))
+    assert "landmark_keyframe_every" not in json.loads((first.root / frames.CONFIG_FILE).read_text())["config"]
     again = frames.extract_dataset(clips.iloc[:1], tmp_path, config, progress=False)
     assert again.root == first.root and "0 extracted now, 1 already done" in again.summary()
-    # the default keeps the fingerprint it had without the setting; another value names another folder
-    settings = {k: v for k, v in frames.ExtractionConfig().to_dict().items() if k != "landmark_keyframe_every"}
-    before = json.dumps({**settings, "algorithm": frames.ALGORITHM_VERSION}, sort_keys=True)
-    assert frames.ExtractionConfig().fingerprint == hashlib.sha256(before.encode()).hexdigest()[:8]
-    assert frames.ExtractionConfig(landmark_keyframe_every=10).name != config.name
+    trained_on = train.with_extraction(approaches.SingleTaskConfig(), crops_dir=first.root)
+    assert trained_on.extraction == config.to_dict(), "a run's identity holds the crops' configuration as stored"
     with pytest.raises(frames.ConfigMismatchError, match="landmark_keyframe_every"):
         frames.extract_dataset(clips.iloc[:1], first.root, frames.ExtractionConfig(landmarks=False,
                                landmark_keyframe_every=5), progress=False, exact_dir=True)

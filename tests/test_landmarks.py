@@ -249,7 +249,7 @@ def track_row(box: np.ndarray) -> np.ndarray:
     return frames.boxes_to_track(np.asarray(box, float)[None])[0]
 
 
-def test_fits_in_the_part_of_the_frame_around_the_box_are_those_in_the_whole_frame():
+def test_with_every_frame_a_key_frame_a_video_gets_the_landmarks_of_fit_frame():
     rgb = skimage_data.astronaut()
     box = haar_box(rgb)
     predictor = landmarks.cached_predictor()
@@ -257,9 +257,9 @@ def test_fits_in_the_part_of_the_frame_around_the_box_are_those_in_the_whole_fra
     for shift in ([0, 0], [-0.45, 0], [0, -0.4], [0.6, 0.6], [0.3, -0.2]):
         moved = box + np.array([*shift, 0, 0]) * box[2]
         whole = frames.fit_frame(rgb, track_row(moved), predictor)
-        around = frames.VideoLandmarks(predictor, keyframe_every=1).fit(rgb, track_row(moved))
-        np.testing.assert_array_equal(around.points, whole.points)
-        assert around.box_follow == pytest.approx(whole.box_follow, abs=1e-12) and around.ok == whole.ok
+        in_video = frames.VideoLandmarks(predictor, keyframe_every=1).fit(rgb, track_row(moved))
+        np.testing.assert_array_equal(in_video.points, whole.points)
+        assert in_video.box_follow == whole.box_follow and in_video.ok == whole.ok
 
 
 def test_between_key_frames_the_points_are_the_same_and_the_check_is_inherited():

@@ -86,6 +86,10 @@ class ExtractionConfig:
     def to_dict(self) -> dict[str, Any]:
         content = asdict(self)
         content["window"] = list(self.window)
+        if content["landmark_keyframe_every"] == 1:
+            # at its default as before the setting existed: the names, hashes and stored configurations of
+            # earlier crops (and the identities of the runs trained on them) stay what they were
+            del content["landmark_keyframe_every"]
         return content
 
     @classmethod
@@ -96,10 +100,7 @@ class ExtractionConfig:
     @property
     def fingerprint(self) -> str:
         """Short hash of every setting and of the algorithm version."""
-        settings = self.to_dict()
-        if settings["landmark_keyframe_every"] == 1:  # as before the setting existed: those crops stay current
-            del settings["landmark_keyframe_every"]
-        payload = json.dumps({**settings, "algorithm": ALGORITHM_VERSION}, sort_keys=True)
+        payload = json.dumps({**self.to_dict(), "algorithm": ALGORITHM_VERSION}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:8]
 
     @property

@@ -87,9 +87,7 @@ def prepare_output(out_dir: Path, config: ExtractionConfig, profile: str = "") -
     out_dir.mkdir(parents=True, exist_ok=True)
     config_file = out_dir / CONFIG_FILE
     if config_file.exists():
-        # through ExtractionConfig: a folder written before a setting existed has that setting's default
-        stored = ExtractionConfig.from_dict(results.read_json(config_file).get("config", {})).to_dict()
-        wanted = config.to_dict()
+        stored, wanted = results.read_json(config_file).get("config", {}), config.to_dict()
         if stored != wanted:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise ConfigMismatchError(

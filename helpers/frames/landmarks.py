@@ -56,7 +56,7 @@ mouth). A misfit between key frames passes, so the default checks every frame.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,6 @@ MAX_BOX_FOLLOW = 0.5  # a face's inner points follow at most half of a shift of 
 #: A tracked box that moved or resized by more than this share of its side since the last key frame makes a
 #: key frame (:class:`VideoLandmarks`): the box-follow check's own probe shift.
 KEYFRAME_BOX_CHANGE = PROBE_SHIFT
-LOCAL_MARGIN = 0.6  # fits read the frame within this many box sides around the box (probes and refits included)
 
 
 class LandmarksUnavailable(RuntimeError):
@@ -243,20 +242,6 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))
 
 
-def _grey_around(frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The grey part of ``frame`` within LOCAL_MARGIN sides of ``box``, and its top-left corner (x, y).
-    Fits there give the same points as in the whole frame (what the predictor reads lies well inside),
-    for a fraction of the conversion and of the memory traffic of an HD frame."""
-    margin = LOCAL_MARGIN * box[2]
-    height, width = frame.shape[:2]
-    # an even corner: round() rounds halves to even, so boxes moved by an even number of pixels round alike
-    x0, y0 = (max(0, int(value - margin) // 2 * 2) for value in box[:2])
-    x1, y1 = min(width, int(np.ceil(box[0] + box[2] + margin))), min(height, int(np.ceil(box[1] + box[3] + margin)))
-    if x0 >= x1 or y0 >= y1:
-        return _grey(frame), np.zeros(2)
-    return _grey(frame[y0:y1, x0:x1]), np.array([x0, y0], float)
-
-
 def fit_frame(frame: np.ndarray, track_row: np.ndarray, predictor: Any | None = None) -> LandmarkFit:
     """:func:`fit_landmarks` on an RGB frame inside a track row (centre x, centre y, side) of extraction."""
     return fit_landmarks(_grey(frame), track_to_boxes(track_row)[0], predictor)
@@ -285,8 +270,6 @@ class VideoLandmarks:
       frame is flagged without its own check.
 
     Between key frames a frame takes the last key frame's box-follow share (``LandmarkFit.box_follow``).
-    Fits read only the grey frame around the box (:func:`_grey_around`): the same points for a fraction of
-    the conversion and memory traffic of an HD frame.
     """
 
     def __init__(self, predictor: Any, keyframe_every: int = 1):
@@ -304,22 +287,21 @@ class VideoLandmarks:
         box = track_to_boxes(track_row)[0]
         if not _usable(box):
             return no_fit()
-        grey, corner = _grey_around(frame, box)
-        local = box - np.array([*corner, 0.0, 0.0])
-        fitted = _two_fits(grey, local, self.predictor)
+        grey = _grey(frame)
+        fitted = _two_fits(grey, box, self.predictor)
         if fitted is None:
             self._key_box = None
             return no_fit()
         points, second_box = fitted
-        fit = _checked_fit(points, local, self._follow)
+        fit = _checked_fit(points, box, self._follow)
         if self._is_key(box, fell_back) or not fit.ok:
-            fit = _checked_fit(points, local, box_follow(self.predictor, grey, second_box, points))
+            fit = _checked_fit(points, box, box_follow(self.predictor, grey, second_box, points))
             self.keyframes += 1
             self._since_key = 0
             self._key_box, self._follow = (box, fit.box_follow) if fit.ok else (None, float("nan"))
         else:
             self._since_key += 1
-        return replace(fit, points=(fit.points + corner).astype(np.float32))
+        return fit
 
     def _is_key(self, box: np.ndarray, fell_back: bool) -> bool:
         return (self._key_box is None or fell_back or self._since_key + 1 >= self.keyframe_every

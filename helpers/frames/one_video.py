@@ -116,10 +116,12 @@ class _VideoTrack:
     def fell_back(self, position: int, reach: int) -> bool:
         """Is this frame's box source ``fallback`` (:func:`box_sources`), from the detections seen so far?
         Exact once the frames up to ``position + reach`` are in (the tracker waits for more than that)."""
+        def found(i: int) -> bool:
+            return not np.isnan(self.raw[i]).any()
+
         if self.evaluated[position]:
-            return not self.detected[position]
-        low = max(0, position - reach)
-        return not self.detected[low:position + reach + 1].any()
+            return not found(position)
+        return not any(found(i) for i in range(max(0, position - reach), min(len(self.raw), position + reach + 1)))
 
 
 def kept_frames(path: str | Path, config: ExtractionConfig, step: int, total_frames: int,

@@ -70,7 +70,7 @@ def fold_loaders(config: ExperimentConfig, train_set: torch.utils.data.Dataset,
                  val_set: torch.utils.data.Dataset | None, test_set: torch.utils.data.Dataset) -> tuple:
     """A fold's ``(train, validation or None, test, test dataset)``, as ``FoldSetup`` holds them: the experiment's
     batch size for training (shuffled by its seed), ``eval_batch_size`` (default: twice that) for the others;
-    no validation loader without validation videos."""
+    no validation loader without validation samples (``val_set`` None or empty)."""
     eval_batch = config.eval_batch_size or 2 * config.batch_size
 
     def in_order(dataset: torch.utils.data.Dataset) -> DataLoader:

@@ -52,7 +52,7 @@ class Task(Protocol):
     def end_training_epoch(self, outputs: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Called by ``fit`` once per epoch with the training pass's outputs, before validation: what the task
         learns from them (e.g. loss weights), returned as more ``train_`` history columns."""
-        ...
+        return {}
 
 
 class ClassificationTask:
