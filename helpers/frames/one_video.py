@@ -114,14 +114,12 @@ class _VideoTrack:
         return float(self.detected.sum() / max(1, sum(self.evaluated)))
 
     def fell_back(self, position: int, reach: int) -> bool:
-        """Is this frame's box source ``fallback`` (:func:`box_sources`), from the detections seen so far?
-        Exact once the frames up to ``position + reach`` are in (the tracker waits for more than that)."""
-        def found(i: int) -> bool:
-            return not np.isnan(self.raw[i]).any()
-
-        if self.evaluated[position]:
-            return not found(position)
-        return not any(found(i) for i in range(max(0, position - reach), min(len(self.raw), position + reach + 1)))
+        """Is this frame's box source ``fallback`` (:func:`box_sources` on the frames within ``reach``)? Exact
+        once the frames up to ``position + reach`` are in (the tracker waits for more than that)."""
+        low = max(0, position - reach)
+        near = slice(low, position + reach + 1)
+        detected = ~np.isnan(np.asarray(self.raw[near], float).reshape(-1, 4)).any(axis=1)
+        return box_sources(np.asarray(self.evaluated[near]), detected, reach)[position - low] == "fallback"
 
 
 def kept_frames(path: str | Path, config: ExtractionConfig, step: int, total_frames: int,
@@ -168,7 +166,6 @@ def _decode_detect_crop(path: Path, config: ExtractionConfig, step: int, total_f
                 started = time.perf_counter()
                 track.fits.append(landmarks.fit(frame, row, track.fell_back(position, config.detect_every)))
                 track.landmark_seconds += time.perf_counter() - started
-                track.landmark_keyframes = landmarks.keyframes
             track.smoothed.append(row)
 
     source = nullcontext(decoded) if decoded is not None else closing(  # closing stops the decoder
@@ -188,6 +185,7 @@ def _decode_detect_crop(path: Path, config: ExtractionConfig, step: int, total_f
             crop_ready()
     if tracker.any_detection:
         crop_ready(final=True)
+    track.landmark_keyframes = landmarks.keyframes if landmarks is not None else 0
     return track, crops
 
 

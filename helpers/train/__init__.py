@@ -61,7 +61,7 @@ __all__ = [
     "load_checkpoint", "load_trained_model", "make_accelerator", "make_loader", "model_weights_path",
     "model_with_weights", "normalization_stats", "onset_apex_segment", "other_settings", "packed_shape",
     "pair_geometry", "pair_to_class", "pending_folds", "plan_grid", "predict", "read_config_file", "resize_uint8",
-    "resolve_mixed_precision",
-    "run_experiment", "run_fold", "run_grid", "seed_everything", "select_frames", "stage_locally",
+    "resolve_mixed_precision", "run_experiment", "run_fold", "run_grid", "seed_everything", "select_frames",
+    "stage_locally",
     "validation_subjects", "video_geometry", "weights_choice", "with_extraction", "with_geometry", "write_fold",
 ]
