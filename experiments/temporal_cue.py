@@ -30,7 +30,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from helpers import approaches, data, profiles, results, synthetic, train  # noqa: E402
-from helpers.analysis import compare, evaluate  # noqa: E402
+from helpers.analysis import compare  # noqa: E402
+from helpers.metrics import evaluate  # noqa: E402
 
 STATIC_CUES = ("eye", "asymmetry")  # visible in one frame; switched off so that only the onset is left
 

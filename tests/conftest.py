@@ -38,7 +38,8 @@ def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0)
     import pandas as pd
 
     from helpers import labels, results
-    from helpers.analysis import compare, evaluate
+    from helpers.analysis import compare
+    from helpers.metrics import evaluate
 
     rng = np.random.default_rng(seed)
     rows = []

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from helpers import labels, results
-from helpers.analysis import compare, ensembles, evaluate, scoring, selection
+from helpers.analysis import compare, ensembles, selection
+from helpers.metrics import evaluate, scoring
 
 
 def videos_table(subjects=("s1", "s2"), codes=labels.CODES, fold=0, model="m", p=None) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers import labels, results
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 
 
 def frame_rows(subject, code, probs_per_frame):

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from helpers import approaches, data, geometry, labels, profiles, results, train
-from helpers.analysis import compare, evaluate
+from helpers.analysis import compare
+from helpers.metrics import evaluate
 from helpers.approaches import descriptors
 
 

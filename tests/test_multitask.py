@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import approaches, labels, models, profiles, results, train
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 from helpers.approaches import multitask
 from helpers.models import losses
 from helpers.models import weighting as weightings

@@ -16,6 +16,26 @@ MODULES = sorted((REPO / "helpers").rglob("*.py"))
 MAX_MODULE_LINES = 400
 MAX_CELL_LINES = 30
 
+#: The layers of helpers, bottom first: a module imports only its own unit (top-level module or sub-package)
+#: and the units of the layers below its own; units of one layer import nothing of each other. "helpers" is
+#: the package's own ``__init__`` (``__version__``). A new sub-package or top-level module gets its place here.
+LAYERS = (
+    ("helpers", "labels", "profiles", "results", "video"),  # shared: vocabulary, paths, artifacts, PyAV
+    ("runtime",),  # the GPU and its precision
+    ("geometry", "models"),
+    ("frames",),
+    ("synthetic",),
+    ("data",),
+    ("metrics",),
+    ("plots",),
+    ("train",),
+    ("approaches",),
+    ("analysis",),
+    ("book",),
+)
+#: Command-line entry points sit on top of every layer and may import anything (no module imports them).
+ENTRY_POINTS = ("__main__", "cli")
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(REPO).with_suffix("").parts
@@ -31,6 +51,65 @@ def helpers_imports(tree: ast.AST) -> list[tuple[ast.AST, str, list[str]]]:
         elif isinstance(node, ast.Import):
             found += [(node, alias.name, []) for alias in node.names if alias.name.split(".")[0] == "helpers"]
     return found
+
+
+def unit_of(module: str) -> str:
+    """``helpers.train.runner`` -> ``train``, ``helpers.labels`` -> ``labels``, ``helpers`` -> ``helpers``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def module_imports(path: Path) -> set[str]:
+    """Every helpers module ``path`` imports anywhere in it, under ``TYPE_CHECKING`` and in functions too:
+    ``from helpers.train import budget`` imports ``helpers.train.budget``, ``from helpers.train.config import
+    ExperimentConfig`` imports ``helpers.train.config``, ``from helpers import __version__`` ``helpers``."""
+    modules = {module_name(module) for module in MODULES}
+    imported = set()
+    for _, module, names in helpers_imports(ast.parse(path.read_text())):
+        submodules = {f"{module}.{name}" for name in names} & modules
+        imported |= submodules if submodules else {module}
+        imported |= {module} if len(submodules) < len(names) else set()
+    return imported
+
+
+def test_every_unit_has_a_layer():
+    layer_units = [unit for layer in LAYERS for unit in layer]
+    assert len(layer_units) == len(set(layer_units))
+    units = {unit_of(module_name(path)) for path in MODULES}
+    assert units == set(layer_units), f"give {sorted(units - set(layer_units))} a layer in LAYERS; " \
+                                      f"remove {sorted(set(layer_units) - units)}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=module_name)
+def test_imports_only_point_down(path):
+    layer = {unit: depth for depth, units in enumerate(LAYERS) for unit in units}
+    importer = module_name(path)
+    if importer.split(".")[-1] in ENTRY_POINTS:
+        return
+    for imported in module_imports(path):
+        own, other = unit_of(importer), unit_of(imported)
+        assert own == other or layer[other] < layer[own], \
+            f"{importer} imports {imported}: {other} is not below {own} in LAYERS (move the shared part down)"
+
+
+def test_no_import_cycle_between_modules():
+    """No two modules import each other, even through others, even only for annotations (``TYPE_CHECKING``)."""
+    graph = {module_name(path): module_imports(path) - {module_name(path)} for path in MODULES}
+    done, chain = set(), []
+
+    def visit(module: str) -> None:
+        if module in chain:
+            raise AssertionError("import cycle: " + " -> ".join([*chain[chain.index(module):], module]))
+        if module in done:
+            return
+        chain.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        chain.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=module_name)

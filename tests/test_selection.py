@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from helpers import labels, results
-from helpers.analysis import compare, scoring, selection
+from helpers.analysis import compare, selection
+from helpers.metrics import scoring
 
 
 def test_scores(run_id: str, fold: int, subjects, right: bool) -> pd.DataFrame:

@@ -188,7 +188,7 @@ def fake_crops(root, subjects=("s1", "s2", "s3", "s4"), n_frames=6, size=32):
 
 def test_run_experiment_writes_artifacts_and_does_not_retrain(tmp_path, monkeypatch):
     from helpers import results
-    from helpers.analysis import evaluate
+    from helpers.metrics import evaluate
     from helpers.train import runner
 
     dataset = fake_crops(tmp_path / "crops")
@@ -262,7 +262,8 @@ def assert_saved_weights_reproduce_the_predictions(tmp_path, run) -> None:
     import numpy as np
 
     from helpers import frames, profiles
-    from helpers.analysis import evaluate, inference
+    from helpers.analysis import inference
+    from helpers.metrics import evaluate
 
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     trained = [t for t in inference.load_trained_models(run.folder.parent, paths) if t.fold == 1]

@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import labels, results
-from helpers.analysis import evaluate, stats
-from helpers.analysis.scoring import correct, paired_protocol
+from helpers.analysis import stats
+from helpers.metrics import evaluate
+from helpers.metrics.scoring import correct, paired_protocol
 
 APPROACHES = ("single_task", "multitask", "temporal", "descriptors", "trajectories")
 APPROACH_NAMES = {"single_task": "single-task (03)", "multitask": "multi-task (04)", "temporal": "temporal clips (05)",

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from helpers import approaches, frames, labels, profiles, results, train
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 
 
 class NoFaceError(RuntimeError):

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from helpers.analysis import scoring
+from helpers.metrics import scoring
 
 TASKS = ("authenticity", "label", "paired")
 UNIT_OF_TASK = {"authenticity": "videos", "label": "videos", "paired": "pairs"}

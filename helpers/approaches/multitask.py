@@ -25,7 +25,7 @@ is checkpointed with the model.
 
 Predictions combine the heads into the 12 SASE-FE classes, ``p(emotion, authenticity) = p(emotion) *
 p(authenticity)`` (cascade: ``p(emotion) * p(authenticity | predicted emotion)``), so the predictions
-tables look like 03's: ``helpers.analysis.evaluate`` computes the 12-class view and, by marginalising, exactly the
+tables look like 03's: ``helpers.metrics.evaluate`` computes the 12-class view and, by marginalising, exactly the
 two heads' emotion and real/fake predictions. The argmax of the product is the pair of the two heads'
 argmaxes, so 12-class accuracy is the *combined* accuracy (both heads right).
 
@@ -48,8 +48,8 @@ from accelerate import Accelerator
 from torch import nn
 
 from helpers import labels, profiles, results
-from helpers.analysis import evaluate
 from helpers.approaches.single_task import FrameExperimentConfig, frame_loaders, frame_transform
+from helpers.metrics import evaluate
 from helpers.models import (
     CONDITIONINGS, FUSIONS, TWO_TASK_HEADS, VARIANTS, FusionModel, build_cascade_model, build_fusion_model,
     build_shared_model, losses,

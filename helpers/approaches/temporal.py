@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import frames, labels, profiles
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 from helpers.models import TWO_TASK_HEADS, build_temporal_model, losses, temporal_entry
 from helpers.models.weighting import attach_weighting, build_weighting
 from helpers.train.config import ExperimentConfig, FoldSetup, identity_hash

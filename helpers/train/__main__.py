@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import approaches, train
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,20 +25,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import yaml
 from torch import nn
 
 from helpers import profiles, results
-from helpers.analysis import evaluate
+from helpers.metrics import evaluate
 from helpers.models import losses, model_entry
 from helpers.train.folds import FoldData, fold_data
 from helpers.train.loop import FitResult, TrainConfig, dataclass_from_dict, fit
-
-if TYPE_CHECKING:  # annotations only: the runner imports this module
-    from helpers.train.runner import FoldOutcome
 
 WEIGHTS_CHOICES = ("all", "first", "none")
 #: Settings that decide where a run goes, how fast it runs or what it keeps, not what it learns: left out of
@@ -95,6 +93,19 @@ class FoldSetup:
     task: Any
     loaders: tuple
     preprocess: nn.Module
+
+
+@dataclass
+class FoldOutcome:
+    """A trained and tested fold: the fit, the raw test outputs, the test videos, their predictions table and
+    its metrics."""
+
+    fitted: FitResult
+    outputs: dict[str, np.ndarray]
+    test_videos: pd.DataFrame
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    val_predictions: pd.DataFrame | None = None  # of the validation subjects: what selection may look at
 
 
 @dataclass
@@ -205,7 +216,7 @@ class ExperimentConfig(abc.ABC):
 
     @classmethod
     def fold_table(cls, runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
-        """One row per finished fold (``folds.csv``): ``helpers.analysis.evaluate.fold_table`` by default."""
+        """One row per finished fold (``folds.csv``): ``helpers.metrics.evaluate.fold_table`` by default."""
         return evaluate.fold_table(runs)
 
     def describe(self) -> dict[str, Any]:

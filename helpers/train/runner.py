@@ -13,35 +13,19 @@ import dataclasses
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from accelerate import Accelerator
 from torch import nn
 
 from helpers import data, frames, profiles, results
-from helpers.analysis import evaluate
-from helpers.train.config import ExperimentConfig, FoldSetup, keeps_weights, setting_differences
+from helpers.metrics import evaluate
+from helpers.train.config import ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
 from helpers.train.tasks import Task
-
-
-@dataclass
-class FoldOutcome:
-    """A trained and tested fold: the fit, the raw test outputs, the test videos, their predictions table and
-    its metrics."""
-
-    fitted: FitResult
-    outputs: dict[str, np.ndarray]
-    test_videos: pd.DataFrame
-    predictions: pd.DataFrame
-    metrics: dict[str, Any]
-    val_predictions: pd.DataFrame | None = None  # of the validation subjects: what selection may look at
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,

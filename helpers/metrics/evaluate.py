@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from helpers import labels, results
-from helpers.analysis import scoring
+from helpers.metrics import scoring
 
 VIEWS_OF_TARGET = {"label": ("label", "emotion", "authenticity"), "emotion": ("emotion",),
                    "authenticity": ("authenticity",)}

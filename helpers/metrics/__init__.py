@@ -1,0 +1,8 @@
+"""Metrics of predictions, below training and analysis (``helpers.train`` scores each fold with them, 06 and
+the book recompute them from the saved artifacts):
+
+- ``evaluate``: predictions tables -> frame, video and paired metrics; fold tables; mean ± std over folds;
+- ``scoring``: how one video and one pair are scored (the item-level truth every metric of 06 averages).
+
+Import the module you need (``from helpers.metrics import evaluate``).
+"""
