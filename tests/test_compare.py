@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import labels, results
+from helpers import approaches, labels, results
 from helpers.analysis import compare, ensembles, selection
 from helpers.metrics import evaluate, scoring
 
@@ -120,7 +120,7 @@ def test_leakage_would_be_perfect_but_the_stacker_is_at_chance():
 
 
 def test_tables_from_artifacts(tmp_path, write_fake_run):
-    assert compare.missing_approaches(tmp_path) == list(compare.APPROACHES)
+    assert compare.missing_approaches(tmp_path) == list(approaches.APPROACHES)
     for fold, subjects in enumerate((["s1", "s2"], ["s3"])):
         write_fake_run(tmp_path, "single_task", "cnn-ce", fold, subjects, seed=fold)
         write_fake_run(tmp_path, "temporal", "conv3d", fold, subjects, seed=10 + fold)

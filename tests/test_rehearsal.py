@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import data, results
-from helpers.analysis import compare
+from helpers import approaches, data, results
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_CACHE = REPO / "_build" / "rehearsal" / "standin"  # rebuilt only when its recipe changes
@@ -93,7 +92,7 @@ def test_the_archive_goes_through_gdown_safe_extraction_and_the_record(rehearsal
 def test_every_approach_left_full_profile_artifacts(rehearsal):
     for way in ("archive", "folder"):
         folders = rehearsal.folders(way)
-        for approach in compare.APPROACHES:  # 05's geometry models too, on the HD stand-in's landmarks
+        for approach in approaches.APPROACHES:  # 05's geometry models too, on the HD stand-in's landmarks
             runs = results.find_runs(folders["results"] / "full", approach)
             assert runs, f"{way}: no {approach} results"
             env = json.loads((runs[0] / "env.json").read_text())

@@ -23,17 +23,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers import labels, results
+from helpers import approaches, labels, results
 from helpers.analysis import stats
 from helpers.metrics import evaluate
 from helpers.metrics.scoring import correct, paired_protocol
 
-APPROACHES = ("single_task", "multitask", "temporal", "descriptors", "trajectories")
-APPROACH_NAMES = {"single_task": "single-task (03)", "multitask": "multi-task (04)", "temporal": "temporal clips (05)",
-                  "descriptors": "activity descriptors + Rank-SVM (05)", "trajectories": "landmark trajectories (05)",
-                  "ensemble": "ensemble (06)"}
-NOTEBOOK_OF = {"single_task": "03_single_task", "multitask": "04_multi_task", "temporal": "05_temporal",
-               "descriptors": "05_temporal", "trajectories": "05_temporal"}
+ENSEMBLE = "ensemble"  # the approach column of ensembles' rows (``helpers.analysis.ensembles``)
+ENSEMBLE_NAME = "ensemble (06)"
 KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
 
@@ -65,16 +61,50 @@ def model_name(config: dict) -> str:
     return f"{config.get('approach')}/{config.get('run_id') or config.get('run')}"
 
 
-def load_all(profile_results, approaches: Sequence[str] = APPROACHES, predictions: bool = True
+class NothingToCompare(Exception):
+    """Stops "Run all" with its message only (no traceback): there is nothing to compare yet."""
+
+    def _render_traceback_(self):  # IPython shows these lines instead of a traceback
+        return [f"NothingToCompare: {self}"]
+
+
+def approach_name(approach: str) -> str:
+    """How tables name ``approach``: its registered ``DISPLAY_NAME``; ensembles, and the results of an approach
+    no longer registered, by their own name."""
+    if approach == ENSEMBLE:
+        return ENSEMBLE_NAME
+    return approaches.display_name(approach) if approach in approaches.APPROACHES else approach
+
+
+def load_all(profile_results, names: Sequence[str] | None = None, predictions: bool = True
              ) -> list[results.RunArtifacts]:
-    """Every complete run of the given approaches under ``<results>/<profile>``."""
-    return [run for approach in approaches for run in evaluate.load_runs(profile_results, approach,
-                                                                         predictions=predictions)]
+    """Every complete run of the approaches ``names`` (default: every registered one) under
+    ``<results>/<profile>``."""
+    return [run for approach in (names or list(approaches.APPROACHES))
+            for run in evaluate.load_runs(profile_results, approach, predictions=predictions)]
 
 
-def missing_approaches(profile_results, approaches: Sequence[str] = APPROACHES) -> list[str]:
-    """The approaches with no complete run yet (the notebooks to run are ``NOTEBOOK_OF[...]``)."""
-    return [a for a in approaches if not results.find_runs(profile_results, a)]
+def missing_approaches(profile_results, names: Sequence[str] | None = None) -> list[str]:
+    """The approaches of ``names`` (default: every registered one) with no complete run yet (the notebooks to
+    run are ``approaches.notebook_of(...)``)."""
+    return [a for a in (names or list(approaches.APPROACHES)) if not results.find_runs(profile_results, a)]
+
+
+def missing_notes(profile_results, profile: str) -> list[str]:
+    """One line per approach without results: which notebook makes them."""
+    return [f"no {approach_name(a)} results for profile {profile!r}: run notebooks/{approaches.notebook_of(a)}.ipynb "
+            f"with PROFILE = {profile!r}" for a in missing_approaches(profile_results)]
+
+
+def load_comparable(profile_results, profile: str) -> list[results.RunArtifacts]:
+    """``load_all``, or ``NothingToCompare`` naming the notebooks to run when no approach has results."""
+    runs = load_all(profile_results)
+    if not runs:
+        numbers = sorted({approaches.notebook_of(a).split("_")[0] for a in approaches.APPROACHES})
+        listed = f"{', '.join(numbers[:-1])} and {numbers[-1]}" if len(numbers) > 1 else numbers[0]
+        raise NothingToCompare(f"no results in {profile_results}: run notebooks {listed} with PROFILE = {profile!r} "
+                               "first (or set RESULTS_DIR to where they saved them)")
+    return runs
 
 
 def p_genuine(table: pd.DataFrame, target: str) -> np.ndarray:
@@ -258,7 +288,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     extra = [column for column in (*DISPLAY_EXTRA, "pairs") if column in summary]
     shown = [column for column in ("approach", "model", "target", "folds", *TABLE_METRICS) if column in summary]
     table = summary[[*shown, *extra]].copy()
-    table["approach"] = table["approach"].map(lambda a: APPROACH_NAMES.get(a, a))
+    table["approach"] = table["approach"].map(approach_name)
     return table.rename(columns={**TABLE_METRICS, **DISPLAY_EXTRA})
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from helpers.analysis.compare import KEYS, PROBS
+from helpers.analysis.compare import ENSEMBLE, KEYS, PROBS
 
 
 def aligned(scores: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
@@ -78,8 +78,8 @@ def ensemble(scores: pd.DataFrame, members: Sequence[str], name: str = "ensemble
     def add(method: str, genuineness: np.ndarray, class_probs: np.ndarray | None) -> None:
         frame = base.copy()
         frame.insert(0, "run", f"{name}:{method}")
-        frame.insert(0, "approach", "ensemble")
-        frame.insert(0, "model", f"ensemble/{name}:{method}")
+        frame.insert(0, "approach", ENSEMBLE)
+        frame.insert(0, "model", f"{ENSEMBLE}/{name}:{method}")
         frame["p_genuine"] = genuineness
         frame["pred"] = class_probs.argmax(axis=1) if class_probs is not None else -1
         for k, column in enumerate(PROBS):

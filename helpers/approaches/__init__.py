@@ -2,28 +2,48 @@
 geometry over time) experiments.
 
 An approach is one module with a subclass of ``helpers.train.ExperimentConfig``: its own settings (as
-dataclass fields) and the hooks that differ (``build_model``, ``prepare`` for the task and loaders of a
-fold, and, if it needs them, ``fold_metrics``, ``fold_files``, ``fold_data``, ``fold_table``, ``describe``).
-The one runner (``helpers.train.run_experiment``) does everything else the same way for every approach.
-To add one: write its module, add its class to ``registry.APPROACHES``, and a grid file per profile under
-``helpers/grids/<profile>/<approach>.yaml``; ``python -m helpers.train --config FILE`` then runs it.
+dataclass fields), what the rest of the project knows of it (class attributes), and the hooks that differ
+(``build_model``, ``prepare`` for the task and loaders of a fold, and, if it needs them, ``fit``,
+``fold_metrics``, ``fold_files``, ``fold_data``, ``fold_table``, ``describe``). The one runner
+(``helpers.train.run_experiment``) does everything else the same way for every approach.
+
+To add an approach:
+
+1. write ``helpers/approaches/<name>.py``: a ``@dataclass`` subclass of ``ExperimentConfig`` (or of an
+   approach's class) with ``APPROACH = "<name>"`` (its results go to ``results/<profile>/<name>/``),
+   ``DISPLAY_NAME`` (how 06's tables and the notebooks' messages name it, e.g. ``"single-task (03)"``),
+   ``NOTEBOOK`` (the notebook that trains it, e.g. ``"05_temporal"``) and ``PREDICTION_UNIT`` (what one row
+   of its predictions scores: ``"frame"``, ``"clip"``, or ``"video"``: no timeline in 06's inspector);
+2. add the class to the tuple of built-in approaches in ``registry.py`` (``register`` checks the attributes);
+3. write its grid file for every profile: ``helpers/grids/<smoke|demo|full>/<name>.yaml``
+   (``tests/test_experiments.py`` checks that each exists and loads);
+4. train it from its notebook (``approaches.grid(PROFILE, "<name>", GRID, SETTINGS)``, ``train.plan_grid``,
+   ``train.run_grid``) or with ``python -m helpers.train --config helpers/grids/<profile>/<name>.yaml``.
+
+06 then finds its results, lists it in every table under its display name, chooses its configuration on
+validation subjects, makes it an ensemble member, and names its notebook while it has no results; nothing
+else lists the approaches. Optionally, add published numbers it answers to ``compare.REFERENCE_NUMBERS``.
 
 - ``single_task``, ``multitask``, ``temporal`` (clips of face crops), ``descriptors`` (activity descriptors +
   Rank-SVM ensemble, fitted by scikit-learn through the ``fit`` hook), ``trajectories`` (landmark sequences +
   a recurrent network): the approaches;
-- ``registry``: approaches by name, experiment files read into the right class;
+- ``registry``: the one list of approaches (``APPROACHES``, ``register``, ``display_name``, ``notebook_of``),
+  experiment files read into the right class;
 - ``grids``: each profile's grid of each approach (``grid(profile, approach, values, settings)``).
 """
 
 from helpers.approaches.descriptors import DescriptorConfig
 from helpers.approaches.grids import GRIDS_DIR, Grid, expand, grid, grid_file, grid_table, load_configs, read_grid
 from helpers.approaches.multitask import MultiTaskConfig
-from helpers.approaches.registry import APPROACHES, config_class, config_from_dict, config_from_run, load_config
+from helpers.approaches.registry import (
+    APPROACHES, PREDICTION_UNITS, config_class, config_from_dict, config_from_run, display_name, load_config,
+    notebook_of, register,
+)
 from helpers.approaches.single_task import SingleTaskConfig
 from helpers.approaches.temporal import TemporalConfig
 from helpers.approaches.trajectories import TrajectoryConfig
 
-__all__ = ["APPROACHES", "GRIDS_DIR", "DescriptorConfig", "Grid", "MultiTaskConfig", "SingleTaskConfig",
-           "TemporalConfig", "TrajectoryConfig", "config_class",
-           "config_from_dict", "config_from_run", "expand", "grid", "grid_file", "grid_table", "load_config",
-           "load_configs", "read_grid"]
+__all__ = ["APPROACHES", "GRIDS_DIR", "PREDICTION_UNITS", "DescriptorConfig", "Grid", "MultiTaskConfig",
+           "SingleTaskConfig", "TemporalConfig", "TrajectoryConfig", "config_class", "config_from_dict",
+           "config_from_run", "display_name", "expand", "grid", "grid_file", "grid_table", "load_config",
+           "load_configs", "notebook_of", "read_grid", "register"]

@@ -43,6 +43,8 @@ class DescriptorConfig(ExperimentConfig):
     """One cross-validated Rank-SVM experiment: ``C`` of the linear SVMs and the size of the ensembles."""
 
     APPROACH = "descriptors"
+    DISPLAY_NAME = "activity descriptors + Rank-SVM (05)"
+    NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
     model: str = "rank_svm"
     weights: str | None = None  # fitted from scratch on each fold: nothing pretrained

@@ -69,6 +69,8 @@ class MultiTaskConfig(FrameExperimentConfig):
     multi-task choices. ``target`` stays ``label``: predictions are 12-class, like 03's."""
 
     APPROACH = "multitask"
+    DISPLAY_NAME = "multi-task (04)"
+    NOTEBOOK = "04_multi_task"
     variant: str = "shared"  # shared | fusion | cascade
     weighting: str = "sum"  # sum | fixed | precision | uncertainty
     # the options of each weighting, e.g. {"fixed": {"weights": {"authenticity": 2.0}}}: the chosen one's are used

@@ -46,6 +46,8 @@ class SingleTaskConfig(FrameExperimentConfig):
     """One cross-validated single-task experiment: a backbone, a loss and a target, on frames."""
 
     APPROACH = "single_task"
+    DISPLAY_NAME = "single-task (03)"
+    NOTEBOOK = "03_single_task"
 
     def __post_init__(self):
         super().__post_init__()

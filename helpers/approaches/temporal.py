@@ -45,6 +45,8 @@ class TemporalConfig(ExperimentConfig):
     """One cross-validated temporal experiment: the shared settings (``loss`` is each head's) plus the clips'."""
 
     APPROACH = "temporal"
+    DISPLAY_NAME = "temporal clips (05)"
+    NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "clip"
     model: str = "simple_cnn_lstm"
     batch_size: int = 8  # clips per batch

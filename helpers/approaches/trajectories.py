@@ -32,6 +32,8 @@ class TrajectoryConfig(ExperimentConfig):
     """One cross-validated landmark-trajectory experiment: which per-frame inputs, the recurrent cell, target."""
 
     APPROACH = "trajectories"
+    DISPLAY_NAME = "landmark trajectories (05)"
+    NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
     model: str = "landmark_gru"  # landmark_gru | landmark_lstm
     weights: str | None = None  # trained from scratch: nothing pretrained exists for these inputs

@@ -113,7 +113,10 @@ class ExperimentConfig(abc.ABC):
     """One cross-validated experiment; JSON/YAML files for ``python -m helpers.train --config`` hold these keys
     (``train`` holds ``TrainConfig``'s) plus the approach's own."""
 
-    APPROACH: ClassVar[str] = ""  # the name of the approach (results/<profile>/<approach>/...)
+    # What the rest of the project knows of an approach, read through helpers.approaches' registry:
+    APPROACH: ClassVar[str] = ""  # the name of the approach (results/<profile>/<approach>/..., experiment files)
+    DISPLAY_NAME: ClassVar[str] = ""  # how tables and messages name it, e.g. "single-task (03)"
+    NOTEBOOK: ClassVar[str] = ""  # the notebook that trains it, e.g. "03_single_task" (notebooks/<NOTEBOOK>.ipynb)
     #: what one row of its predictions scores: "frame", "clip" or "video" (a whole video at once: no timeline)
     PREDICTION_UNIT: ClassVar[str] = "frame"
 
