@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import frames, labels, models, profiles, results, train, video
-from helpers.analysis import evaluate, inference, widgets
+from helpers import data, frames, labels, models, profiles, results, train, video
+from helpers.analysis import inference, widgets
+from helpers.metrics import evaluate
 
 from test_frames import face_frames
 
@@ -72,6 +73,24 @@ def test_a_run_without_saved_weights_says_what_to_do(paths):
     save_fold(paths, 0, seed=0, save_weights=False)
     with pytest.raises(FileNotFoundError, match="SAVE_WEIGHTS"):
         inference.load_trained_models(run_folder(paths), paths)
+
+
+def test_without_a_video_of_yours_a_fold_model_scores_videos_of_a_subject_it_never_saw(paths, tmp_path):
+    for fold in range(2):
+        save_fold(paths, fold, seed=fold)
+    trained = inference.load_trained_models(run_folder(paths), paths)
+    root = tmp_path / "dataset"
+    for subject, codes in (("S0", ("N2H", "N2S")), ("S1", labels.CODES)):  # S0 has no posed happy video
+        (root / subject).mkdir(parents=True)
+        for code in codes:
+            (root / subject / f"{code}.MP4").write_bytes(b"")
+    data.save_index(data.index_videos(root, probe=False, progress=False), paths.index)
+    examples = inference.example_videos(trained, paths.index)
+    assert [(path.parent.name, path.name, [m.fold for m in members]) for path, members in examples] == [
+        ("S1", "N2H.MP4", [1]), ("S1", "S2N2H.MP4", [1])]
+    assert inference.example_videos(trained, paths.index, tmp_path / "mine.mp4") == [(tmp_path / "mine.mp4", trained)]
+    with pytest.raises(FileNotFoundError, match="MY_VIDEO"):
+        inference.example_videos(trained[:1], paths.index)
 
 
 def test_a_video_is_extracted_scored_and_drawn(paths, tmp_path):

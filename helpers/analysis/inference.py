@@ -4,13 +4,16 @@ A single-task run of notebook 03 keeps each fold's final weights (``train.model_
 its ``config.json``, which names the architecture, the task, the input size and the normalisation. From
 these ``load_trained_models`` rebuilds the fold models, ``extract_faces`` runs the same face extraction as
 02 on the video, and ``score_crops`` gives per-frame probabilities: with several fold models, their
-average (each fold model saw different subjects, so averaging them is a small ensemble).
+average (each fold model saw different subjects, so averaging them is a small ensemble). Without a video of
+yours, ``example_videos`` picks a genuine and a posed video of the dataset for a fold model that never saw
+their subject.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from helpers import approaches, frames, labels, profiles, results, train
+from helpers import approaches, data, frames, labels, profiles, results, train
 from helpers.metrics import evaluate
 
 
@@ -72,6 +75,27 @@ def _rebuild(config: dict, weights: Path) -> TrainedModel:
     """The fold's model (its approach's architecture, random weights, then the kept ones) and its transform."""
     model = train.model_with_weights(approaches.config_from_run(config), weights)
     return TrainedModel(model, train.BatchTransform.for_run(config), config, int(config["fold"]))
+
+
+EXAMPLE_CODES = ("N2H", "S2N2H")  # a genuine and a posed happy video
+
+
+def example_videos(trained: Sequence[TrainedModel], index_path: str | Path, my_video: str | Path | None = None,
+                   codes: Sequence[str] = EXAMPLE_CODES) -> list[tuple[Path, list[TrainedModel]]]:
+    """What "analyse your own video" scores, each video with the fold models that score it: ``my_video`` with
+    every fold model; without it, the ``codes`` videos of the first test subject of the first fold model that
+    has them all (from the dataset's index), scored by that fold model alone, which never saw the subject."""
+    if my_video:
+        return [(Path(my_video), list(trained))]
+    index = data.load_index(Path(index_path))
+    for member in trained:
+        for subject in member.test_subjects:
+            videos = index[(index["subject"].astype(str) == subject) & index["code"].isin(codes)]
+            paths = {code: Path(path) for code, path in zip(videos["code"], videos["path"])}
+            if all(code in paths for code in codes):
+                return [(paths[code], [member]) for code in codes]
+    raise FileNotFoundError(f"no test subject of the fold models has the videos {', '.join(codes)} in {index_path}: "
+                            "set MY_VIDEO to a video file to analyse")
 
 
 def safe_stem(name: str) -> str:
