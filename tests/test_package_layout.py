@@ -139,8 +139,8 @@ def test_no_module_imports_another_modules_private_names(path):
 
 @pytest.mark.parametrize("path", MODULES, ids=module_name)
 def test_helpers_modules_are_imported_at_the_top(path):
-    """A helpers module imported inside a function is a hidden dependency; only an import cycle excuses it,
-    and then only for annotations (``if TYPE_CHECKING:``)."""
+    """A helpers module imported inside a function is a hidden dependency; an import only for annotations goes
+    under ``if TYPE_CHECKING:`` (where the layer and cycle tests still see it)."""
     tree = ast.parse(path.read_text())
     checking = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
                 and getattr(block.test, "id", "") == "TYPE_CHECKING" for n in ast.walk(block)}

@@ -6,7 +6,8 @@ Everything starts from the saved ``predictions.csv`` of each fold (``helpers.res
 video-level 12-class probabilities (when the model predicts the 12 classes) and the video's
 **genuineness** ``p_genuine`` (the sum of the six genuine-class probabilities, or the authenticity head's
 probability of "genuine"). Each row is an *out-of-fold* prediction: the run of fold k only ever scores the
-subjects of fold k, which it never saw in training.
+subjects of fold k, which it never saw in training. The approaches, their names in tables and the notebooks
+that train them come from ``helpers.approaches``' registry (``load_all``, ``missing_notes``, ``approach_name``).
 
 - ``paired_protocol`` (``scoring``): for each subject and emotion, the video with the higher genuineness is
   called genuine; pair accuracy, ties counting half; videos without their partner are skipped and counted;

@@ -20,7 +20,7 @@ Command line (any approach; the file's ``approach`` key picks it)::
 from helpers.train.budget import Budget, BudgetError, ModelSize, grid_items
 from helpers.train.checkpoints import BEST_WEIGHTS, LAST_CHECKPOINT, CheckpointMismatchError, load_checkpoint
 from helpers.train.config import (
-    WEIGHTS_CHOICES, ExperimentConfig, FoldSetup, keeps_weights, read_config_file, weights_choice,
+    WEIGHTS_CHOICES, ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, read_config_file, weights_choice,
 )
 from helpers.train.crops import (
     CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, attach_context_paths, attach_crop_paths, crop_statistics, packed_shape,
@@ -40,7 +40,7 @@ from helpers.train.loop import (
 )
 from helpers.train.plan import GridPlan, pending_folds, plan_grid, run_grid
 from helpers.train.runner import (
-    FoldOutcome, checkpoint_dir, ensure_crops, extraction_config, fit_and_test, latest_extraction, load_trained_model,
+    checkpoint_dir, ensure_crops, extraction_config, fit_and_test, latest_extraction, load_trained_model,
     model_weights_path, model_with_weights, other_settings, run_experiment, run_fold, with_extraction, write_fold,
 )
 from helpers.train.tasks import (
