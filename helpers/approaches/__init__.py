@@ -18,7 +18,9 @@ To add an approach:
 3. write its grid file for every profile: ``helpers/grids/<smoke|demo|full>/<name>.yaml``
    (``tests/test_experiments.py`` checks that each exists and loads);
 4. train it from its notebook (``approaches.grid(PROFILE, "<name>", GRID, SETTINGS)``, ``train.plan_grid``,
-   ``train.run_grid``) or with ``python -m helpers.train --config helpers/grids/<profile>/<name>.yaml``.
+   ``train.run_grid``) or with ``python -m helpers.train --config helpers/grids/<profile>/<name>.yaml``;
+5. say what it is where readers look: its notebook's text, the notebooks table of ``book/intro.md`` and of
+   README.md (06's tables, and the book's results page that quotes them, need nothing).
 
 06 then finds its results, lists it in every table under its display name, chooses its configuration on
 validation subjects, makes it an ensemble member, and names its notebook while it has no results; nothing
