@@ -55,6 +55,7 @@ def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0)
     predictions = pd.DataFrame(rows)
     metrics = evaluate.evaluate_predictions(predictions, target)
     metrics["fold"] = fold
+    metrics["subjects"] = {"test": list(subjects)}
     # validation scores (what selection looks at) from other random predictions than the test ones
     validation = predictions.assign(**{c: rng.dirichlet(np.ones(12), len(predictions))[:, k]
                                        for k, c in enumerate(compare.PROBS)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
 import pytest
 
 from helpers import approaches, book
@@ -40,14 +41,15 @@ def test_a_registered_approach_shows_in_06s_tables(tmp_path, write_fake_run, toy
 
     runs = compare.load_comparable(tmp_path, "smoke")  # 06's cells, in order
     folds, scores = compare.comparison_folds(runs), compare.video_scores(runs)
-    summary = compare.summary_table(folds, scores, selection.validation_table(runs))
+    summary = selection.with_chosen_folds(compare.summary_table(folds, scores), runs)
     shown = compare.display_table(summary)
     assert "toy approach (07)" in set(shown["approach"]) and "single-task (03)" in set(shown["approach"])
     assert (summary.loc[summary["approach"] == "toy", "folds"] == 2).all()
     selected, choices = selection.selected_models(scores, runs)
     assert set(choices["approach"]) == {"single_task", "toy"}
-    ranked = compare.display_table(compare.score_summary(selected, selection.ranking(choices)))
-    assert "toy approach (07)" in set(ranked["approach"])
+    leaders = selection.leaders(selected, choices)
+    ranked = compare.display_table(compare.score_summary(pd.concat([leaders, selected], ignore_index=True)))
+    assert "toy approach (07)" in set(ranked["approach"]) and set(leaders["fold"]) == {0, 1}
     # a video-level approach has no timeline: the inspector leaves it out, reading its PREDICTION_UNIT
     assert set(widgets.model_predictions(runs)) == {"single_task/cnn-ce"}
     # its experiment files load into its class

@@ -12,7 +12,7 @@ that train them come from ``helpers.approaches``' registry (``load_all``, ``miss
 - ``paired_protocol`` (``scoring``): for each subject and emotion, the video with the higher genuineness is
   called genuine; pair accuracy, ties counting half; videos without their partner are skipped and counted;
 - ``summary_table`` / ``interval_table``: mean ± std over folds, and pooled scores with 95 % intervals from
-  resampling *subjects* (``stats``); rows ranked by the validation subjects' score, never the test's;
+  resampling *subjects* (``stats``); no score orders the rows; ``selection`` says which fold chose what;
 - ``reference_comparison``: the published SASE-FE numbers beside the selected models' (``selection``);
 - tests between models and ensembles live in ``stats`` and ``ensembles``.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import approaches, labels, results
-from helpers.analysis import stats
+from helpers.analysis import selection, stats
 from helpers.metrics import evaluate
 from helpers.metrics.scoring import correct, paired_protocol
 
@@ -230,39 +230,30 @@ def paired_columns(scores: pd.DataFrame) -> pd.DataFrame:
         columns={"interval": "paired_interval", "items": "pairs"})
 
 
-def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None,
-                  validation: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Mean ± std over folds (in percent) of each model; with ``scores``, its paired accuracy pooled over the
-    folds with a 95 % interval over subjects and the number of pairs (``paired_interval``); with
-    ``validation`` (``selection.validation_table``), the mean validation paired accuracy that ranks the rows
-    (``validation_paired``): the test scores are shown, never used to order or choose."""
+def summary_table(folds: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean ± std over folds (in percent) of each model, in the order of ``folds`` (no score orders the rows);
+    with ``scores``, its paired accuracy pooled over the folds with a 95 % interval over subjects and the
+    number of pairs (``paired_interval``). ``selection.with_chosen_folds`` adds which folds chose each model."""
     metrics = [*TABLE_METRICS, "emotion_frame_accuracy", "authenticity_frame_accuracy"]
     table = evaluate.aggregate_folds(folds, metrics=metrics, by=("approach", "model", "target"))
     if scores is not None:
         table = table.merge(paired_columns(scores), on="model", how="left")
-    if validation is not None and len(validation):
-        means = validation.assign(model=validation["approach"] + "/" + validation["run_id"]).groupby("model")[
-            "paired_accuracy"].mean().mul(100).rename("validation_paired_mean")
-        table = table.merge(means, left_on="model", right_index=True, how="left")
-        table["validation_paired"] = table["validation_paired_mean"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1f}")
-        table = table.sort_values(["validation_paired_mean", "model"], ascending=[False, True], na_position="last")
     return table.reset_index(drop=True)
 
 
 SCORE_METRICS = ("video_accuracy", "authenticity_video_accuracy", "paired_accuracy")
 
 
-def score_summary(scores: pd.DataFrame, ranking: Sequence[str] | None = None) -> pd.DataFrame:
+def score_summary(scores: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
     """Per model of ``scores`` (video scores): mean ± std over folds of the 12-class and real/fake video
     accuracy and the paired accuracy, the paired accuracy pooled over folds with its 95 % interval over
-    subjects (``paired_interval``) and its pairs; in the order of ``ranking`` (models chosen without the test
-    subjects, e.g. by validation) when given."""
+    subjects (``paired_interval``) and its pairs; in the ``order`` of model names given (never a test score's)."""
     folds = fold_scores(scores)
     table = evaluate.aggregate_folds(folds, metrics=SCORE_METRICS, by=("approach", "model"))
     table = table.merge(paired_columns(scores), on="model", how="left")
-    if ranking is not None:
-        order = {model: rank for rank, model in enumerate(ranking)}
-        table = table.assign(rank=table["model"].map(order).fillna(len(order))).sort_values(["rank", "model"])
+    if order is not None:
+        position = {model: rank for rank, model in enumerate(order)}
+        table = table.assign(rank=table["model"].map(position).fillna(len(position))).sort_values(["rank", "model"])
         table = table.drop(columns="rank")
     return table.reset_index(drop=True)
 
@@ -281,7 +272,7 @@ def with_paired_intervals(summary: pd.DataFrame, runs: Sequence[results.RunArtif
 
 
 DISPLAY_EXTRA = {"paired_interval": "real/fake, paired, pooled (95 % CI over subjects)",
-                 "validation_paired": "validation paired % (what ranks the rows)"}
+                 "chosen_in_folds": "chosen on validation in folds"}
 
 
 def display_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -294,9 +285,10 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool) -> pd.DataFrame:
-    """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``summary_table``
-    of the *selected* models, ranked by validation): the row's approach's model, or for a row of any
-    approach the first of the ranking. On synthetic data the column says that the two are not comparable."""
+    """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``score_summary`` of
+    the *selected* models, its first row the model ranked first on each fold's validation): the row's
+    approach's model, or for a row of any approach the first row. On synthetic data the column says that the
+    two are not comparable."""
     column_name = f"ours: {dataset}" + (" (synthetic data: not comparable)" if synthetic else "")
     rows = []
     for ref in REFERENCE_NUMBERS.itertuples():
@@ -357,14 +349,14 @@ def check_same_test_subjects(runs: Iterable[results.RunArtifacts]) -> None:
 
 
 def fold_table_against(baseline: Sequence[results.RunArtifacts], runs: Sequence[results.RunArtifacts],
-                       baseline_name: str, name: str, metric: str = "video_accuracy") -> pd.DataFrame:
-    """The folds of the best ``baseline`` run (by ``metric``) and of every one of ``runs`` on the folds both
-    have, their ``run`` column prefixed with ``baseline_name`` / ``name`` (e.g. ``03: ...`` and ``04: ...``),
-    after checking that each fold tested the same subjects."""
+                       baseline_name: str, name: str) -> pd.DataFrame:
+    """The folds of ``baseline``'s configuration chosen on each fold's validation subjects (``selection``) and of
+    every one of ``runs``, on the folds both have, their ``run`` column prefixed with ``baseline_name`` /
+    ``name`` (e.g. ``03: ...`` and ``04: ...``), after checking that each fold tested the same subjects."""
     check_same_test_subjects([*baseline, *runs])
-    base_table, table = evaluate.fold_table(baseline), evaluate.fold_table(runs)
-    best = evaluate.aggregate_folds(base_table).sort_values(f"{metric}_mean", ascending=False)["run"].iloc[0]
+    chosen = selection.chosen_runs(baseline)
+    base_table, table = evaluate.fold_table(chosen), evaluate.fold_table(runs)
     common = set(base_table["fold"]) & set(table["fold"])
-    compared = pd.concat([base_table[base_table["run"] == best].assign(run=f"{baseline_name}: {best}"),
+    compared = pd.concat([base_table.assign(run=f"{baseline_name}: {selection.SELECTED}"),
                           table.assign(run=f"{name}: " + table["run"])], ignore_index=True)
     return compared[compared["fold"].isin(common)].reset_index(drop=True)

@@ -1,16 +1,17 @@
-"""Choosing among configurations on the validation subjects only, never on the test subjects.
+"""Choosing among configurations and approaches on the validation subjects of each fold, never on the test
+subjects, and never on validation scores pooled across folds.
 
 Every fold of every run records its scores on the fold's *validation* subjects (training subjects held out,
-``metrics["validation"]``). A configuration, an ensemble member or anything else chosen on the *test*
-subjects would report a score it was picked for: with many configurations, the best test score is an
-optimistic one. So:
+``metrics["validation"]``). A fold's validation subjects are test subjects of *other* folds, so a choice
+made on validation scores averaged over folds has seen the test subjects of the folds it is then scored on:
+configurations equal in expectation come out better than they are. So every choice is made per fold:
 
-- ``selected_per_fold``: for each test fold, the configuration of an approach with the best validation score
-  (``SELECTION_METRICS``, in order: paired accuracy, then real/fake and 12-class video accuracy); its test
-  predictions on that fold are what the approach reports (``selected_scores``: a "selected" model made of
-  one configuration per fold, each chosen without looking at that fold's test subjects);
-- ``best_on_validation``: the configuration with the best validation score averaged over folds (what a
-  notebook shows confusion matrices and curves of).
+- ``selected_per_fold`` / ``chosen_runs``: for each test fold, the configuration of an approach with the best
+  validation score of *that* fold (``SELECTION_METRICS``, in order); its test predictions on that fold are
+  what the approach reports (``selected_scores``: a "selected" model made of one configuration per fold);
+- ``selected_models``: the selected model of every approach, and the choices behind it;
+- ``leaders``: for each fold, the approaches' selected models ranked by that fold's validation scores; the
+  model "ranked first on validation" is, in each fold, the approach that led that fold's validation.
 """
 
 from __future__ import annotations
@@ -55,13 +56,41 @@ def selected_per_fold(runs: Sequence[results.RunArtifacts]) -> dict[int, str]:
     return {int(fold): str(_ranked(part)["run_id"].iloc[0]) for fold, part in table.groupby("fold")}
 
 
-def best_on_validation(runs: Sequence[results.RunArtifacts]) -> str:
-    """The run id with the best validation score averaged over its folds."""
-    table = validation_table(runs).dropna(subset=[SELECTION_METRICS[0]])
-    if table.empty:
-        raise ValueError("no run has validation scores to choose by")
-    means = table.groupby("run_id")[list(SELECTION_METRICS)].mean().reset_index()
-    return str(_ranked(means)["run_id"].iloc[0])
+def chosen_folds(runs: Sequence[results.RunArtifacts]) -> dict[str, list[int]]:
+    """``{"<approach>/<run_id>": [folds]}``: the folds in which each run was chosen among its approach's runs
+    on the fold's validation subjects (an empty list: never; runs of an approach without validation scores too)."""
+    folds: dict[str, list[int]] = {}
+    for approach in dict.fromkeys(run.config.get("approach") for run in runs):
+        of_approach = [run for run in runs if run.config.get("approach") == approach]
+        try:
+            chosen = selected_per_fold(of_approach)
+        except ValueError:
+            chosen = {}
+        for run_id in dict.fromkeys(run.run_id for run in of_approach):
+            folds[f"{approach}/{run_id}"] = sorted(fold for fold, chosen_id in chosen.items() if chosen_id == run_id)
+    return folds
+
+
+def with_chosen_folds(summary: pd.DataFrame, runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
+    """``summary`` (one row per run, with a ``run_id`` column, or a ``model`` = ``<approach>/<run_id>``) with
+    ``chosen_in_folds``: the folds whose validation subjects chose the run (``"0, 2"``; ``"-"``: none)."""
+    chosen = chosen_folds(runs)
+    if "run_id" in summary:  # a per-approach table, whose "model" may name the backbone
+        names = summary["run_id"].map({run.run_id: f"{run.config.get('approach')}/{run.run_id}" for run in runs})
+    else:
+        names = summary["model"]
+    # "-": a run no fold chose; "": a row that is no single run (a selected model, an ensemble)
+    text = names.map(lambda name: "" if name not in chosen else ", ".join(map(str, chosen[name])) or "-")
+    return summary.assign(chosen_in_folds=text)
+
+
+def describe_choice(runs: Sequence[results.RunArtifacts]) -> str:
+    """In words, which configuration each fold chose: ``"a-1234 (every fold)"`` or ``"fold 0: a-1234, fold 1:
+    b-5678"``."""
+    chosen = selected_per_fold(runs)
+    if len(set(chosen.values())) == 1:
+        return f"{next(iter(chosen.values()))} (every fold)"
+    return ", ".join(f"fold {fold}: {run_id}" for fold, run_id in sorted(chosen.items()))
 
 
 def selected_scores(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts], approach: str) -> pd.DataFrame:
@@ -75,9 +104,10 @@ def selected_scores(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts], 
     return table.assign(model=f"{approach}/{SELECTED}")
 
 
-def chosen_runs(runs: Sequence[results.RunArtifacts], approach: str) -> list[results.RunArtifacts]:
-    """The fold runs ``approach``'s selected configuration is made of (one per fold, chosen on validation)."""
-    of_approach = [run for run in runs if run.config.get("approach") == approach]
+def chosen_runs(runs: Sequence[results.RunArtifacts], approach: str | None = None) -> list[results.RunArtifacts]:
+    """The fold runs an approach's selected configuration is made of (one per fold, each chosen on its fold's
+    validation subjects); ``approach`` picks the approach among ``runs`` (all of them when None)."""
+    of_approach = [run for run in runs if approach is None or run.config.get("approach") == approach]
     chosen = selected_per_fold(of_approach)
     return [run for run in of_approach if chosen.get(int(run.config.get("fold", -1))) == run.run_id]
 
@@ -85,7 +115,7 @@ def chosen_runs(runs: Sequence[results.RunArtifacts], approach: str) -> list[res
 def selected_models(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every approach's selected configuration (``selected_scores``), and ``choices``: one row per approach and
     fold with the configuration chosen and its validation scores; approaches without validation scores are
-    left out. The selected models are ranked by the mean validation score of their choices (``ranking``)."""
+    left out. The models come in the order of the approaches in ``runs``: no score orders them."""
     parts, rows = [], []
     table = validation_table(runs)
     for approach in dict.fromkeys(run.config.get("approach") for run in runs):
@@ -103,7 +133,45 @@ def selected_models(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts]) 
     return selected, choices
 
 
-def ranking(choices: pd.DataFrame) -> list[str]:
-    """The selected models, best first by their choices' mean validation scores (never by a test score)."""
-    means = choices.groupby("model")[list(SELECTION_METRICS)].mean().reset_index().assign(run_id=lambda t: t["model"])
-    return list(_ranked(means)["model"])
+LEADER = "ranked {rank} on validation"
+LEADER_APPROACH = "per fold"
+ORDINALS = {1: "first", 2: "second", 3: "third"}
+
+
+def leader_name(rank: int) -> str:
+    """The model name of the rank-th approach on each fold's validation: ``"per fold/ranked first on validation"``."""
+    return f"{LEADER_APPROACH}/" + LEADER.format(rank=ORDINALS.get(rank, f"#{rank}"))
+
+
+def ranked_per_fold(choices: pd.DataFrame) -> pd.DataFrame:
+    """``fold, rank, model``: in each fold, the selected models ranked by that fold's validation scores alone
+    (``choices`` from ``selected_models``; ties go to the next metric, then the name)."""
+    rows = []
+    for fold, part in choices.groupby("fold", sort=True):
+        ordered = _ranked(part.assign(run_id=part["model"]))
+        rows += [{"fold": int(fold), "rank": rank, "model": model}
+                 for rank, model in enumerate(ordered["model"], start=1)]
+    return pd.DataFrame(rows, columns=["fold", "rank", "model"])
+
+
+def leaders(selected: pd.DataFrame, choices: pd.DataFrame, ranks: int = 2) -> pd.DataFrame:
+    """Video scores of the models "ranked first (second ...) on validation": for each fold, the test rows of the
+    selected model that ranked so on *that* fold's validation subjects (``leader_name``; its ``run`` column says
+    which approach and configuration each fold used). Ranks that not every fold has are left out."""
+    order = ranked_per_fold(choices)
+    parts = []
+    for rank in range(1, ranks + 1):
+        at_rank = order[order["rank"] == rank]
+        if at_rank.empty or len(at_rank) < order["fold"].nunique():
+            continue
+        for row in at_rank.itertuples():
+            part = selected[(selected["model"] == row.model) & (selected["fold"] == row.fold)]
+            parts.append(part.assign(run=row.model.split("/")[0] + ": " + part["run"].astype(str),
+                                     model=leader_name(rank), approach=LEADER_APPROACH))
+    return pd.concat(parts, ignore_index=True) if parts else selected.iloc[:0].copy()
+
+
+def leader_choices(choices: pd.DataFrame, rank: int = 1) -> dict[int, str]:
+    """``{fold: model}``: which approach's selected model was ranked ``rank`` on each fold's validation."""
+    order = ranked_per_fold(choices)
+    return {int(row.fold): str(row.model) for row in order[order["rank"] == rank].itertuples()}
