@@ -10,6 +10,7 @@ import pandas as pd
 
 from helpers import approaches, train
 from helpers.analysis import evaluate
+from helpers.train.setting_types import SettingError
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -19,7 +20,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="an experiment file (.json or .yaml) or a grid file (helpers/grids/<profile>/*.yaml)")
     parser.add_argument("--force", action="store_true", help="retrain folds whose results exist")
     args = parser.parse_args(argv)
-    tables = [train.run_experiment(config, force=args.force) for config in approaches.load_configs(args.config)]
+    try:  # every configuration checked before any data is prepared
+        configs = approaches.load_configs(args.config)
+    except SettingError as error:
+        parser.exit(2, f"{parser.prog}: {error}\n")
+    tables = [train.run_experiment(config, force=args.force) for config in configs]
     table = pd.concat(tables, ignore_index=True)
     metrics = [column for column in table.columns if column.endswith(("accuracy", "macro_f1"))]
     summary = evaluate.aggregate_folds(table, metrics, by=("approach", "run"))
