@@ -14,7 +14,7 @@
 Command line (any approach; the file's ``approach`` key picks it)::
 
     python -m helpers.train --config experiment.json     # or .yaml, or a grid file of helpers/grids/
-    accelerate launch -m helpers.train --config experiment.json   # several GPUs
+    torchrun --standalone --nproc_per_node 2 -m helpers.train --config experiment.json   # 2 GPUs
 """
 
 from helpers.train.budget import Budget, BudgetError, ModelSize, grid_items

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from accelerate import PartialState
 
 from helpers import approaches, train
 from helpers.analysis import evaluate
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = pd.concat(tables, ignore_index=True)
     metrics = [column for column in table.columns if column.endswith(("accuracy", "macro_f1"))]
     summary = evaluate.aggregate_folds(table, metrics, by=("approach", "run"))
-    print(summary[["run", "folds", *metrics]].to_string(index=False))
+    if PartialState().is_main_process:  # once, with several processes (torchrun)
+        print(summary[["run", "folds", *metrics]].to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The loop knows nothing about images or labels: a task (``helpers.train.tasks``) turns a batch into a loss and
 per-sample outputs. The same code runs on a CPU, one GPU with mixed precision (bf16 where the GPU has it
-natively, else fp16 with a gradient scaler: ``helpers.runtime``) or several GPUs with ``accelerate launch``.
+natively, else fp16 with a gradient scaler: ``helpers.runtime``) or several GPUs with ``torchrun``.
 Every epoch it writes an atomic checkpoint (``helpers.train.checkpoints``) and reseeds from (seed, epoch),
 so a run killed at any point and started again resumes from its last completed epoch and ends with the same
 weights as a run that was never interrupted. Where it pays, the model and its inputs go channels_last (NHWC:
