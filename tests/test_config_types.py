@@ -129,6 +129,13 @@ def test_a_notebooks_empty_grid_list_is_refused():
         approaches.grid("smoke", "single_task", settings={"train": {"epochs": 0}})
 
 
+def test_planning_an_empty_grid_is_refused(tmp_path):
+    from helpers import profiles
+
+    with pytest.raises(setting_types.SettingError, match="no configuration"):
+        train.plan_grid([], profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results"))
+
+
 def test_the_command_line_refuses_a_bad_file_before_preparing_any_data(tmp_path, monkeypatch, capsys):
     prepared = []
     monkeypatch.setattr(train, "run_experiment", lambda *args, **kwargs: prepared.append(args))
