@@ -72,6 +72,8 @@ def test_direct_construction_is_checked_too():
     with pytest.raises(setting_types.SettingError, match="epochs must be a number"):
         train.TrainConfig(epochs="ten")
     assert approaches.MultiTaskConfig(hidden="64").hidden == 64
+    explicit = {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}  # normalization_stats takes these as they are
+    assert approaches.SingleTaskConfig(normalization=explicit).normalization == explicit
 
 
 def test_a_new_field_is_checked_by_its_type_hint():

@@ -120,7 +120,7 @@ class ExperimentConfig(abc.ABC):
     freeze_backbone: bool = False
     dropout: float = 0.0
     image_size: int | None = None  # None: the model's default input size
-    normalization: str = "auto"  # auto | dataset | imagenet | model
+    normalization: str | dict[str, list[float]] = "auto"  # auto | dataset | imagenet | model | {mean, std}
     augment: bool = False  # the thesis found augmentation hurt on SASE-FE
     batch_size: int = 32
     eval_batch_size: int | None = None  # None: 2 x batch_size
