@@ -43,6 +43,7 @@ def test_an_int_given_for_a_float_keeps_the_run_identity():
     ("loss_params: [1, 2]\n", "loss_params"),
     ("train: 5\n", "train"),
     ("train:\n  lr: fast\n", "train.lr"),
+    ("train:\n  epoch: 3\n", r"train: unknown TrainConfig key\(s\): epoch;"),
     ("extraction:\n  size: big\n", "extraction.size"),
     ("extraction:\n  window: [0.4]\n", "extraction.window"),
     ("extraction:\n  detecor: haar\n", r"unknown extraction key\(s\):"),

@@ -18,7 +18,12 @@ from typing import Any
 
 
 class SettingError(ValueError):
-    """A setting of the wrong type or out of range; the message names its key (``train.epochs``)."""
+    """A setting of the wrong type or out of range; the message names its key (``train.epochs``).
+    ``keyed=False``: the message does not start with a key (unknown keys, a whole file)."""
+
+    def __init__(self, message: str, keyed: bool = True):
+        super().__init__(message)
+        self.keyed = keyed
 
 
 @functools.cache
@@ -85,7 +90,7 @@ def _nested_value(value: Any, cls: type, key: str) -> Any:
     try:
         return build(value)
     except SettingError as error:
-        raise SettingError(f"{key}.{error}") from None
+        raise SettingError(f"{key}.{error}" if error.keyed else f"{key}: {error}") from None
     except (TypeError, ValueError) as error:
         raise SettingError(f"{key}: {error}") from None
 
@@ -168,12 +173,12 @@ def dataclass_from_dict(cls: type, values: Mapping[str, Any]) -> Any:
     """``cls(**values)``, refusing unknown keys with the list of known ones (a misspelt setting must not be
     silently ignored)."""
     if not isinstance(values, Mapping):
-        raise SettingError(f"{cls.__name__} settings must be a mapping ({{name: value}}), got {values!r}")
+        raise SettingError(f"{cls.__name__} settings must be a mapping ({{name: value}}), got {values!r}", keyed=False)
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = set(values) - known
     if unknown:
         raise SettingError(f"unknown {cls.__name__} key(s): {', '.join(sorted(map(str, unknown)))}; "
-                           f"known: {', '.join(sorted(known))}")
+                           f"known: {', '.join(sorted(known))}", keyed=False)
     return cls(**values)
 
 
