@@ -23,7 +23,8 @@ import pandas as pd
 
 from helpers import profiles
 from helpers.approaches.registry import config_class, config_from_dict
-from helpers.train.config import ExperimentConfig, read_config_file
+from helpers.train.config import ExperimentConfig, naming_file, read_config_file
+from helpers.train.setting_types import SettingError
 
 GRIDS_DIR = Path(__file__).resolve().parents[1] / "grids"
 
@@ -46,21 +47,42 @@ def grid_file(profile: str, approach: str) -> Path:
 
 
 def read_grid(path: Path | str) -> Grid:
+    """A grid file, refusing one without approach, profile or grid, unknown keys and empty lists of values."""
     path = Path(path)
     content = read_config_file(path)
     if "grid" not in content:
-        raise ValueError(f"{path} is not a grid file: it has no 'grid' (an experiment file? load it with load_config)")
-    parts = content["grid"] if isinstance(content["grid"], list) else [content["grid"]]
+        raise SettingError(f"{path} is not a grid file: it has no 'grid' (an experiment file? load it with "
+                           "load_config)")
     unknown = set(content) - {"approach", "profile", "settings", "grid"}
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a grid file has approach, profile, "
-                         "settings and grid")
-    return Grid(path, content["approach"], content["profile"], dict(content.get("settings") or {}),
-                [{key: _as_list(values) for key, values in part.items()} for part in parts])
+        raise SettingError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a grid file has approach, profile, "
+                           "settings and grid")
+    missing = [key for key in ("approach", "profile") if not content.get(key)]
+    if missing:
+        raise SettingError(f"{path}: no {' and no '.join(missing)}: a grid file names both")
+    if not isinstance(content.get("settings") or {}, Mapping):
+        raise SettingError(f"{path}: settings must be a mapping of settings ({{name: value}})")
+    listed = isinstance(content["grid"], list)
+    parts = content["grid"] if listed else [content["grid"]]
+    if not parts:
+        raise SettingError(f"{path}: grid is an empty list: nothing to train; give settings to try, "
+                           "e.g. grid: {model: [simple_cnn]}")
+    checked = []
+    for number, part in enumerate(parts):
+        key = f"grid[{number}]" if listed else "grid"
+        if not isinstance(part, Mapping):
+            raise SettingError(f"{path}: {key} must map settings to the values to try, got {part!r}")
+        checked.append({name: values_to_try(values, f"{key}.{name}", path) for name, values in part.items()})
+    return Grid(path, content["approach"], content["profile"], dict(content.get("settings") or {}), checked)
 
 
-def _as_list(values: Any) -> list:
-    return list(values) if isinstance(values, (list, tuple)) else [values]
+def values_to_try(values: Any, key: str, source: Path | str) -> list:
+    """``values`` as a list (one value is a list of one), refusing an empty list, which would try nothing."""
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    if not values:
+        raise SettingError(f"{source}: {key} is an empty list: nothing to try; give at least one value, or leave "
+                           "the key out")
+    return values
 
 
 def merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,14 +100,17 @@ def expand(grid: Grid, values: Mapping[str, Any] | None = None, settings: Mappin
            ) -> list[ExperimentConfig]:
     """Every configuration of ``grid`` (one per combination, each run name once), with ``values`` replacing
     the values of those settings in every part and ``settings`` applied to every configuration."""
-    values = {key: _as_list(choice) for key, choice in (values or {}).items()}
+    source = f"{grid.path}, changed by values {dict(values)}" if values else grid.path
+    values = {key: values_to_try(choice, f"values[{key!r}]", source) for key, choice in (values or {}).items()}
     folds = list(range(profiles.get_profile(grid.profile).n_folds))
     configs: dict[str, ExperimentConfig] = {}
+    note = " (with the values and settings given)" if values or settings else ""
     for part in grid.parts:
         axes = {**part, **values}
         for combination in itertools.product(*axes.values()):
             chosen = merge(merge({"folds": folds, **grid.settings}, dict(zip(axes, combination))), settings or {})
-            config = config_from_dict({**chosen, "approach": grid.approach, "profile": grid.profile})
+            with naming_file(grid.path, note):
+                config = config_from_dict({**chosen, "approach": grid.approach, "profile": grid.profile})
             configs.setdefault(config.run_name, config)
     return list(configs.values())
 
@@ -104,4 +129,7 @@ def grid_table(configs: Sequence[ExperimentConfig]) -> pd.DataFrame:
 def load_configs(path: Path | str) -> list[ExperimentConfig]:
     """The configurations of an experiment file (one) or of a grid file (all of them)."""
     content = read_config_file(path)
-    return expand(read_grid(path)) if "grid" in content else [config_from_dict(content)]
+    if "grid" not in content:
+        with naming_file(path):
+            return [config_from_dict(content)]
+    return expand(read_grid(path))

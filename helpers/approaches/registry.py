@@ -17,7 +17,7 @@ from helpers.approaches.multitask import MultiTaskConfig
 from helpers.approaches.single_task import SingleTaskConfig
 from helpers.approaches.temporal import TemporalConfig
 from helpers.approaches.trajectories import TrajectoryConfig
-from helpers.train.config import ExperimentConfig, read_config_file
+from helpers.train.config import ExperimentConfig, naming_file, read_config_file
 
 PREDICTION_UNITS = ("frame", "clip", "video")
 
@@ -83,5 +83,7 @@ def config_from_run(run_config: Mapping[str, Any]) -> ExperimentConfig:
 
 
 def load_config(path: Path | str) -> ExperimentConfig:
-    """One experiment file (``.json``, ``.yaml``/``.yml``) of any approach."""
-    return config_from_dict(read_config_file(path))
+    """One experiment file (``.json``, ``.yaml``/``.yml``) of any approach; a wrong setting is refused naming
+    the file and the key."""
+    with naming_file(path):
+        return config_from_dict(read_config_file(path))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from accelerate import PartialState
 from torch import nn
 
 from helpers import frames, labels, profiles
@@ -143,8 +144,10 @@ def cached_features(config: TemporalConfig, model: nn.Module, fold: FoldData, pa
     cache = feature_cache_dir(paths.work, crops_dir, config.model, model.pretrained, config.input_size,
                               config.train.seed, normalization)
     started = time.perf_counter()
-    tables = {part: cache_frame_features(model.backbone, getattr(fold, part), cache, preprocess)
-              for part in ("train", "val", "test")}
+    state = PartialState()  # several processes: the main one writes the cache, the others then read it
+    with state.main_process_first():
+        tables = {part: cache_frame_features(model.backbone, getattr(fold, part), cache, preprocess,
+                                             device=str(state.device)) for part in ("train", "val", "test")}
     print(f"per-frame features cached in {cache} ({time.perf_counter() - started:.1f} s)")
     return tables
 

@@ -1,7 +1,8 @@
 """Training: one experiment configuration family, one training loop and one runner for every approach.
 
 - ``config``: ``ExperimentConfig``, what every approach shares, and the hooks an approach fills in
-  (``helpers.approaches`` holds the approaches: single-task, multi-task, temporal);
+  (``helpers.approaches`` holds the approaches: single-task, multi-task, temporal); ``setting_types``: the
+  settings read from files checked against the fields' type hints (``SettingError`` names the key);
 - ``runner``: ``run_experiment`` (every fold of a configuration) and ``run_fold`` (seed, model, fit, test,
   artifacts, kept weights, clean-up: the same for every approach);
 - ``loop``: ``TrainConfig`` and ``fit``/``predict`` on Accelerate (CPU, one GPU with mixed precision, or
@@ -14,7 +15,7 @@
 Command line (any approach; the file's ``approach`` key picks it)::
 
     python -m helpers.train --config experiment.json     # or .yaml, or a grid file of helpers/grids/
-    accelerate launch -m helpers.train --config experiment.json   # several GPUs
+    torchrun --standalone --nproc_per_node 2 -m helpers.train --config experiment.json   # 2 GPUs
 """
 
 from helpers.train.budget import Budget, BudgetError, ModelSize, grid_items
@@ -43,6 +44,7 @@ from helpers.train.runner import (
     checkpoint_dir, ensure_crops, extraction_config, fit_and_test, latest_extraction, load_trained_model,
     model_weights_path, model_with_weights, other_settings, run_experiment, run_fold, with_extraction, write_fold,
 )
+from helpers.train.setting_types import SettingError
 from helpers.train.tasks import (
     CLASS_INDEX, ClassificationTask, MultiTaskTask, StepResult, Task, combine_probabilities, head_metrics, pair_to_class,
 )
@@ -53,8 +55,8 @@ __all__ = [
     "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
     "DescriptorDataset", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
     "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan",
-    "IdentityTransform", "ModelSize", "MultiTaskTask", "StepResult", "Task", "TrainConfig", "TrajectoryDataset",
-    "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
+    "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "Task", "TrainConfig",
+    "TrajectoryDataset", "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
     "cache_frame_features", "checkpoint_dir", "combine_probabilities", "crop_statistics", "default_workers",
     "ensure_crops", "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data",
     "geometry_timing", "grid_items", "has_partner", "head_metrics", "keeps_weights", "latest_extraction",

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from accelerate import PartialState
 
 from helpers import approaches, train
 from helpers.metrics import evaluate
+from helpers.train.setting_types import SettingError
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -19,11 +21,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="an experiment file (.json or .yaml) or a grid file (helpers/grids/<profile>/*.yaml)")
     parser.add_argument("--force", action="store_true", help="retrain folds whose results exist")
     args = parser.parse_args(argv)
-    tables = [train.run_experiment(config, force=args.force) for config in approaches.load_configs(args.config)]
+    try:  # every configuration checked before any data is prepared
+        configs = approaches.load_configs(args.config)
+    except SettingError as error:
+        parser.exit(2, f"{parser.prog}: {error}\n")
+    tables = [train.run_experiment(config, force=args.force) for config in configs]
     table = pd.concat(tables, ignore_index=True)
     metrics = [column for column in table.columns if column.endswith(("accuracy", "macro_f1"))]
     summary = evaluate.aggregate_folds(table, metrics, by=("approach", "run"))
-    print(summary[["run", "folds", *metrics]].to_string(index=False))
+    if PartialState().is_main_process:  # once, with several processes (torchrun)
+        print(summary[["run", "folds", *metrics]].to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ tests, writes the artifacts, keeps weights as ``save_weights`` says, cleans up.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -32,11 +33,14 @@ import pandas as pd
 import yaml
 from torch import nn
 
-from helpers import profiles, results
+from helpers import frames, profiles, results
 from helpers.metrics import evaluate
 from helpers.models import losses, model_entry
 from helpers.train.folds import FoldData, fold_data
-from helpers.train.loop import FitResult, TrainConfig, dataclass_from_dict, fit
+from helpers.train.loop import FitResult, TrainConfig, fit
+from helpers.train.setting_types import (
+    SettingError, check_at_least, check_fields, dataclass_from_dict, field_types, typed_value,
+)
 
 WEIGHTS_CHOICES = ("all", "first", "none")
 #: Settings that decide where a run goes, how fast it runs or what it keeps, not what it learns: left out of
@@ -130,7 +134,7 @@ class ExperimentConfig(abc.ABC):
     freeze_backbone: bool = False
     dropout: float = 0.0
     image_size: int | None = None  # None: the model's default input size
-    normalization: str = "auto"  # auto | dataset | imagenet | model
+    normalization: str | dict[str, list[float]] = "auto"  # auto | dataset | imagenet | model | {mean, std}
     augment: bool = False  # the thesis found augmentation hurt on SASE-FE
     batch_size: int = 32
     eval_batch_size: int | None = None  # None: 2 x batch_size
@@ -142,7 +146,7 @@ class ExperimentConfig(abc.ABC):
     keep_checkpoints: bool = False  # delete a fold's checkpoints once its artifacts are written
     # keep the final weights (half precision, runner.model_weights_path) of "all" folds, of the "first" fold only
     # (the lowest fold number of `folds`) or of "none"; 06 scores new videos with 03's, 05 plots with its first fold's
-    save_weights: str = "all"
+    save_weights: str | bool = "all"  # true / false: "all" / "none"
     work_dir: str | None = None
     results_dir: str | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -153,8 +157,14 @@ class ExperimentConfig(abc.ABC):
         if self.approach != self.APPROACH:
             raise ValueError(f"a {type(self).__name__} is a {self.APPROACH!r} experiment, not {self.approach!r}: "
                              "load the file with helpers.approaches.load_config, which picks the class")
-        if isinstance(self.train, Mapping):
-            self.train = TrainConfig.from_dict(self.train)
+        check_fields(self)  # every field as its type hint says (train: a TrainConfig), naming a wrong one's key
+        check_at_least(self, {"batch_size": 1, "eval_batch_size": 1, "workers": 0, "image_size": 1})
+        if self.folds is not None and (not self.folds or min(self.folds) < 0):
+            raise SettingError(f"folds must list fold numbers (0, 1, ...) or be null for every fold, got {self.folds}")
+        if not 0 <= self.val_fraction < 1:
+            raise SettingError(f"val_fraction must be at least 0 and below 1, got {self.val_fraction}")
+        if self.extraction is not None:
+            check_extraction(self.extraction)
         self.save_weights = weights_choice(self.save_weights)
 
     # ------------------------------------------------------------------ naming and sizes
@@ -232,18 +242,49 @@ class ExperimentConfig(abc.ABC):
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> ExperimentConfig:
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}) or {})
-        return dataclass_from_dict(cls, {**values, "train": train})
+        if not isinstance(values, Mapping):
+            raise SettingError(f"an experiment's settings are a mapping ({{name: value}}), got {values!r}")
+        return dataclass_from_dict(cls, {**values, "train": values.get("train") or {}})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_extraction(settings: Mapping[str, Any]) -> None:
+    """Refuse ``extraction`` settings that ``helpers.frames.ExtractionConfig`` would not take (unknown keys, wrong
+    types, values out of range), naming the key, before any data is prepared. The settings are kept as given
+    (they are part of the run's identity)."""
+    types = field_types(frames.ExtractionConfig)
+    unknown = set(settings) - set(types)
+    if unknown:
+        raise SettingError(f"unknown extraction key(s): {', '.join(sorted(map(str, unknown)))}; "
+                           f"known: {', '.join(sorted(types))}")
+    typed = {key: typed_value(value, types[key], f"extraction.{key}") for key, value in settings.items()}
+    try:
+        frames.ExtractionConfig(**typed)
+    except ValueError as error:
+        raise SettingError(f"extraction: {error}") from None
 
 
 def read_config_file(path: Path | str) -> dict[str, Any]:
     """The values of an experiment or grid file: ``.json``, or ``.yaml``/``.yml``."""
     path = Path(path)
     text = path.read_text()
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return yaml.safe_load(text) or {}
-    return json.loads(text) or {}
+    try:
+        content = (yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)) or {}
+    except (yaml.YAMLError, ValueError) as error:
+        raise SettingError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {error}") from None
+    if not isinstance(content, Mapping):
+        raise SettingError(f"{path} must hold a mapping of settings ({{name: value}}), not a {type(content).__name__}")
+    return dict(content)
+
+
+@contextlib.contextmanager
+def naming_file(path: Path | str, note: str = ""):
+    """Errors in the settings read from ``path`` name it (``experiments/x.json: train.epochs must ...``)."""
+    try:
+        yield
+    except ValueError as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise SettingError(f"{path}{note}: {error}") from error

@@ -2,7 +2,7 @@
 
 The loop knows nothing about images or labels: a task (``helpers.train.tasks``) turns a batch into a loss and
 per-sample outputs. The same code runs on a CPU, one GPU with mixed precision (bf16 where the GPU has it
-natively, else fp16 with a gradient scaler: ``helpers.runtime``) or several GPUs with ``accelerate launch``.
+natively, else fp16 with a gradient scaler: ``helpers.runtime``) or several GPUs with ``torchrun``.
 Every epoch it writes an atomic checkpoint (``helpers.train.checkpoints``) and reseeds from (seed, epoch),
 so a run killed at any point and started again resumes from its last completed epoch and ends with the same
 weights as a run that was never interrupted. Where it pays, the model and its inputs go channels_last (NHWC:
@@ -13,7 +13,6 @@ float rounding.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from helpers import results, runtime
 from helpers.train.checkpoints import (
     BEST_WEIGHTS, LAST_CHECKPOINT, LoopState, checkpoint_payload, load_checkpoint, restore,
 )
+from helpers.train.setting_types import check_at_least, check_fields, dataclass_from_dict
 from helpers.train.tasks import Task
 
 
@@ -65,6 +65,10 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True  # tqdm bars per epoch
     verbose: bool = True  # one printed line per epoch
+
+    def __post_init__(self):
+        check_fields(self)  # "1e-3" from YAML -> 0.001; "ten" refused, naming the key
+        check_at_least(self, {"epochs": 1, "gradient_accumulation_steps": 1})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
@@ -363,14 +367,3 @@ def predict(model: nn.Module, task: Task, loader: torch.utils.data.DataLoader, a
         _, outputs = _run_epoch(accelerator, model, task, loader, None, TrainConfig(progress=progress), False,
                                 "predict")
     return outputs
-
-
-def dataclass_from_dict(cls, values: Mapping[str, Any]):
-    """``cls(**values)``, refusing unknown keys with the list of known ones (a misspelt setting must not be
-    silently ignored)."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} key(s): {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(sorted(known))}")
-    return cls(**values)

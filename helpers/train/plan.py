@@ -20,6 +20,7 @@ from helpers.train import budget
 from helpers.train.config import ExperimentConfig
 from helpers.train.crops import stage_locally
 from helpers.train.runner import ensure_crops, extraction_config, run_experiment, with_extraction
+from helpers.train.setting_types import SettingError
 
 
 @dataclass
@@ -60,6 +61,8 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
               workers: int | None = None) -> GridPlan:
     """The plan of a grid; with something to train (or ``data_always``), its dataset and crops are made ready
     and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit)."""
+    if not configs:
+        raise SettingError("the grid holds no configuration: nothing to train (a list of values to try was empty?)")
     # the crops each configuration trains on are part of its identity (and of its run id)
     configs = [with_extraction(config, paths.crops) for config in configs]
     plan = GridPlan(configs, pending_folds(configs, paths, force))

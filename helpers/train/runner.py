@@ -9,15 +9,19 @@ config and environment, the fold's weights as ``save_weights`` says, its checkpo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
 from torch import nn
 
 from helpers import data, frames, profiles, results
@@ -197,6 +201,50 @@ def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: Experi
     return extraction.root
 
 
+@dataclass
+class PreparedRun:
+    """What a run trains on, prepared before its first fold: the dataset, the configuration with its crops'
+    settings (``with_extraction``), its folds and the crops folder."""
+
+    dataset: data.Dataset
+    config: ExperimentConfig
+    folds: list[int]
+    crops_dir: Path | str | None
+
+
+def prepare_run(config: ExperimentConfig, paths: profiles.RunPaths, dataset: data.Dataset | None,
+                crops_dir: Path | str | None, force: bool) -> PreparedRun:
+    """Get and validate the dataset (generated when synthetic and missing), decide the folds to train and
+    extract the crops they need (see ``run_experiment``)."""
+    dataset = dataset or data.prepare_dataset(config.profile, paths)
+    config = with_extraction(config, paths.crops, crops_dir)
+    folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
+    pending = [f for f in folds if force or not results.is_complete(
+        results.run_dir(paths.results, config.approach, config.run_id, f))]
+    if pending and crops_dir is None:
+        crops_dir = ensure_crops(dataset, paths, config)
+    return PreparedRun(dataset, config, folds, crops_dir)
+
+
+def prepared_by_main_process(accelerator: Accelerator, prepare: Callable[[], PreparedRun]) -> PreparedRun:
+    """``prepare()`` on the main process only, its result sent to the others, which wait for it: several
+    processes (``torchrun``) must not generate, validate and extract the same files at
+    once (they crashed renaming each other's partial videos), and must all train on the same folds and crops."""
+    if accelerator.num_processes == 1:
+        return prepare()
+    prepared = [prepare() if accelerator.is_main_process else None]
+    broadcast_object_list(prepared, from_process=0)
+    return prepared[0]
+
+
+def printing_once(accelerator: Accelerator) -> contextlib.AbstractContextManager:
+    """On every process but the main one, what is printed goes nowhere (tables and banners once, as
+    ``accelerator.print`` does; errors and warnings, on stderr, still show)."""
+    if accelerator.is_main_process:
+        return contextlib.nullcontext()
+    return contextlib.redirect_stdout(io.StringIO())
+
+
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None, crops_dir: Path | str | None = None,
                    force: bool = False, accelerator: Accelerator | None = None) -> pd.DataFrame:
     """Every fold of ``config`` (a fold whose artifacts exist is skipped; with ``force`` it is retrained from
@@ -204,19 +252,23 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None
     ``fold_table``), also written as ``<results>/<profile>/<approach>/<run>/folds.csv``.
 
     ``dataset``: a ``helpers.data.Dataset`` (default: ``data.prepare_dataset(config.profile, ...)``);
-    ``crops_dir``: the folder of the packed crops (default: extracted if needed by ``ensure_crops``).
+    ``crops_dir``: the folder of the packed crops (default: extracted if needed by ``ensure_crops``). With
+    several processes the main one prepares both while the others wait, and only the main one prints.
     """
     paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
-    dataset = dataset or data.prepare_dataset(config.profile, paths)
-    config = with_extraction(config, paths.crops, crops_dir)
     accelerator = accelerator or make_accelerator(config.train)
+    with printing_once(accelerator):
+        prepared = prepared_by_main_process(accelerator, lambda: prepare_run(config, paths, dataset, crops_dir, force))
+        return train_folds(prepared, paths, force, accelerator)
+
+
+def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, accelerator: Accelerator
+                ) -> pd.DataFrame:
+    """Train the prepared run's folds (skipping those whose artifacts exist unless ``force``); write and return
+    the fold table."""
+    config, folds = prepared.config, prepared.folds
     for line in other_settings(paths, config):
         accelerator.print(f"{config.run_name}: results under other settings are kept, not reused: {line}")
-    folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
-    pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_id, f))]
-    if pending and crops_dir is None:
-        crops_dir = ensure_crops(dataset, paths, config)
     for fold in folds:
         folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
         if results.is_complete(folder):
@@ -225,7 +277,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
         accelerator.print(f"{config.run_id} fold {fold}: training")
-        run_fold(config, config.fold_data(dataset.index, dataset.splits, fold, crops_dir), paths, accelerator)
+        run_fold(config, config.fold_data(prepared.dataset.index, prepared.dataset.splits, fold, prepared.crops_dir),
+                 paths, accelerator)
     runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
                                                                                  config.run_id)]
     table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
