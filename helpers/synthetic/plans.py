@@ -1,8 +1,8 @@
 """Per-video plans: what each frame of a video shows, computed without rendering a pixel.
 
-The authenticity cues (:class:`CueConfig`) and each emotion's action units (:data:`EMOTION_ACTION_UNITS`)
-decide the timelines of a video (:func:`plan_video`): per-frame action-unit intensities, phases, small
-smooth head motion and the face box a detector should find.
+The authenticity cues (:class:`CueConfig`: effect sizes, each cue's strength drawn per video) and each
+emotion's action units (:data:`EMOTION_ACTION_UNITS`) decide the timelines of a video (:func:`plan_video`):
+per-frame action-unit intensities, phases, small smooth head motion and the face box a detector should find.
 """
 
 from __future__ import annotations
