@@ -63,3 +63,14 @@ def test_the_book_table_and_figure_read_the_results():
 def test_unknown_settings_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown cue setting"):
         cue_experiments.run_settings(["voice"], cue_experiments.CueExperiment(), tmp_path)
+
+
+def test_the_scripts_run_every_approach_and_cut_only_when_asked(capsys):
+    ablation, control = _script("cue_ablation"), _script("negative_control")
+    defaults = ablation.parser().parse_args([])
+    assert defaults.settings == list(cue_experiments.cue_settings()) and not defaults.quick
+    assert defaults.approaches == list(cue_experiments.CueExperiment().approaches)
+    assert ablation.parser(settings=["none"]).parse_args([]).settings == ["none"]
+    with pytest.raises(SystemExit):
+        control.main(["--help"])
+    assert "--quick" in capsys.readouterr().out

@@ -591,7 +591,7 @@ def test_generation_resumes_and_regenerates_on_new_parameters(tmp_path):
     assert all(regenerated[name] != after[name] for name in after)
     assert synthetic.read_parameters(root)["seed"] == reseeded.seed
 
-    weaker_cues = CueConfig(posed_asymmetry=0.0)
+    weaker_cues = CueConfig().without("asymmetry")
     assert synthetic.dataset_status(root, reseeded, weaker_cues) == "outdated"
 
 

@@ -22,8 +22,7 @@ import pandas as pd
 
 from helpers import labels
 from helpers.analysis import scoring, stats
-from helpers.geometry import activity_descriptors, emotion_code
-from helpers.geometry.descriptors import EMOTION_DESCRIPTOR_NAMES
+from helpers.geometry import EMOTION_DESCRIPTOR_NAMES, activity_descriptors, descriptor_names, emotion_code
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic.action_units import SIDES, channel
 from helpers.synthetic.plans import (
@@ -73,7 +72,7 @@ def oracle_table(spec: SyntheticSpec, cues: CueConfig | None = None) -> tuple[pd
                                         emotion_code(video.emotion)]))
             videos.append({"subject": plan.subject, "code": code, "emotion": video.emotion,
                            "genuine": video.genuine, **{f"strength_{c}": plan.strengths[c] for c in CUES}})
-    names = [*activity_descriptors(kept_series(plan), rate).index, *EMOTION_DESCRIPTOR_NAMES]
+    names = [*descriptor_names(ORACLE_SERIES), *EMOTION_DESCRIPTOR_NAMES]
     return pd.DataFrame(rows, columns=names), pd.DataFrame(videos)
 
 
