@@ -41,6 +41,18 @@ def test_geometry_approaches_are_at_chance_without_cues(tmp_path):
     assert all(recorded[f"{cue}_effect"] == 0.0 for cue in synthetic.CUES) and recorded["contrast_start"] == 0.0
 
 
+@pytest.mark.slow
+def test_the_same_harness_finds_strong_cues(tmp_path):
+    """The positive control of the test above: the same pipeline and size with strong cues (effect size 4 for
+    every cue), where the Rank-SVM ensemble's interval lies above 50 %, so that a harness which could not
+    tell anything apart would fail here."""
+    experiment = cue_experiments.CueExperiment(profile="smoke", subjects=SUBJECTS, approaches=GEOMETRY[:1],
+                                               workers=1)
+    strong = CueConfig(onset_effect=4.0, eye_effect=4.0, asymmetry_effect=4.0)
+    table = cue_experiments.run_setting("strong", strong, experiment, tmp_path)
+    assert table["ci_low"].iloc[0] > 0.5, table.to_string()
+
+
 def test_cue_settings_name_every_cue_alone_and_the_control():
     settings = cue_experiments.cue_settings()
     assert list(settings) == ["all", *synthetic.CUES, "none"]
