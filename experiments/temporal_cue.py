@@ -1,9 +1,10 @@
 """Does a temporal model beat a frame model when the only genuine-vs-posed cue is temporal?
 
 The synthetic dataset separates genuine from posed videos by three cues (helpers.synthetic.CueConfig):
-the **temporal shape** of the expression (genuine ones rise slowly and hold; posed ones appear at once,
-hold and fade, through the same intensities in another order, so no single frame shows it), and two cues
-that a single frame shows, **eye** involvement and **asymmetry**. This experiment generates a demo-sized dataset
+the **temporal shape** of the expression (genuine ones tend to rise slowly and fade fast, posed ones the
+reverse, through the same intensities for as long, so no single frame shows it), and two cues that a single
+frame shows, **eye** involvement and **asymmetry**; each cue's strength is drawn per video, the classes
+overlapping by the cue's effect size. This experiment generates a demo-sized dataset
 with only the onset cue left, extracts the crops once, and trains on the same subject folds
 
 - the frame model of notebook 03's demo profile (a ResNet18 from scratch on single face crops), and

@@ -8,6 +8,7 @@ alone cannot tell the classes apart by their target intensity uses the plans (no
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 from functools import cache
@@ -21,7 +22,7 @@ import pytest
 from helpers import labels, synthetic
 from helpers.frames import ExtractionConfig, sampled_indices
 from helpers.profiles import PROFILES, SyntheticSpec
-from helpers.synthetic import CueConfig
+from helpers.synthetic import CueConfig, oracle
 from helpers.video import probe, read_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,12 @@ DEMO = PROFILES["demo"].synthetic
 # and no head motion or noise, so that every pixel change is the expression's.
 CUE_SPEC = SyntheticSpec(subjects=2, fps=SMOKE.fps, seconds=SMOKE.seconds, width=128, height=96, seed=0)
 QUIET = CueConfig(head_motion=0.0, noise=0.0)
+# Pixel measurements of the cues compare single videos, so they use cues far stronger than the defaults
+# (effect size 4: the classes barely overlap); the default strengths are held by the oracle tests below.
+STRONG = CueConfig(onset_effect=4.0, eye_effect=4.0, asymmetry_effect=4.0, head_motion=0.0, noise=0.0)
+# Rise and fade times need frames: a longer expression (and a shorter apex) in smoke's 50 frames, both
+# halves of the face moving together (a weaker half's delay would lengthen a fast rise).
+TIMED = replace(STRONG, expression_duration=0.36, apex_duration=0.04, side_delay_per_asymmetry=0.0)
 CUE_SUBJECTS = (0, 1)  # one of each base photo
 CUE_EMOTIONS = ("happy", "sad", "surprise")  # mouth, brows, both; not contempt, one-sided by design
 
@@ -198,7 +205,7 @@ def test_ground_truth_file_describes_every_frame(tiny_dataset):
     assert recorded["complete"] is True
     assert recorded["seed"] == TINY.seed and recorded["version"] == synthetic.GENERATOR_VERSION
     assert recorded["cues"] == {name: float(value) for name, value in CueConfig().__dict__.items()}
-    assert recorded["cues"]["posed_fade"] == 1.0 and recorded["cues"]["posed_onset"] == 0.0
+    assert {cue: recorded["cues"][f"{cue}_effect"] for cue in synthetic.CUES} == CueConfig().effects
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,26 +250,43 @@ def test_generation_is_deterministic_across_runs_and_workers(tiny_dataset, tmp_p
 
 
 @pytest.mark.parametrize("code", labels.CODES)
-def test_timeline_puts_onset_and_apex_in_the_kept_window(code):
-    truth = synthetic.plan_video(0, code, SMOKE).ground_truth()
-    fraction = truth["frame"].to_numpy() / len(truth)
-    phase = truth["phase"].to_numpy().astype(str)
+def test_timeline_puts_the_whole_expression_inside_the_kept_window(code):
+    """Onset, apex and offset lie inside the kept window, with neutral frames before and after: no class
+    has its maximum at the window's edge (the edge effect of generator version 3)."""
     video = labels.parse_code(code)
-    assert phase[0] == ("neutral" if video.genuine else "contrast")
-    assert ("contrast" in phase) == (not video.genuine)
-    start, end = synthetic.KEPT_WINDOW
-    # A posed step has no onset frames of its own; here the weaker side's delay gives it one or two.
-    assert fraction[phase == "onset"].min() >= start and fraction[phase == "onset"].max() < end
-    assert ((phase == "apex") & (fraction >= start) & (fraction < end)).sum() >= 2
-    intensity = truth["intensity"].to_numpy()
-    assert intensity[0] == 0 and intensity[phase == "apex"].min() > 0.9
-    if video.genuine:  # the apex is held until after the window
-        assert phase[-1] == "offset" and intensity[(fraction >= 0.8) & (fraction < end)].min() > 0.9
-    else:  # the fade back to neutral: after the apex, it ends about where the window does
-        offset = fraction[phase == "offset"]
-        assert offset.min() > fraction[phase == "apex"].max() and offset.min() < end - 0.2
-        assert offset.max() < end + 3 / len(truth) and phase[-1] == "neutral"
-        assert intensity[fraction >= end].max() < 0.1
+    for subject_index in range(4):
+        truth = synthetic.plan_video(subject_index, code, SMOKE).ground_truth()
+        fraction = truth["frame"].to_numpy() / len(truth)
+        phase = truth["phase"].to_numpy().astype(str)
+        assert phase[0] == ("neutral" if video.genuine else "contrast")
+        assert ("contrast" in phase) == (not video.genuine)
+        start, end = synthetic.KEPT_WINDOW
+        moving = fraction[np.isin(phase, ["onset", "apex", "offset"])]
+        assert moving.min() > start and moving.max() < end
+        assert ((phase == "apex") & (fraction >= start) & (fraction < end)).sum() >= 2
+        intensity = truth["intensity"].to_numpy()
+        assert intensity[0] == 0 and intensity[phase == "apex"].min() > 0.9
+        kept = synthetic.kept_frames(len(truth), SMOKE.fps)
+        assert intensity[kept[0]] == 0 and intensity[kept[-1]] < 0.01 and phase[-1] == "neutral"
+
+
+def test_no_descriptor_of_the_demo_videos_peaks_at_the_window_edge():
+    """On the demo plans, the true expression's smoothed maximum lies inside the kept window in every video
+    (version 3 put every genuine maximum on the last kept frame)."""
+    from helpers.geometry import activity_series
+
+    rate = oracle.kept_rate(DEMO)
+    for subject_index in range(DEMO.subjects):
+        for code in labels.CODES:
+            series = oracle.kept_series(synthetic.plan_video(subject_index, code, DEMO))["expression"]
+            smoothed = activity_series(series.to_numpy(), rate)[0]
+            assert 0 < int(np.argmax(smoothed)) < len(smoothed) - 1, (subject_index, code)
+
+
+def test_the_cue_free_control_has_no_contrasting_start():
+    plan = synthetic.plan_video(0, "S2N2H", SMOKE, CueConfig.cue_free())
+    assert "contrast" not in plan.phase and plan.units[0].max() == 0
+    assert CueConfig.cue_free().effects == {cue: 0.0 for cue in synthetic.CUES}
 
 
 def test_posed_videos_start_with_the_contrasting_emotion_in_pixels():
@@ -311,32 +335,28 @@ def test_the_frame_extraction_loads_neither_the_dataset_nor_the_generator():
     assert loaded.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("fps, seconds", [(DEMO.fps, DEMO.seconds), (SMOKE.fps, SMOKE.seconds), (30, 3.0)])
-def test_posed_timeline_is_the_genuine_one_reordered(fps, seconds):
-    """Kept frames of a posed video show exactly the intensities of the same video without the onset cue
-    (which rises and holds like a genuine one, with the same random timing): neutral, then the apex, then
-    the rise's intermediate intensities in reverse order."""
-    spec = SyntheticSpec(subjects=6, fps=fps, seconds=seconds, width=96, height=72, seed=1)
-    kept = sampled_indices(synthetic.frame_count(spec), fps, ExtractionConfig())
-    symmetric = CueConfig().without("asymmetry")  # no side delay: each side's curve is reordered too
+def _phase_frames(spec: SyntheticSpec, cues: CueConfig) -> pd.DataFrame:
+    """Per video of ``spec``: the class and how many frames its onset, apex and offset take (plans)."""
+    rows = []
     for subject_index in range(spec.subjects):
-        for code in labels.POSED_CODES:
-            for cues in (CueConfig(), symmetric):
-                posed = synthetic.plan_video(subject_index, code, spec, cues)
-                rising = synthetic.plan_video(subject_index, code, spec, cues.without("onset"))
-                values, reference = posed.intensity[kept], rising.intensity[kept]
-                np.testing.assert_allclose(np.sort(values), np.sort(reference), atol=1e-9)
-                # the order: neutral, a step to the apex, then never rising again
-                moving = np.flatnonzero(values > 0)
-                assert values[moving[0]] == 1.0 and np.all(np.diff(values[moving[0] :]) <= 1e-12)
-                assert np.all(np.diff(reference) >= -1e-12)
-            np.testing.assert_allclose(  # with symmetric sides, every target curve is a reordering
-                np.sort(posed.curves[kept], axis=0), np.sort(rising.curves[kept], axis=0), atol=1e-6
-            )
-            phases, rising_phases = posed.phase[kept], rising.phase[kept]
-            for name in ("neutral", "contrast", "apex"):
-                assert (phases == name).sum() == (rising_phases == name).sum(), (code, name)
-            assert (phases == "offset").sum() == (rising_phases == "onset").sum() and "onset" not in phases
+        for code in labels.CODES:
+            phase = synthetic.plan_video(subject_index, code, spec, cues).phase
+            rows.append({"genuine": labels.parse_code(code).genuine,
+                         **{name: int((phase == name).sum()) for name in ("onset", "apex", "offset")}})
+    return pd.DataFrame(rows)
+
+
+def test_onsets_and_fades_differ_by_class_on_average_and_overlap():
+    """Genuine expressions tend to rise slowly and fade fast, posed ones the reverse, but the classes
+    overlap; the changing time (rise plus fade) and the apex are drawn alike for both."""
+    table = _phase_frames(SyntheticSpec(**{**DEMO.__dict__, "subjects": 20}), CueConfig())
+    genuine, posed = table[table["genuine"]], table[~table["genuine"]]
+    assert genuine["onset"].mean() > 1.5 * posed["onset"].mean()
+    assert posed["offset"].mean() > 1.5 * genuine["offset"].mean()
+    assert posed["onset"].max() > genuine["onset"].median() > genuine["onset"].min()  # overlap
+    changing = table["onset"] + table["offset"]
+    assert changing[table["genuine"]].mean() == pytest.approx(changing[~table["genuine"]].mean(), rel=0.05)
+    assert genuine["apex"].mean() == pytest.approx(posed["apex"].mean(), rel=0.1)
 
 
 def _kept_intensities(spec: SyntheticSpec, cues: CueConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -362,7 +382,8 @@ def _cross_validated_accuracy(features: np.ndarray, target: np.ndarray, groups: 
 
 def test_single_frames_do_not_show_the_temporal_cue_their_order_does():
     """Per-video histograms of the kept frames' target intensity are at chance for genuine vs posed (so
-    neither is a single frame); the order of the same intensities tells the classes apart."""
+    neither is a single frame); the order of the same intensities tells the classes apart, as well as the
+    onset cue's effect size allows (an AUC of about 0.76), and not at all without it."""
     spec = SyntheticSpec(**{**DEMO.__dict__, "subjects": 40})
     values, genuine, subjects = _kept_intensities(spec, CueConfig())
     histograms = np.stack([np.histogram(row, bins=5, range=(0.0, 1.0))[0] / len(row) for row in values])
@@ -377,7 +398,7 @@ def test_single_frames_do_not_show_the_temporal_cue_their_order_does():
         [values[:, :half].mean(axis=1) - values[:, half:].mean(axis=1), values.argmax(axis=1) / values.shape[1]]
     )
     order_accuracy = _cross_validated_accuracy(order, genuine, subjects)
-    assert order_accuracy >= 0.9, order_accuracy
+    assert 0.62 <= order_accuracy <= 0.85, order_accuracy
     # Without the onset cue the order says nothing either.
     values, genuine, subjects = _kept_intensities(spec, CueConfig().without("onset"))
     order = np.column_stack(
@@ -392,58 +413,58 @@ def test_single_frames_do_not_show_the_temporal_cue_their_order_does():
 
 
 def test_genuine_onsets_are_slower_than_posed_ones():
-    rise = _by_class(_cue_measurements(QUIET), "rise")
+    rise = _by_class(_cue_measurements(TIMED), "rise")
     assert (rise[True] > rise[False]).all()
     assert rise[True].mean() > 2 * rise[False].mean()
 
 
-def test_posed_expressions_fade_as_slowly_as_genuine_ones_rise():
-    table = _cue_measurements(QUIET)
+def test_posed_expressions_fade_slower_and_both_end_neutral():
+    table = _cue_measurements(TIMED)
     rise, fade, left = _by_class(table, "rise"), _by_class(table, "fade"), _by_class(table, "left_at_end")
-    # The fade is a genuine onset reversed: as long (each video draws its own duration, +-15 %).
-    assert (fade[False] / rise[True]).between(0.7, 1.4).all()
-    assert fade[False].mean() == pytest.approx(rise[True].mean(), rel=0.2)
-    # By the last kept frame a posed face is (nearly) neutral again; a genuine one holds its apex.
-    assert (left[False] < 0.1).all() and (left[True] > 0.9).all()
-
-
-def test_without_the_onset_cue_posed_onsets_are_as_slow():
-    table = _cue_measurements(QUIET.without("onset"))
-    rise, left = _by_class(table, "rise"), _by_class(table, "left_at_end")
-    assert rise[False].mean() == pytest.approx(rise[True].mean(), rel=0.3)
-    assert (left[False] > 0.9).all()  # and they hold the apex: no fade
+    assert (fade[False] > fade[True]).all() and fade[False].mean() > 2 * fade[True].mean()
+    # By the last kept frame every face is (nearly) neutral again: no class ends at its apex.
+    assert (left[False] < 0.1).all() and (left[True] < 0.1).all()
 
 
 def test_posed_expressions_are_more_asymmetric():
-    with_cue = _by_class(_cue_measurements(QUIET), "balance")
-    without_cue = _by_class(_cue_measurements(QUIET.without("asymmetry")), "balance")
+    with_cue = _by_class(_cue_measurements(STRONG), "balance")
     # Each face has its own left/right pixel balance; the cue shifts the posed one away from genuine.
-    shift_with = (with_cue[False] - with_cue[True]).abs()
-    shift_without = (without_cue[False] - without_cue[True]).abs()
-    assert shift_with.mean() > 2.5 * shift_without.mean()
-    assert (shift_with > shift_without).all()
+    assert (with_cue[False] - with_cue[True]).abs().min() > 0.05
 
 
 def test_genuine_expressions_involve_the_eyes():
     # Eye-region change per unit of mouth-region change, in smiles (the Duchenne marker).
-    eye = _by_class(_cue_measurements(QUIET, ("happy",)), "eye")
+    eye = _by_class(_cue_measurements(STRONG, ("happy",)), "eye")
     assert (eye[True] > 1.5 * eye[False]).all()
-    eye_off = _by_class(_cue_measurements(QUIET.without("eye"), ("happy",)), "eye")
-    assert (eye_off[True] / eye_off[False]).between(0.8, 1.25).all()
 
 
-def test_cue_switches_only_change_posed_videos():
-    for cue in ("onset", "asymmetry", "eye"):
-        switched = synthetic.plan_video(0, "N2S", CUE_SPEC, QUIET.without(cue))
-        assert np.array_equal(switched.units, synthetic.plan_video(0, "N2S", CUE_SPEC, QUIET).units)
-        posed = synthetic.plan_video(0, "H2N2S", CUE_SPEC, QUIET.without(cue))
-        assert not np.array_equal(posed.units, synthetic.plan_video(0, "H2N2S", CUE_SPEC, QUIET).units)
+def _strengths(cues: CueConfig, subjects: int = 40) -> pd.DataFrame:
+    spec = SyntheticSpec(**{**DEMO.__dict__, "subjects": subjects})
+    rows = [{"genuine": labels.parse_code(code).genuine, **synthetic.plan_video(i, code, spec, cues).strengths}
+            for i in range(subjects) for code in labels.CODES]
+    return pd.DataFrame(rows)
+
+
+def test_cue_strengths_follow_their_effect_sizes_and_switch_off():
+    """Each cue's drawn strength: unit spread within a class, classes apart by the effect size (Cohen's d,
+    480 videos: standard error about 0.09); switched off, the classes draw alike."""
+    cues = CueConfig()
+    table = _strengths(cues)
+    for cue, effect in cues.effects.items():
+        genuine, posed = table.loc[table["genuine"], cue], table.loc[~table["genuine"], cue]
+        assert genuine.mean() - posed.mean() == pytest.approx(effect, abs=0.3), cue
+        assert genuine.std() == pytest.approx(1.0, abs=0.15) and posed.std() == pytest.approx(1.0, abs=0.15)
+    for cue in synthetic.CUES:
+        switched = _strengths(cues.without(cue))
+        difference = switched.groupby("genuine").mean().diff().iloc[-1]  # genuine minus posed
+        assert abs(difference[cue]) < 0.3, cue
+        for other in set(synthetic.CUES) - {cue}:
+            assert difference[other] == pytest.approx(cues.effects[other], abs=0.3)
 
 
 def test_action_units_follow_the_cue_config():
-    cues = CueConfig()
-    genuine = synthetic.plan_video(0, "N2H", SMOKE, cues).action_units()
-    posed = synthetic.plan_video(0, "S2N2H", SMOKE, cues).action_units()
+    genuine = synthetic.plan_video(0, "N2H", SMOKE, STRONG).action_units()
+    posed = synthetic.plan_video(0, "S2N2H", SMOKE, STRONG).action_units()
     apex_g, apex_p = genuine[genuine.phase == "apex"], posed[posed.phase == "apex"]
     assert (
         apex_g[["AU6_left", "AU6_right"]].mean().mean() > 3 * apex_p[["AU6_left", "AU6_right"]].mean().mean()
@@ -457,11 +478,51 @@ def test_action_units_follow_the_cue_config():
     assert lopsided_p > 2 * lopsided_g
 
 
-def test_cue_config_without_rejects_unknown_cues():
-    assert CueConfig().without("onset").posed_onset == CueConfig().genuine_onset
-    assert CueConfig().without("onset").posed_fade == 0.0
+def test_cue_config_switches_cues_by_name():
+    assert CueConfig().without("onset").onset_effect == 0.0
+    assert CueConfig().without("onset").eye_effect == CueConfig().eye_effect
+    assert CueConfig().only("eye").effects == {"onset": 0.0, "eye": CueConfig().eye_effect, "asymmetry": 0.0}
     with pytest.raises(ValueError, match="unknown cue"):
         CueConfig().without("voice")
+
+
+# ------------------------------------------------------------------------------------------------
+# How hard the task is: an oracle on the true action units, single descriptors, the negative control
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_difficulty() -> dict:
+    return oracle.difficulty(DEMO, CueConfig(), n_folds=PROFILES["demo"].n_folds, n_boot=1000)
+
+
+def test_the_demo_task_is_learnable_but_not_trivial(demo_difficulty):
+    """The figures book/synthetic_data.md quotes (experiments/oracle.py): on the demo plans a linear oracle
+    on descriptors of the true action units is 80-90 % right on the paired protocol, and no single
+    descriptor separates the classes with an AUC above 0.85. A generator that gives the answer away again
+    (version 3: 100 % and single descriptors at an AUC of 1) fails here."""
+    paired = demo_difficulty["oracle"]
+    assert paired["n_items"] == 6 * DEMO.subjects
+    assert 0.80 <= paired["estimate"] <= 0.90, paired
+    assert paired["ci_low"] > 0.5  # and it is clearly above chance
+    aucs = demo_difficulty["descriptor_aucs"]
+    assert aucs.iloc[0] <= 0.85, aucs.head()
+    assert aucs.iloc[0] > 0.65  # the cues do reach the descriptors
+    assert len(aucs) == len(oracle.ORACLE_SERIES) * 51
+
+
+def test_the_cue_free_control_gives_the_oracle_nothing():
+    result = oracle.difficulty(DEMO, CueConfig.cue_free(), n_folds=PROFILES["demo"].n_folds, n_boot=1000)
+    paired = result["oracle"]
+    assert paired["ci_low"] <= 0.5 <= paired["ci_high"], paired
+    assert result["strength_aucs"].max() < 0.65  # the drawn strengths say nothing either
+
+
+def test_single_aucs_read_either_direction():
+    genuine = np.array([True, True, False, False])
+    values = pd.DataFrame({"up": [3.0, 4.0, 1.0, 2.0], "down": [1.0, 2.0, 3.0, 4.0], "flat": [1.0] * 4})
+    aucs = oracle.single_aucs(values, genuine)
+    assert aucs["up"] == 1.0 and aucs["down"] == 1.0 and aucs["flat"] == 0.5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -530,7 +591,7 @@ def test_generation_resumes_and_regenerates_on_new_parameters(tmp_path):
     assert all(regenerated[name] != after[name] for name in after)
     assert synthetic.read_parameters(root)["seed"] == reseeded.seed
 
-    weaker_cues = CueConfig(posed_asymmetry=0.0)
+    weaker_cues = CueConfig().without("asymmetry")
     assert synthetic.dataset_status(root, reseeded, weaker_cues) == "outdated"
 
 
@@ -594,3 +655,20 @@ def test_command_line_explains_itself(capsys):
     with pytest.raises(SystemExit) as refused:
         synthetic.main([])
     assert refused.value.code == 2 and "--profile" in capsys.readouterr().err
+
+
+def test_command_line_makes_the_cue_free_control(tmp_path, capsys):
+    out = tmp_path / "cue_free"
+    arguments = ["--subjects", "1", "--out", str(out), "--fps", "5", "--seconds", "1", "--width", "96",
+                 "--height", "72", "--workers", "1", "--no-progress", "--cues", "none"]  # fmt: skip
+    assert synthetic.main(arguments) == 0
+    recorded = synthetic.read_parameters(out)["cues"]
+    assert recorded == {name: float(value) for name, value in CueConfig.cue_free().__dict__.items()}
+    assert "cues: none" in capsys.readouterr().out
+    assert synthetic.dataset_status(out, SyntheticSpec(1, 5, 1.0, 96, 72), CueConfig.cue_free()) == "ok"
+    assert synthetic.cli.cues_from_option("eye,onset") == CueConfig().without("asymmetry")
+    for bad in (["--cues", "voice"], ["--cues", "none"]):  # an unknown cue; other cues in the profile's folder
+        with pytest.raises(SystemExit) as refused:
+            synthetic.main(["--profile", "smoke", *bad])
+        assert refused.value.code == 2
+    assert "--cues" in capsys.readouterr().err

@@ -33,5 +33,5 @@ def test_both_models_are_compared_on_temporal_only_data(experiment, tmp_path):
     # the generated data has the static cues switched off, and nothing was written elsewhere
     parameters = synthetic.read_parameters(tmp_path / "work" / "smoke" / "FakeTrue_DB")
     cues = parameters["cues"]
-    assert cues["posed_eye_involvement"] == cues["genuine_eye_involvement"] and cues["posed_asymmetry"] == 0.0
-    assert cues["posed_onset"] != cues["genuine_onset"]
+    assert cues["eye_effect"] == 0.0 and cues["asymmetry_effect"] == 0.0
+    assert cues["onset_effect"] == synthetic.CueConfig().onset_effect > 0

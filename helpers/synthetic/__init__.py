@@ -12,13 +12,14 @@ How a video is made
 * **Emotion = geometry**: per-frame intensities of facial action units (FACS AUs, separate values for the
   image-left and image-right half of the face) move the face with smooth displacement fields (sums of
   Gaussian bumps around hand-placed landmarks), plus a little shading for wrinkles and the open mouth.
-* **Authenticity = documented cues** (:class:`CueConfig`): genuine expressions rise slowly and smoothly,
-  symmetrically and with eye involvement (AU6, the Duchenne marker); posed ones jump to the apex at once
-  and fade afterwards through the intermediate intensities a genuine onset rises through, one side weaker
-  and later, with little eye involvement. Posed videos start with the contrasting emotion, as in SASE-FE.
-  In the 40-90 % window that the frame extraction keeps, both classes show the same distribution of
-  target intensities (the posed timeline is the genuine one reordered): a single frame shows only the
-  static cues (eye involvement, asymmetry), the temporal one needs a clip.
+* **Authenticity = documented cues of measured difficulty** (:class:`CueConfig`): the temporal shape (genuine
+  expressions tend to rise slowly and fade fast, posed ones the reverse), eye involvement (AU6, the Duchenne
+  marker) and asymmetry (one side weaker and later). Each video draws each cue's strength from its class's
+  distribution, and the classes overlap by a stated effect size (Cohen's d), so no cue decides a video.
+  Every expression rises, holds and fades inside the 40-90 % window that the frame extraction keeps; rise
+  plus fade take the same time in both classes, so single frames show only the static cues.
+  :meth:`CueConfig.cue_free` is the negative control. Posed videos start with the contrasting emotion, as
+  in SASE-FE.
 * **Nuisance**: per-video timing and amplitude jitter, small smooth head motion and pixel noise.
 
 Per-frame ground truth (face box, phase, intensity) goes to ``<root>/ground_truth.csv``; the generation
@@ -38,6 +39,10 @@ Modules
 * :mod:`~helpers.synthetic.generate`: datasets on disk (parameters, status, resumable parallel
   generation, the ground-truth table).
 * :mod:`~helpers.synthetic.cli`: the command line, ``python -m helpers.synthetic``.
+* :mod:`~helpers.synthetic.oracle`: how hard the task is, from the plans (no rendering): an oracle on the
+  true action units, single-descriptor AUCs.
+* :mod:`~helpers.synthetic.cue_experiments`: every approach on data with chosen cues (the negative control,
+  the cue ablation); it trains models, so this package does not import it.
 """
 
 from helpers.synthetic.action_units import (
@@ -69,7 +74,8 @@ from helpers.synthetic.plans import (
     GROUND_TRUTH_COLUMNS,
     KEPT_FPS,
     KEPT_WINDOW,
-    ONSET_CENTRE,
+    ONSET_START,
+    CUES,
     PHASES,
     UNILATERAL_EMOTIONS,
     CueConfig,
@@ -93,7 +99,8 @@ __all__ = [
     "KEPT_FPS",
     "KEPT_WINDOW",
     "N_CHANNELS",
-    "ONSET_CENTRE",
+    "ONSET_START",
+    "CUES",
     "PARAMETERS_FILE",
     "PHASES",
     "SIDES",

@@ -13,6 +13,7 @@ from pathlib import Path
 from helpers import labels
 from helpers.profiles import PROFILES, SyntheticSpec, get_profile, paths_for
 from helpers.synthetic.generate import check_spec, dataset_status, ensure_dataset
+from helpers.synthetic.plans import CUES, CueConfig
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -21,7 +22,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Generate the synthetic SASE-FE-like dataset (same layout and 12 codes, deterministic by "
         "seed). Existing, up-to-date videos are kept, so an interrupted run resumes.",
         epilog="examples:\n  python -m helpers.synthetic --profile smoke\n"
-        "  python -m helpers.synthetic --subjects 8 --out data/synthetic --seconds 3",
+        "  python -m helpers.synthetic --subjects 8 --out data/synthetic --seconds 3\n"
+        "  python -m helpers.synthetic --profile demo --cues none --out data/cue_free   # negative control",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     synthetic_profiles = [name for name, profile in PROFILES.items() if profile.uses_synthetic_data]
@@ -38,11 +40,36 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: all cores)"
     )
+    parser.add_argument(
+        "--cues",
+        default="all",
+        help="which genuine-vs-posed cues to put in: 'all' (default), 'none' (the cue-free negative control: "
+        f"nothing tells the classes apart) or a comma-separated subset of {', '.join(CUES)}",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if args.profile is None and (args.out is None or args.subjects is None):
         parser.error("give --profile NAME, or both --subjects N and --out FOLDER")
+    try:
+        args.cue_config = cues_from_option(args.cues)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.cues != "all" and args.out is None:
+        parser.error("a dataset with other cues needs its own folder: give --out FOLDER")
     return args
+
+
+def cues_from_option(option: str) -> CueConfig:
+    """The cues of ``--cues``: ``"all"``, ``"none"`` (:meth:`CueConfig.cue_free`) or names of :data:`CUES`."""
+    if option == "all":
+        return CueConfig()
+    if option == "none":
+        return CueConfig.cue_free()
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CUES]
+    if unknown or not names:
+        raise ValueError(f"--cues {option!r}: expected 'all', 'none' or names among {', '.join(CUES)}")
+    return CueConfig().without(*(cue for cue in CUES if cue not in names))
 
 
 def _spec_from_args(args: argparse.Namespace) -> SyntheticSpec:
@@ -63,13 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     root = (args.out or paths_for(args.profile).dataset).resolve()
     started = time.perf_counter()
-    was_ready = dataset_status(root, spec) == "ok"
-    ensure_dataset(root, spec, workers=args.workers, progress=not args.no_progress)
+    was_ready = dataset_status(root, spec, args.cue_config) == "ok"
+    ensure_dataset(root, spec, args.cue_config, workers=args.workers, progress=not args.no_progress)
     elapsed = time.perf_counter() - started
     what = "already up to date" if was_ready else f"generated in {elapsed:.1f} s"
     print(
         f"Synthetic SASE-FE dataset ({spec.subjects} subjects x {len(labels.CODES)} videos, "
-        f"{spec.width}x{spec.height}, {spec.seconds:g} s at {spec.fps:g} fps, seed {spec.seed}): {what}"
+        f"{spec.width}x{spec.height}, {spec.seconds:g} s at {spec.fps:g} fps, seed {spec.seed}, cues: {args.cues}): "
+        f"{what}"
         f"\n{root}"
     )
     return 0

@@ -1,8 +1,8 @@
 """Per-video plans: what each frame of a video shows, computed without rendering a pixel.
 
-The authenticity cues (:class:`CueConfig`) and each emotion's action units (:data:`EMOTION_ACTION_UNITS`)
-decide the timelines of a video (:func:`plan_video`): per-frame action-unit intensities, phases, small
-smooth head motion and the face box a detector should find.
+The authenticity cues (:class:`CueConfig`: effect sizes, each cue's strength drawn per video) and each
+emotion's action units (:data:`EMOTION_ACTION_UNITS`) decide the timelines of a video (:func:`plan_video`):
+per-frame action-unit intensities, phases, small smooth head motion and the face box a detector should find.
 """
 
 from __future__ import annotations
@@ -35,71 +35,83 @@ EMOTION_ACTION_UNITS: dict[str, dict[str, float]] = {
 }
 UNILATERAL_EMOTIONS = frozenset({"contempt"})
 
-# Where a genuine onset of the target emotion is centred (fraction of the video) and the window the
-# frame extraction keeps (``ExtractionConfig().window``): the onset and the apex lie inside the window,
-# and so does a posed video's whole timeline (step, apex and fade).
-ONSET_CENTRE = 0.57
+# Where an expression's onset starts (fraction of the video, before the timing jitter) and the window the
+# frame extraction keeps (``ExtractionConfig().window``): the whole expression (onset, apex and offset) lies
+# inside the window, with neutral frames before and after it, in both classes.
+ONSET_START = 0.44
 KEPT_WINDOW = ExtractionConfig().window
 KEPT_FPS = ExtractionConfig().target_fps  # the frame rate the extraction keeps by default
+CUES: tuple[str, ...] = ("onset", "eye", "asymmetry")  # the authenticity cues, each with its effect size
 
 
 @dataclass(frozen=True)
 class CueConfig:
-    """Strengths of the cues that separate genuine from posed videos, and of the nuisance variation.
+    """Effect sizes of the cues that separate genuine from posed videos, and the nuisance variation.
 
-    Durations and delays are fractions of the video's length; amplitudes are fractions of an action
-    unit's full intensity. ``without("onset", "asymmetry", "eye")`` switches cues off (posed then
-    behaves like genuine for that cue), so experiments can measure what each cue contributes.
+    Every video draws, for each cue, a latent *strength* ``z`` from a normal distribution with unit standard
+    deviation, centred on ``+effect / 2`` in genuine and ``-effect / 2`` in posed videos: ``effect`` is the
+    cue's Cohen's d, and its AUC (the chance that a random genuine video shows more of the cue than a random
+    posed one) is ``Phi(effect / sqrt(2))``. The classes overlap, so no cue decides a video on its own. The
+    strength sets the cue through a monotone map (which keeps the AUC):
 
-    The temporal cue changes only the *order* of a posed video's intensities, not which intensities it
-    shows: in the kept window (:data:`KEPT_WINDOW`) a genuine expression is neutral, rises smoothly over
-    ``genuine_onset`` and holds its apex; a posed one is neutral for as long, jumps to its apex at once
-    (``posed_onset=0``), holds it for as long, then fades back through the same intermediate intensities
-    in reverse order, over the same time, ending at the window's end. So a single frame's intensity says
-    nothing about the class; only a clip shows whether the intermediate frames come before or after the
-    apex.
+    * ``onset``: the share of the expression's changing time spent rising, ``0.1 + 0.8 Phi(z)``; the rest
+      is spent fading after the apex. Genuine expressions tend to rise slowly and fade fast, posed ones to
+      rise fast and fade slowly. Rise plus fade always take ``expression_duration``, so every video passes
+      through the same intensities for as long: single frames do not show this cue, only their order.
+    * ``eye``: eye involvement (AU6) relative to the emotion's intensity, ``eye_involvement * exp(eye_spread z)``.
+    * ``asymmetry``: how much weaker one side of the face is, ``max_asymmetry * Phi(-z)``; that side also
+      starts later by ``side_delay_per_asymmetry`` times that weakening (fractions of the video).
+
+    ``without(...)`` sets named cues' effects to 0 (both classes then draw their strength alike);
+    :meth:`cue_free` sets every one to 0 and drops the posed videos' contrasting start too: the negative
+    control, on which nothing tells the classes apart.
     """
 
-    # Temporal shape (Schmidt et al. 2006: deliberate expressions have faster onsets).
-    genuine_onset: float = 0.30  # duration of a genuine onset (a smootherstep), and of a posed fade
-    posed_onset: float = 0.0  # duration of a posed onset (a smootherstep); 0: a step, the apex within one
-    # frame. Longer posed onsets put intermediate frames before the apex too, which genuine videos do not
-    # balance: the per-frame intensity distribution of the classes then differs (by about
-    # posed_onset / genuine_onset of the intermediate frames).
-    posed_fade: float = 1.0  # how far a posed expression fades after its apex, back towards neutral over
-    # the genuine onset's duration (1: to neutral, the distribution-matching construction; 0: no fade,
-    # it holds the apex like a genuine one)
-    # Eye involvement (Ekman, Davidson & Friesen 1990): AU6 intensity relative to the emotion's.
-    genuine_eye_involvement: float = 0.6
-    posed_eye_involvement: float = 0.1
-    # Asymmetry (Ekman, Hager & Friesen 1981): deliberate actions are more asymmetric.
-    posed_asymmetry: float = 0.35  # how much weaker one side of a posed expression is
-    posed_side_delay: float = 0.03  # how much later that weaker side starts
-    # Nuisance variation, the same for both classes (so the task is learnable, not trivial).
+    # Effect sizes (Cohen's d of the latent strength), chosen so that an oracle linear model on descriptors
+    # of the true action-unit intensities is 80-90 % right on the paired protocol (experiments/oracle.py).
+    onset_effect: float = 1.0  # temporal shape (Schmidt et al. 2006: deliberate onsets are faster)
+    eye_effect: float = 0.9  # eye involvement, AU6 (Ekman, Davidson & Friesen 1990)
+    asymmetry_effect: float = 1.3  # asymmetry (Ekman, Hager & Friesen 1981)
+    contrast_start: float = 1.0  # posed videos start with the contrasting emotion (SASE-FE); 0: neutral
+    # How each strength becomes the cue.
+    eye_involvement: float = 0.3  # AU6 relative to the emotion at strength 0
+    eye_spread: float = 0.5  # log-scale spread of the eye involvement per unit of strength
+    max_asymmetry: float = 0.5  # weakening of one side at the lowest strengths
+    side_delay_per_asymmetry: float = 0.1  # the weaker side's delay (fraction of the video) per weakening
+    # Timeline, the same distribution for both classes (fractions of the video).
+    expression_duration: float = 0.26  # rise plus fade
+    apex_duration: float = 0.08  # the apex held between them
+    # Nuisance variation, the same for both classes.
     natural_asymmetry: float = 0.08  # random weakening of one side in every video, up to this
-    onset_jitter: float = 0.15  # relative random change of the onset (and fade) duration
-    timing_jitter: float = 0.03  # random shift of the (genuine) onset's centre
+    onset_jitter: float = 0.15  # relative random change of the expression's and the apex's durations
+    timing_jitter: float = 0.03  # random shift of the onset's start
     amplitude_jitter: float = 0.15  # relative random change of a video's expression amplitude
     head_motion: float = 0.02  # head translation amplitude, fraction of the face height
     noise: float = 2.0  # standard deviation of the pixel noise, in grey levels
 
     def without(self, *cues: str) -> CueConfig:
-        """A copy with the named cues switched off: ``"onset"``, ``"asymmetry"`` or ``"eye"``.
-
-        Without the onset cue a posed expression rises as slowly and smoothly as a genuine one and holds
-        its apex (no fade).
-        """
+        """A copy with the named cues (of :data:`CUES`) switched off: effect size 0, both classes alike."""
         changes: dict[str, float] = {}
         for cue in cues:
-            if cue == "onset":
-                changes.update(posed_onset=self.genuine_onset, posed_fade=0.0)
-            elif cue == "asymmetry":
-                changes.update(posed_asymmetry=0.0, posed_side_delay=0.0)
-            elif cue == "eye":
-                changes.update(posed_eye_involvement=self.genuine_eye_involvement)
-            else:
-                raise ValueError(f"unknown cue {cue!r}; expected 'onset', 'asymmetry' or 'eye'")
+            if cue not in CUES:
+                raise ValueError(f"unknown cue {cue!r}; expected one of {', '.join(map(repr, CUES))}")
+            changes[f"{cue}_effect"] = 0.0
         return replace(self, **changes)
+
+    def only(self, cue: str) -> CueConfig:
+        """A copy with every cue but ``cue`` switched off (for cue-ablation experiments)."""
+        return self.without(*(other for other in CUES if other != cue)) if cue in CUES else self.without(cue)
+
+    @classmethod
+    def cue_free(cls, **changes: float) -> CueConfig:
+        """The negative control: every cue's effect 0 and no contrasting start, so genuine and posed videos
+        are drawn from the same distributions (only their random numbers differ)."""
+        return replace(cls(**changes).without(*CUES), contrast_start=0.0)
+
+    @property
+    def effects(self) -> dict[str, float]:
+        """Each cue's effect size (Cohen's d) by name."""
+        return {cue: float(getattr(self, f"{cue}_effect")) for cue in CUES}
 
 
 @dataclass(frozen=True)
@@ -120,9 +132,10 @@ class VideoPlan:
     phase: np.ndarray  # T: one of PHASES
     head: np.ndarray  # T x 4: dx, dy (pixels), scale factor, rotation (degrees)
     boxes: np.ndarray  # T x 4: x, y, w, h of the face box in the frame
-    onset: tuple[float, float]  # start and end of the target emotion's onset, fractions of the video
-    # (a posed step starts and ends at once: without the weaker side's delay, no frame is in its onset)
+    onset: tuple[float, float]  # start and end of the target emotion's rise (stronger side), fractions
+    # of the video
     noise_seed: int
+    strengths: dict[str, float]  # each cue's latent strength in this video (see CueConfig), by cue name
 
     @property
     def frames(self) -> int:
@@ -216,35 +229,27 @@ def plan_video(
     n_frames = frame_count(spec)
     t = np.arange(n_frames) / n_frames  # fraction of the video at each frame
 
-    # Timing of the target emotion, drawn alike for both classes (the same random numbers, from the same
-    # distributions), so that the classes differ only in how a posed video orders its intensities.
-    jitter = 1 + rng.uniform(-1, 1) * cues.onset_jitter
-    onset_duration = cues.genuine_onset * jitter
-    onset_start = max(
-        ONSET_CENTRE + rng.uniform(-1, 1) * cues.timing_jitter - onset_duration / 2, KEPT_WINDOW[0] + 0.01
-    )
-    onset_duration = max(min(onset_duration, 0.85 - onset_start), 1.0 / n_frames)
-    apex_end = rng.uniform(0.90, 0.94)
-    fall = 1 - 0.7 * _smootherstep((t - apex_end) / 0.12)  # a genuine video's offset, after the window
-    delay = 0.0 if genuine else cues.posed_side_delay
-    if genuine:
-        rise_duration, shape = onset_duration, fall
-    else:
-        # A step at the genuine onset's start (posed_onset 0), the apex, then a fade that is the genuine
-        # onset reversed in time, ending at the window's end.
-        rise_duration = 0.0
-        if cues.posed_onset > 0:  # a smootherstep, clamped as a genuine onset is
-            rise_duration = max(min(cues.posed_onset * jitter, 0.85 - onset_start), 1.0 / n_frames)
-        fade_start, fade_end = _posed_fade(onset_start, onset_duration, n_frames, spec.fps)
-        fade = _smootherstep((fade_end - t) / onset_duration)
-        shape = (1 - cues.posed_fade * (1 - fade)) * fall
+    # Each cue's strength: unit normal, centred on +effect/2 (genuine) or -effect/2 (posed).
+    sign = 0.5 if genuine else -0.5
+    strengths = {cue: float(rng.standard_normal() + sign * effect) for cue, effect in cues.effects.items()}
+    # Timing, drawn alike for both classes: the expression rises over a share of its changing time that
+    # the onset cue sets, holds the apex, and fades over the rest, inside the kept window.
+    duration = cues.expression_duration * (1 + rng.uniform(-1, 1) * cues.onset_jitter)
+    apex_duration = cues.apex_duration * (1 + rng.uniform(-1, 1) * cues.onset_jitter)
+    onset_start = ONSET_START + rng.uniform(-1, 1) * cues.timing_jitter
+    rise_share = 0.1 + 0.8 * _normal_cdf(strengths["onset"])
+    rise_duration = max(rise_share * duration, 1.0 / n_frames)
+    fade_duration = max(duration - rise_duration, 1.0 / n_frames)
+    fade_start = onset_start + rise_duration + apex_duration
     amplitude = subject.expressivity * (1 + rng.uniform(-1, 1) * cues.amplitude_jitter)
-    eye = cues.genuine_eye_involvement if genuine else cues.posed_eye_involvement
-    weaker_side = SIDES[int(rng.integers(2))]  # posed: the side that moves less and later
+    eye = cues.eye_involvement * math.exp(cues.eye_spread * strengths["eye"])
+    weakening = cues.max_asymmetry * _normal_cdf(-strengths["asymmetry"])
+    delay = cues.side_delay_per_asymmetry * weakening
+    weaker_side = SIDES[int(rng.integers(2))]  # the side that moves less and later
     natural_side, natural_weakening = SIDES[int(rng.integers(2))], rng.uniform(0, cues.natural_asymmetry)
     # The contrasting emotion a posed video starts with: shown from the first frame, then relaxed.
     contrast_end, contrast_relax = rng.uniform(0.10, 0.15), rng.uniform(0.08, 0.12)
-    contrast_amplitude = rng.uniform(0.75, 1.0) * subject.expressivity
+    contrast_amplitude = rng.uniform(0.75, 1.0) * subject.expressivity * cues.contrast_start
     contrast = 1 - _smootherstep((t - contrast_end) / contrast_relax)
 
     curves, components = [], []
@@ -252,30 +257,24 @@ def plan_video(
         gain, start = 1.0, onset_start
         if side == natural_side:
             gain *= 1 - natural_weakening
-        if not genuine and side == weaker_side:  # deliberate actions: one side weaker and later
-            gain *= 1 - cues.posed_asymmetry
+        if side == weaker_side:
+            gain *= 1 - weakening
             start += delay
-        curves.append(_rise(t, start, rise_duration) * shape * amplitude * gain)
+        shape = _rise(t, start, rise_duration) * (1 - _rise(t, fade_start + delay, fade_duration))
+        curves.append(shape * amplitude * gain)
         components.append(_expression(video.emotion, side, subject.contempt_side, eye))
-        if not genuine:  # the contrasting emotion is acted too: same cues as the target
+        if not genuine and contrast_amplitude > 0:  # the contrasting emotion is acted too, with the same cues
             curves.append(contrast * contrast_amplitude * gain)
-            components.append(
-                _expression(video.start_emotion, side, subject.contempt_side, cues.posed_eye_involvement)
-            )
+            components.append(_expression(video.start_emotion, side, subject.contempt_side, eye))
 
+    intensity = _rise(t, onset_start, rise_duration) * (1 - _rise(t, fade_start, fade_duration))
     phase = np.full(n_frames, "neutral", dtype=object)
-    if not genuine:
+    if not genuine and contrast_amplitude > 0:
         phase[t < contrast_end + contrast_relax] = "contrast"
-    apex_start = onset_start + rise_duration + delay  # a posed step's onset: only the weaker side's delay
+    apex_start = onset_start + rise_duration  # phases follow the stronger side (the weaker one lags by delay)
     phase[(t >= onset_start) & (t < apex_start)] = "onset"
-    if genuine or cues.posed_fade <= 0:
-        phase[(t >= apex_start) & (t < apex_end)] = "apex"
-        phase[t >= apex_end] = "offset"
-    else:
-        phase[(t >= apex_start) & (t <= fade_start)] = "apex"
-        phase[t > fade_start] = "offset"
-        if cues.posed_fade >= 1:
-            phase[t >= fade_end] = "neutral"  # faded back to neutral, until the video's end
+    phase[(t >= apex_start) & (t < fade_start)] = "apex"
+    phase[(t >= fade_start) & (t < fade_start + delay + fade_duration)] = "offset"
 
     head = _head_motion(rng, n_frames, spec.fps, subject.face_height, cues.head_motion)
     return VideoPlan(
@@ -284,38 +283,23 @@ def plan_video(
         fps=float(spec.fps),
         curves=np.stack(curves, axis=1).astype(np.float32),
         components=np.stack(components).astype(np.float32),
-        intensity=np.clip(_rise(t, onset_start, rise_duration) * shape, 0.0, 1.0),
+        intensity=np.clip(intensity, 0.0, 1.0),
         phase=phase,
         head=head,
         boxes=np.stack([_face_box(subject, pose, spec.width, spec.height) for pose in head]),
         onset=(float(onset_start), float(onset_start + rise_duration)),
         noise_seed=int(rng.integers(2**31)),
+        strengths=strengths,
     )
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
 def kept_frames(n_frames: int, fps: float) -> np.ndarray:
     """The frames that notebook 02's default extraction keeps (:func:`helpers.frames.sampled_indices`)."""
     return sampled_indices(n_frames, fps, ExtractionConfig())
-
-
-def _posed_fade(
-    onset_start: float, onset_duration: float, n_frames: int, fps: float
-) -> tuple[float, float]:
-    """Start and end (fractions of the video) of a posed video's fade: the genuine onset, reversed in time.
-
-    The kept frames (:func:`kept_frames`) after ``onset_start`` are mirrored onto themselves: frame ``i``
-    of the posed video shows what frame ``a + b - i`` of the genuine curve with the same timing shows,
-    ``a`` and ``b`` the first and the last of those frames. So the kept frames of both show the same
-    intensities, in another order. The fade ends at ``(a + b) / n - onset_start``, about the window's end,
-    and starts one onset duration earlier. (Aligning the mirror with the kept frames, rather than with
-    every frame, keeps the classes alike for the frames a model is given: mirrored about another point,
-    the posed video's kept frames would sample the genuine curve at other offsets from its start.)
-    """
-    t = np.arange(n_frames) / n_frames
-    kept = kept_frames(n_frames, fps)
-    after = kept[t[kept] > onset_start]  # the frames where a genuine curve has left neutral
-    fade_end = (after[0] + after[-1]) / n_frames - onset_start if len(after) else KEPT_WINDOW[1]
-    return fade_end - onset_duration, fade_end
 
 
 def _head_motion(
