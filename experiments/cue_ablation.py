@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from helpers import approaches, profiles  # noqa: E402
-from helpers.synthetic import cue_experiments  # noqa: E402
+from helpers.analysis import cue_experiments  # noqa: E402
 
 QUICK = {"subjects": 6, "folds": [0], "epochs": 1}
 

@@ -4,7 +4,7 @@ For the synthetic dataset of a profile (default: demo, 16 subjects, seed 0), wit
 alone and with none (the cue-free negative control), this prints
 
 - the **oracle**: a logistic regression on z-scored activity descriptors of the generator's *true*
-  action-unit series at the kept frames (``helpers.synthetic.oracle``; no rendering), cross-validated with
+  action-unit series at the kept frames (``helpers.analysis.oracle``; no rendering), cross-validated with
   subjects as groups (the profile's number of folds), scored on the paired protocol, with a 95 % interval
   from resampling subjects;
 - the **best single descriptor**: the largest AUC (genuine vs posed, either direction) of any one
@@ -30,7 +30,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from helpers import profiles  # noqa: E402
-from helpers.synthetic import CUES, CueConfig, oracle  # noqa: E402
+from helpers.analysis import oracle  # noqa: E402
+from helpers.synthetic import CUES, CueConfig  # noqa: E402
 
 
 def settings() -> dict[str, CueConfig]:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from helpers import synthetic
-from helpers.synthetic import CueConfig, cue_experiments
+from helpers.analysis import cue_experiments
+from helpers.synthetic import CueConfig
 
 REPO = Path(__file__).resolve().parents[1]
 GEOMETRY = ("descriptors", "trajectories")

@@ -22,7 +22,8 @@ import pytest
 from helpers import labels, synthetic
 from helpers.frames import ExtractionConfig, sampled_indices
 from helpers.profiles import PROFILES, SyntheticSpec
-from helpers.synthetic import CueConfig, oracle
+from helpers.analysis import oracle
+from helpers.synthetic import CueConfig
 from helpers.video import probe, read_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

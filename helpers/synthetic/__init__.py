@@ -39,10 +39,10 @@ Modules
 * :mod:`~helpers.synthetic.generate`: datasets on disk (parameters, status, resumable parallel
   generation, the ground-truth table).
 * :mod:`~helpers.synthetic.cli`: the command line, ``python -m helpers.synthetic``.
-* :mod:`~helpers.synthetic.oracle`: how hard the task is, from the plans (no rendering): an oracle on the
-  true action units, single-descriptor AUCs.
-* :mod:`~helpers.synthetic.cue_experiments`: every approach on data with chosen cues (the negative control,
-  the cue ablation); it trains models, so this package does not import it.
+
+How hard the task is (an oracle on the true action units, single-descriptor AUCs) and what every approach
+makes of chosen cues (the negative control, the cue ablation) are analyses of this data:
+:mod:`helpers.analysis.oracle` and :mod:`helpers.analysis.cue_experiments`.
 """
 
 from helpers.synthetic.action_units import (

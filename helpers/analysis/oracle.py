@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from helpers import labels
-from helpers.analysis import scoring, stats
+from helpers.analysis import stats
 from helpers.geometry import EMOTION_DESCRIPTOR_NAMES, activity_descriptors, descriptor_names, emotion_code
+from helpers.metrics import scoring
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic.action_units import SIDES, channel
 from helpers.synthetic.plans import (

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import approaches, data, profiles, results, train
-from helpers.analysis import compare, evaluate, selection
+from helpers.analysis import compare, selection
+from helpers.metrics import evaluate
 from helpers.synthetic.generate import ensure_dataset
 from helpers.synthetic.plans import CUES, CueConfig
 
