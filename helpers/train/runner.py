@@ -9,10 +9,11 @@ config and environment, the fold's weights as ``save_weights`` says, its checkpo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,15 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from helpers import data, frames, profiles, results
+from helpers import data, frames, profiles, results, storage
 from helpers.analysis import evaluate
 from helpers.train.config import ExperimentConfig, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
 from helpers.train.tasks import Task
+
+#: how long training waits for another process's extraction of its crops (then it is refused, told who extracts)
+EXTRACTION_WAIT_S = 6 * 3600
 
 
 @dataclass
@@ -94,7 +98,7 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
 
 def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths, outcome: FoldOutcome,
                setup: FoldSetup, accelerator: Accelerator) -> Path:
-    """The artifacts of a finished fold, ``metrics.json`` last (its presence marks the folder complete)."""
+    """The artifacts of a finished fold, the kept weights included, then its completion marker (last)."""
     run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "run_id": config.run_id,
                   "identity": config.identity(), "target": config.prediction_target,
                   "loss": outcome.metrics["loss"], "image_size": outcome.metrics.get("image_size")}
@@ -108,11 +112,10 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
     files = dict(config.fold_files(outcome))
     if outcome.val_predictions is not None:
         files[results.VALIDATION_FILE] = outcome.val_predictions
-    for name, table in files.items():
-        results.write_csv(folder / name, table)
-    results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env)
-    if keeps_weights(config.save_weights, config.folds, fold.fold):
-        results.save_weights(model_weights_path(paths, config.approach, config.run_id, fold.fold), outcome.fitted.model)
+    kept = kept_weights_path(paths, config, fold.fold)
+    weights = (kept, outcome.fitted.model) if kept is not None else None
+    results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env,
+                      tables=files, weights=weights)
     return folder
 
 
@@ -127,6 +130,13 @@ def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: 
     precision (in the work dir like the checkpoints: too bulky for results/, but on Drive on Colab, so they
     survive)."""
     return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
+
+
+def kept_weights_path(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path | None:
+    """Where ``config`` keeps the weights of ``fold`` (None when it keeps none of this fold)."""
+    if not keeps_weights(config.save_weights, config.folds, fold):
+        return None
+    return model_weights_path(paths, config.approach, config.run_id, fold)
 
 
 def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunPaths | None = None
@@ -207,10 +217,34 @@ def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: Experi
     first: a no-op, apart from reading the per-video summaries, when notebook 02 already did it."""
     settings = extraction_config(config, paths.crops)
     extraction = frames.extract_dataset(dataset.usable, paths.crops, settings, workers=workers,
-                                        progress=progress, retry_errors=False)
+                                        progress=progress, retry_errors=False, lock_wait_s=EXTRACTION_WAIT_S)
     if extraction.processed:
         print(extraction.summary())
     return extraction.root
+
+
+def incomplete_reason(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> str | None:
+    """Why ``fold`` of ``config`` is not complete (None when it is)."""
+    folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
+    try:
+        results.check_run(folder, kept_weights_path(paths, config, fold))
+    except (FileNotFoundError, results.DamagedRunError) as error:
+        return str(error)
+    return None
+
+
+@contextlib.contextmanager
+def run_lock(paths: profiles.RunPaths, config: ExperimentConfig, accelerator: Accelerator) -> Iterator[None]:
+    """One training of a configuration at a time: its results folder is locked by the main process (a second
+    run is refused, told who runs it); the other processes of a distributed run share the lock."""
+    folder = paths.results / config.approach / config.run_id
+    lock = storage.FolderLock(folder, f"the training of {config.run_id}")
+    if accelerator.is_main_process:
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None, crops_dir: Path | str | None = None,
@@ -229,22 +263,24 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None
     for line in other_settings(paths, config):
         accelerator.print(f"{config.run_name}: results under other settings are kept, not reused: {line}")
     folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
-    pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_id, f))]
-    if pending and crops_dir is None:
-        crops_dir = ensure_crops(dataset, paths, config)
-    for fold in folds:
-        folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
-        if results.is_complete(folder):
-            if not force:
-                accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining")
-                continue
-            shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
-        accelerator.print(f"{config.run_id} fold {fold}: training")
-        run_fold(config, config.fold_data(dataset.index, dataset.splits, fold, crops_dir), paths, accelerator)
-    runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
-                                                                                 config.run_id)]
-    table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
-    if accelerator.is_main_process:
-        results.write_csv(paths.results / config.approach / config.run_id / "folds.csv", table)
+    with run_lock(paths, config, accelerator):
+        missing = {f: incomplete_reason(paths, config, f) for f in folds}
+        if crops_dir is None and (force or any(missing.values())):
+            crops_dir = ensure_crops(dataset, paths, config)
+        for fold in folds:
+            folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
+            if missing[fold] is None:
+                if not force:
+                    accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining")
+                    continue
+                shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
+            elif folder.exists():
+                accelerator.print(f"{config.run_id} fold {fold}: {missing[fold]}; training it again")
+            accelerator.print(f"{config.run_id} fold {fold}: training")
+            run_fold(config, config.fold_data(dataset.index, dataset.splits, fold, crops_dir), paths, accelerator)
+        runs = [results.load_run(f, predictions=False)
+                for f in results.find_runs(paths.results, config.approach, config.run_id)]
+        table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
+        if accelerator.is_main_process:
+            results.write_csv(paths.results / config.approach / config.run_id / "folds.csv", table)
     return table
