@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -146,14 +147,20 @@ def _process_alive(pid: int) -> bool:
 
 class FolderLock:
     """An exclusive lock on ``folder``: the file ``<folder>/.lock`` created with O_CREAT|O_EXCL, holding the
-    holder's pid, host, start time and command. A lock left by a dead process of this host is taken over; a
-    live holder makes :meth:`acquire` wait up to ``wait_s`` seconds, then raise :class:`FolderLockedError`
-    naming it (a lock of another machine, e.g. a Colab VM that disconnected, is removed by hand)."""
+    holder's pid, host, start time and command, and touched every ``HEARTBEAT_S`` seconds while held. A lock
+    left by a dead process of this host, or not touched for ``STALE_AFTER_S`` (its machine is gone, e.g. a
+    Colab VM that disconnected), is taken over; a live holder makes :meth:`acquire` wait up to ``wait_s``
+    seconds, then raise :class:`FolderLockedError` naming it and how to remove its lock by hand."""
+
+    HEARTBEAT_S = 60.0
+    STALE_AFTER_S = 600.0
 
     def __init__(self, folder: Path | str, what: str, wait_s: float = 0.0, poll_s: float = 0.5):
         self.folder, self.what, self.wait_s, self.poll_s = Path(folder), what, wait_s, poll_s
         self.path = self.folder / LOCK_FILE
         self.held = False
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     def _holder(self) -> dict[str, Any] | None:
         try:
@@ -164,12 +171,15 @@ class FolderLock:
             return {}  # being written, or cut by a crash between creating and writing it
 
     def _stale(self, holder: dict[str, Any]) -> bool:
+        try:
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return True
         if not holder:  # an empty lock file: stale once older than a few seconds (its writer died)
-            try:
-                return time.time() - self.path.stat().st_mtime > 10
-            except FileNotFoundError:
-                return True
-        return holder.get("host") == socket.gethostname() and not _process_alive(int(holder.get("pid", -1)))
+            return age > 10
+        if holder.get("host") == socket.gethostname():
+            return not _process_alive(int(holder.get("pid", -1)))
+        return age > self.STALE_AFTER_S  # another machine's lock that its holder stopped touching
 
     def _take_over(self, holder: dict[str, Any]) -> None:
         """Remove a stale lock, unless another process replaced it meanwhile (then it is put back)."""
@@ -215,16 +225,28 @@ class FolderLock:
                            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            "command": " ".join(sys.argv)[:500]}, file)
             self.held = True
+            self._stop.clear()
+            self._heartbeat = threading.Thread(target=self._touch, name=f"lock {self.folder}", daemon=True)
+            self._heartbeat.start()
             return self
+
+    def _touch(self) -> None:
+        while not self._stop.wait(self.HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass  # a lock taken over meanwhile, or a disk gone: nothing to keep alive
 
     def _refusal(self, holder: dict[str, Any]) -> str:
         who = (f"process {holder.get('pid')} on {holder.get('host')} since {holder.get('started')} "
                f"({holder.get('command') or 'no command recorded'})" if holder else "a process that is starting")
         return (f"{self.folder} is in use: {holder.get('what') or self.what} by {who}. Wait for it to finish "
                 f"and run again. If that process no longer runs (a Colab session that disconnected, another "
-                f"machine), delete {self.path} and run again")
+                f"machine; such a lock is taken over {self.STALE_AFTER_S / 60:.0f} minutes after its last "
+                f"sign of life), delete {self.path} and run again")
 
     def release(self) -> None:
+        self._stop.set()
         if self.held:
             holder = self._holder()
             if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
