@@ -220,10 +220,14 @@ class FolderLock:
                     waited = True
                 time.sleep(self.poll_s)
                 continue
-            with os.fdopen(handle, "w") as file:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname(), "what": self.what,
-                           "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           "command": " ".join(sys.argv)[:500]}, file)
+            try:
+                with disk_full_stops(self.folder, what=str(self.path)), os.fdopen(handle, "w") as file:
+                    json.dump({"pid": os.getpid(), "host": socket.gethostname(), "what": self.what,
+                               "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                               "command": " ".join(sys.argv)[:500]}, file)
+            except BaseException:
+                self.path.unlink(missing_ok=True)  # never leave an empty lock behind
+                raise
             self.held = True
             self._stop.clear()
             self._heartbeat = threading.Thread(target=self._touch, name=f"lock {self.folder}", daemon=True)
