@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
 from torch import nn
 
 from helpers import data, frames, profiles, results, storage
@@ -239,8 +240,16 @@ def run_lock(paths: profiles.RunPaths, config: ExperimentConfig, accelerator: Ac
     run is refused, told who runs it); the other processes of a distributed run share the lock."""
     folder = paths.results / config.approach / config.run_id
     lock = storage.FolderLock(folder, f"the training of {config.run_id}")
+    refused = None
     if accelerator.is_main_process:
-        lock.acquire()
+        try:
+            lock.acquire()
+        except storage.FolderLockedError as error:
+            refused = str(error)
+    if accelerator.num_processes > 1:  # every process stops, not the main one alone (the others would wait)
+        refused = broadcast_object_list([refused])[0]
+    if refused is not None:
+        raise storage.FolderLockedError(refused)
     try:
         yield
     finally:
