@@ -237,6 +237,26 @@ def test_a_full_disk_while_training_names_the_folder_and_keeps_the_last_checkpoi
     assert train.load_checkpoint(folder / train.LAST_CHECKPOINT)["epoch"] == 1, "the last checkpoint is kept"
 
 
+def test_a_full_disk_while_generating_synthetic_videos_names_the_folder(tmp_path, monkeypatch):
+    from helpers import synthetic
+    from helpers.profiles import SyntheticSpec
+    from helpers.synthetic import generate
+
+    written = []
+
+    def write_on_a_small_disk(path, frames_, fps):
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device")  # what PyAV raises on a full disk
+        written.append(path)
+        return video.write_video(path, frames_, fps)
+
+    monkeypatch.setattr(generate, "write_video", write_on_a_small_disk)
+    spec = SyntheticSpec(subjects=2, fps=10, seconds=1.0, width=96, height=72, seed=3)
+    with pytest.raises(storage.DiskFullError, match=f"disk full: .* in {tmp_path}.*synthetic video"):
+        synthetic.generate_dataset(tmp_path, spec, progress=False)
+    assert written[0].exists(), "the video written before the disk filled up is kept"
+
+
 # --------------------------------------------------------------------------------------------------
 # Cut and damaged files
 
