@@ -5,6 +5,7 @@ folder and what to do, or in a resume that loses nothing."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -207,6 +208,33 @@ def test_numpys_short_write_on_a_full_disk_stops_the_extraction_and_keeps_the_fi
     assert not list(out.rglob(".*.tmp")), "no half-written file left behind"
     resumed = extract(clips, tmp_path)
     assert resumed.skipped == 1 and (resumed.videos["status"] == "ok").all()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 1 MB file system (tmpfs), where this test may mount one (root); the patched writers above cover
+    the same errors everywhere else."""
+    folder = tmp_path / "tiny-disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root here: the patched full-disk tests cover these errors")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_real_full_disk_stops_extraction_and_training_with_the_folder_named(clips, tiny_disk):
+    with pytest.raises(storage.DiskFullError, match=f"disk full: 0.0 MB free in {tiny_disk}/crops"):
+        extract(clips, tiny_disk / "crops")
+    out = frames.extraction_dir(tiny_disk / "crops", frames.ExtractionConfig(landmarks=False))
+    summaries = [json.loads(path.read_text()) for path in out.rglob("*.summary.json")]
+    assert 0 < len(summaries) < len(clips), "what fitted is kept"
+    assert all(summary["status"] == "ok" for summary in summaries), "no video recorded as unreadable"
+    model, task, loader = colour_run()
+    with pytest.raises(storage.DiskFullError, match=f"disk full: .* in {tiny_disk}/checkpoints") as error:
+        train.fit(model, task, loader, None, train.TrainConfig(epochs=2, progress=False, verbose=False),
+                  tiny_disk / "checkpoints")
+    assert "inline_container" in repr(error.value.__cause__), "torch's own error, recognised"
 
 
 def test_an_unexplained_write_error_with_free_space_stays_a_per_video_error(tmp_path):
