@@ -246,6 +246,13 @@ def is_complete(folder: Path | str, weights: Path | None = None) -> bool:
     return True
 
 
+def read_table(folder: Path | str, name: str) -> pd.DataFrame:
+    """Another table of a fold (``attention.csv``, the descriptor weights...), checked against the fold's
+    completion marker like the five files: a damaged one is a :class:`DamagedRunError` naming it."""
+    folder = Path(folder)
+    return _read(folder / name, folder, (completion(folder) or {}).get("files", {}).get(name))
+
+
 def _read(path: Path, folder: Path, record: dict | None = None) -> Any:
     """A JSON or CSV artifact of a fold, checked against its marker ``record``; damage names the file."""
     if not path.exists():
@@ -256,7 +263,9 @@ def _read(path: Path, folder: Path, record: dict | None = None) -> Any:
     try:
         if path.suffix == ".json":
             return json.loads(path.read_text())
-        return pd.read_csv(path, dtype={"subject": str, "code": str} if "predictions" in path.name else None)
+        table = pd.read_csv(path, nrows=0)
+        text = {column: str for column in ("subject", "code") if column in table.columns}
+        return pd.read_csv(path, dtype=text or None)
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, EmptyDataError, ParserError
         raise DamagedRunError(f"{path} is unreadable ({type(error).__name__}: {error}): {redo(folder)}") from error
 

@@ -301,6 +301,22 @@ def test_a_cut_artifact_of_a_fold_is_named_and_the_fold_is_not_complete(tmp_path
         results.load_run(folder)
 
 
+def test_a_cut_table_of_an_approach_is_named(tmp_path):
+    """The approaches' own fold tables (attention weights, descriptor weights) are checked like the others."""
+    from helpers.approaches import descriptors
+
+    folder = results.run_dir(tmp_path, "descriptors", "run", 0)
+    weights = pd.DataFrame({"descriptor": ["a", "b"], "weight": [0.1, 0.2]})
+    results.write_run(folder, {"fold": 0}, pd.DataFrame({"epoch": [1]}), pd.DataFrame({"subject": ["01"]}),
+                      {"fold": 0}, {}, tables={descriptors.WEIGHTS_FILE: weights})
+    run = results.load_run(folder)
+    assert descriptors.mean_descriptor_weights([run])["weight"].tolist() == [0.1, 0.2]
+    path = folder / descriptors.WEIGHTS_FILE
+    path.write_text(path.read_text()[:-4])
+    with pytest.raises(results.DamagedRunError, match=f"{path} was changed or damaged"):
+        descriptors.mean_descriptor_weights([run])
+
+
 def test_a_fold_whose_kept_weights_are_missing_is_trained_again(tmp_path, capsys):
     """A kill between metrics.json and the weights left a fold 'complete' without weights; 06 dropped it."""
     dataset = fake_crops(tmp_path / "crops")
