@@ -325,6 +325,10 @@ def test_a_fold_whose_kept_weights_are_missing_is_trained_again(tmp_path, capsys
     paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
     weights = train.model_weights_path(paths, config.approach, config.run_id, 0)
     assert weights.exists()
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(results.DamagedRunError, match=f"{weights} is damaged.*--force"):
+        train.load_trained_model(config, 0, paths)
     weights.unlink()
     capsys.readouterr()
     train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")

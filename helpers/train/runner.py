@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -152,7 +153,15 @@ def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunP
 def model_with_weights(config: ExperimentConfig, weights: Path) -> nn.Module:
     """``config``'s architecture with random weights (nothing downloaded), then the kept ones, in eval mode."""
     model = config.build_model(untrained=True)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
+        raise results.DamagedRunError(
+            f"{weights} is damaged ({type(error).__name__}: {str(error)[:200]}): train its fold again with "
+            "--force (run_experiment(..., force=True)), or delete it and run the training again") from error
+    model.load_state_dict(state)
     return model.eval()
 
 
