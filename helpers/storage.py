@@ -135,6 +135,9 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any], fsync: bool
 # --------------------------------------------------------------------------------------------------
 
 
+_HELD_HERE: set[str] = set()  # the lock files this process holds
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -178,6 +181,8 @@ class FolderLock:
         if not holder:  # an empty lock file: stale once older than a few seconds (its writer died)
             return age > 10
         if holder.get("host") == socket.gethostname():
+            if holder.get("pid") == os.getpid():  # a pid reused by a restarted kernel, unless this process holds it
+                return str(self.path) not in _HELD_HERE
             return not _process_alive(int(holder.get("pid", -1)))
         return age > self.STALE_AFTER_S  # another machine's lock that its holder stopped touching
 
@@ -229,6 +234,7 @@ class FolderLock:
                 self.path.unlink(missing_ok=True)  # never leave an empty lock behind
                 raise
             self.held = True
+            _HELD_HERE.add(str(self.path))
             self._stop.clear()
             self._heartbeat = threading.Thread(target=self._touch, name=f"lock {self.folder}", daemon=True)
             self._heartbeat.start()
@@ -252,6 +258,7 @@ class FolderLock:
     def release(self) -> None:
         self._stop.set()
         if self.held:
+            _HELD_HERE.discard(str(self.path))
             holder = self._holder()
             if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
                 self.path.unlink(missing_ok=True)

@@ -435,3 +435,15 @@ def test_a_lock_of_a_machine_that_went_away_is_taken_over_once_it_stops_being_to
     with storage.FolderLock(tmp_path, "an extraction"):
         assert str(os.getpid()) in lock.read_text()
     assert not lock.exists()
+
+
+def test_a_lock_with_this_process_id_is_stale_unless_this_process_holds_it(tmp_path):
+    """A restarted kernel in a container may get the pid of the one that died holding the lock."""
+    import socket
+
+    lock = tmp_path / storage.LOCK_FILE
+    lock.write_text(f'{{"pid": {os.getpid()}, "host": "{socket.gethostname()}", "what": "a training"}}')
+    with storage.FolderLock(tmp_path, "a training"):
+        with pytest.raises(storage.FolderLockedError, match=f"process {os.getpid()}"):
+            storage.FolderLock(tmp_path, "a second training").acquire()
+    assert not lock.exists()
