@@ -81,7 +81,7 @@ def disk_full_error(folder: Path | str, need_bytes: int, what: str = "") -> Disk
     except OSError:
         free = "no free space known"
     return DiskFullError(
-        f"disk full: {free} in {folder}, need about {max(need_bytes, 1) / 2**20:.1f} MB more"
+        f"disk full: {free} in {folder}, need about {max(need_bytes, 1) / 2**20:.1f} MB"
         f"{f' to write {what}' if what else ''}. Free some space there (or write to another disk) and run "
         "again: everything finished before is kept and is not redone")
 
@@ -108,8 +108,9 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any], fsync: bool
     ``fsync=False`` skips flushing to the device (the rename alone keeps half files away); ``need_bytes``:
     the size of the file, when known (the error says how much space the write needed)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with disk_full_stops(path.parent, need_bytes, path.name):  # a full disk may refuse even an empty file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
 
     def needed() -> int:  # what the failed write had put down so far, or the size of the file it replaces
         sizes = [need_bytes, Path(temporary).stat().st_size if Path(temporary).exists() else 0,
