@@ -272,11 +272,11 @@ def test_a_full_disk_while_generating_synthetic_videos_names_the_folder(tmp_path
 
     written = []
 
-    def write_on_a_small_disk(path, frames_, fps):
+    def write_on_a_small_disk(path, images, fps):
         if written:
             raise OSError(errno.ENOSPC, "No space left on device")  # what PyAV raises on a full disk
         written.append(path)
-        return video.write_video(path, frames_, fps)
+        return video.write_video(path, images, fps)
 
     monkeypatch.setattr(generate, "write_video", write_on_a_small_disk)
     spec = SyntheticSpec(subjects=2, fps=10, seconds=1.0, width=96, height=72, seed=3)
