@@ -6,11 +6,11 @@ in the middle of a write never leaves a half-written artifact behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,26 +19,16 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
+from helpers import storage
+
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "av", "opencv-python-headless", "scikit-learn",
             "timm", "accelerate", "facenet-pytorch")
 
 
 def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any]) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place, so that a
-    killed process never leaves half a file behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    killed process never leaves half a file behind (a full disk: ``storage.DiskFullError``)."""
+    return storage.atomic_write(path, write)
 
 
 def atomic_write_bytes(path: Path | str, payload: bytes) -> Path:
@@ -99,14 +89,20 @@ def provenance(profile: str, **extra: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Training runs: results/<profile>/<approach>/<run>/fold_<k>/{metrics.json, history.csv, predictions.csv,
-# config.json, env.json}. metrics.json is written last, so its presence marks a complete run.
+# Training runs: results/<profile>/<approach>/<run>/fold_<k>/{config.json, env.json, history.csv,
+# predictions.csv, metrics.json, complete.json}. complete.json is written last and lists every artifact of the
+# fold (the kept weights included) with its size and hash: a fold is complete when they are all there, whole.
 # --------------------------------------------------------------------------------------------------
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+COMPLETE_FILE = "complete.json"
 VALIDATION_FILE = "val_predictions.csv"  # the validation subjects' predictions: what a configuration is chosen on
 RUN_FILES = (CONFIG_FILE, "env.json", "history.csv", "predictions.csv", METRICS_FILE)
+
+
+class DamagedRunError(RuntimeError):
+    """An artifact of a fold is missing, cut short or unreadable; the message names it and what to do."""
 
 
 def atomic_torch_save(path: Path | str, payload: Any) -> Path:
@@ -136,8 +132,6 @@ def run_dir(profile_results: Path | str, approach: str, run: str, fold: int) -> 
 
 def table_fingerprint(table: pd.DataFrame, columns: list[str] | None = None) -> str:
     """A short hash of a table's content (row order ignored): tells whether two runs saw the same data."""
-    import hashlib
-
     part = table[columns] if columns else table
     text = part.astype(str).sort_values(list(part.columns)).to_csv(index=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -160,21 +154,120 @@ def environment(profile: str, dataset_fingerprint: str | None = None, **extra: A
     return provenance(profile, device=device_info(), dataset_fingerprint=dataset_fingerprint, **extra)
 
 
+def _file_record(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
 def write_run(folder: Path | str, metrics: dict, history: pd.DataFrame, predictions: pd.DataFrame,
-              config: dict, env: dict) -> Path:
-    """Write the five artifacts of one trained fold, each atomically, metrics.json last."""
+              config: dict, env: dict, tables: dict[str, pd.DataFrame] | None = None,
+              weights: tuple[Path, Any] | None = None) -> Path:
+    """Write the artifacts of one trained fold, each atomically: ``tables`` (more CSV files), the kept
+    ``weights`` (``(path, model)``, see :func:`save_weights`), ``metrics.json``, then ``complete.json``,
+    which lists them all with their sizes and hashes (an overwritten fold is incomplete until then)."""
     folder = Path(folder)
-    (folder / METRICS_FILE).unlink(missing_ok=True)  # an overwritten run is incomplete until the end
+    for marker in (COMPLETE_FILE, METRICS_FILE):
+        (folder / marker).unlink(missing_ok=True)
     write_json(folder / CONFIG_FILE, config)
     write_json(folder / "env.json", env)
     write_csv(folder / "history.csv", history)
     write_csv(folder / "predictions.csv", predictions)
+    for name, table in (tables or {}).items():
+        write_csv(folder / name, table)
+    kept = save_weights(*weights) if weights is not None else None
     write_json(folder / METRICS_FILE, metrics)
+    names = [*RUN_FILES, *(tables or {})]
+    write_json(folder / COMPLETE_FILE, {
+        "files": {name: _file_record(folder / name) for name in names},
+        "weights": {"name": kept.name, **_file_record(kept)} if kept is not None else None,
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return folder
 
 
-def is_complete(folder: Path | str) -> bool:
-    return (Path(folder) / METRICS_FILE).exists()
+def redo(folder: Path) -> str:
+    """What to do about a damaged fold: train it again."""
+    return (f"train this fold again (run_experiment(..., force=True), or python -m helpers.train --config "
+            f"<file> --force), or delete {folder} and run the training again")
+
+
+def completion(folder: Path | str) -> dict | None:
+    """The completion marker of a fold (None when there is none); a damaged marker is a DamagedRunError."""
+    path = Path(folder) / COMPLETE_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise DamagedRunError(f"{path} is unreadable ({type(error).__name__}: {error}): "
+                              f"{redo(Path(folder))}") from error
+
+
+def _check_size(path: Path, record: dict, folder: Path) -> None:
+    if not path.exists():
+        raise DamagedRunError(f"{path} is missing, although {folder / COMPLETE_FILE} lists it: {redo(folder)}")
+    size = path.stat().st_size
+    if size != record["bytes"]:
+        raise DamagedRunError(f"{path} is damaged ({size} bytes, {record['bytes']} when it was written): "
+                              f"{redo(folder)}")
+
+
+def check_run(folder: Path | str, weights: Path | None = None) -> None:
+    """Raise :class:`DamagedRunError` (or FileNotFoundError: not trained yet) unless the fold in ``folder`` is
+    complete: its marker's files all there at their sizes, and ``weights`` (the kept weights, when the fold
+    keeps them) too. A fold written before markers existed is complete when its five files are readable
+    (and ``weights`` exists)."""
+    folder = Path(folder)
+    marker = completion(folder)
+    if marker is None:
+        if not (folder / METRICS_FILE).exists():
+            raise FileNotFoundError(f"{folder} holds no complete run (no {COMPLETE_FILE} or {METRICS_FILE})")
+        for name in RUN_FILES:  # written before complete.json existed (or killed just before writing it)
+            _read(folder / name, folder)
+        if weights is not None and not Path(weights).exists():
+            raise DamagedRunError(f"{weights}, the kept weights of {folder}, is missing: {redo(folder)}")
+        return
+    for name, record in marker["files"].items():
+        _check_size(folder / name, record, folder)
+    if weights is not None:
+        if not marker.get("weights"):
+            raise DamagedRunError(f"{folder} was written without its kept weights ({weights}): {redo(folder)}")
+        _check_size(Path(weights), marker["weights"], folder)
+
+
+def is_complete(folder: Path | str, weights: Path | None = None) -> bool:
+    """Is the fold in ``folder`` complete (see :func:`check_run`)?"""
+    try:
+        check_run(folder, weights)
+    except (FileNotFoundError, DamagedRunError):
+        return False
+    return True
+
+
+def read_table(folder: Path | str, name: str) -> pd.DataFrame:
+    """Another table of a fold (``attention.csv``, the descriptor weights...), checked against the fold's
+    completion marker like the five files: a damaged one is a :class:`DamagedRunError` naming it."""
+    folder = Path(folder)
+    return _read(folder / name, folder, (completion(folder) or {}).get("files", {}).get(name))
+
+
+def _read(path: Path, folder: Path, record: dict | None = None) -> Any:
+    """A JSON or CSV artifact of a fold, checked against its marker ``record``; damage names the file."""
+    if not path.exists():
+        raise DamagedRunError(f"{path} is missing: {redo(folder)}")
+    if record is not None and _file_record(path) != {"bytes": record["bytes"], "sha256": record["sha256"]}:
+        raise DamagedRunError(f"{path} was changed or damaged since it was written ({path.stat().st_size} "
+                              f"bytes, {record['bytes']} then): {redo(folder)}")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        table = pd.read_csv(path, nrows=0)
+        text = {column: str for column in ("subject", "code") if column in table.columns}
+        return pd.read_csv(path, dtype=text or None)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, EmptyDataError, ParserError
+        raise DamagedRunError(f"{path} is unreadable ({type(error).__name__}: {error}): {redo(folder)}") from error
 
 
 @dataclass
@@ -195,14 +288,17 @@ class RunArtifacts:
 
 
 def load_run(folder: Path | str, predictions: bool = True) -> RunArtifacts:
-    """Read a complete run folder; ``predictions=False`` skips the largest file."""
+    """Read a complete run folder, each file checked against the fold's completion marker (a damaged one is a
+    :class:`DamagedRunError` naming it and what to do); ``predictions=False`` skips the largest file."""
     folder = Path(folder)
-    if not is_complete(folder):
-        raise FileNotFoundError(f"{folder} holds no complete run (no {METRICS_FILE})")
-    frame = (pd.read_csv(folder / "predictions.csv", dtype={"subject": str, "code": str})
-             if predictions and (folder / "predictions.csv").exists() else None)
-    return RunArtifacts(folder, read_json(folder / METRICS_FILE), read_json(folder / CONFIG_FILE),
-                        read_json(folder / "env.json"), pd.read_csv(folder / "history.csv"), frame)
+    check_run(folder)
+    records = (completion(folder) or {}).get("files", {})
+
+    def read(name: str) -> Any:
+        return _read(folder / name, folder, records.get(name))
+
+    frame = read("predictions.csv") if predictions and (folder / "predictions.csv").exists() else None
+    return RunArtifacts(folder, read(METRICS_FILE), read(CONFIG_FILE), read("env.json"), read("history.csv"), frame)
 
 
 def find_runs(profile_results: Path | str, approach: str | None = None, run: str | None = None) -> list[Path]:

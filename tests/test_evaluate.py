@@ -93,7 +93,7 @@ def test_run_artifacts_round_trip(tmp_path, predictions):
               "fold": 0}
     folder = results.run_dir(tmp_path, "single_task", "m-ce", 0)
     results.write_run(folder, metrics, history, predictions, config, results.environment("smoke", "abc"))
-    assert sorted(p.name for p in folder.iterdir()) == sorted(results.RUN_FILES)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*results.RUN_FILES, results.COMPLETE_FILE])
     run = results.load_run(folder)
     assert run.metrics["label"]["video"]["accuracy"] == 0.5 and run.env["dataset_fingerprint"] == "abc"
     assert run.predictions["subject"].tolist() == ["s1"] * 6 and run.history.equals(history)

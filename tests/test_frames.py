@@ -198,7 +198,7 @@ def test_disk_full_stops_with_a_clear_message_and_keeps_what_is_done(clips, tmp_
 
     # patch where the crops are written: extract_video (helpers.frames.one_video) calls save_array
     monkeypatch.setattr(one_video, "save_array", fill_up_after_first_video)
-    with pytest.raises(frames.DiskFullError, match="disk is full.*run again"):
+    with pytest.raises(frames.DiskFullError, match=r"disk full: .* MB free in .*run again"):
         extract(clips, tmp_path)
     monkeypatch.setattr(one_video, "save_array", original)
     out = frames.extraction_dir(tmp_path, frames.ExtractionConfig())

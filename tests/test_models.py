@@ -80,11 +80,12 @@ def test_multi_head_runs_the_backbone_once():
     assert len(calls) == 1
 
 
-def test_failed_download_says_what_to_do(monkeypatch):
+def test_failed_download_says_what_to_do(monkeypatch, tmp_path):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(models.WeightsUnavailableError) as error:
         models.build_model("resnet18", weights="default")
     message = str(error.value)
@@ -102,12 +103,13 @@ def test_facenet_download_failure_is_explained(monkeypatch, tmp_path):
         models.build_backbone("inception_resnet_v1", weights="vggface2")
 
 
-def test_vit_pretrained_weights_are_interpolated_to_other_sizes(monkeypatch):
+def test_vit_pretrained_weights_are_interpolated_to_other_sizes(monkeypatch, tmp_path):
     """Stand-in for the ImageNet download: a 224-px ViT state dict; the builder must adapt it to 112 px."""
     from torchvision.models import vit_b_16
 
     reference = vit_b_16(weights=None).state_dict()
-    monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", lambda *a, **k: reference)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, path, **kw: torch.save(reference, path))
     backbone = models.build_backbone("vit_b_16", weights="default", image_size=112)
     assert backbone.pretrained
     state = backbone.network.state_dict()
@@ -116,6 +118,56 @@ def test_vit_pretrained_weights_are_interpolated_to_other_sizes(monkeypatch):
                        reference["encoder.layers.encoder_layer_0.mlp.0.weight"])
     with torch.no_grad():
         assert backbone.eval()(torch.rand(1, 3, 112, 112)).shape == (1, 768)
+
+
+class RunsCodeWhenUnpickled:
+    """What a tampered weights file holds: unpickling it calls ``Path.touch`` on a file (any code could run)."""
+
+    def __init__(self, witness):
+        self.witness = str(witness)
+
+    def __reduce__(self):
+        import pathlib
+
+        return pathlib.Path.touch, (pathlib.Path(self.witness),)
+
+
+def test_a_tampered_cached_weights_file_is_refused_and_never_runs(monkeypatch, tmp_path):
+    """torchvision's get_state_dict unpickles the cache with weights_only=False: a planted file ran its code."""
+    from torchvision.models import ResNet18_Weights
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cached = tmp_path / "hub" / "checkpoints" / ResNet18_Weights.DEFAULT.url.rsplit("/", 1)[1]
+    cached.parent.mkdir(parents=True)
+    witness = tmp_path / "code-ran"
+    torch.save({"fc.weight": torch.zeros(1), "payload": RunsCodeWhenUnpickled(witness)}, cached)
+    with pytest.raises(models.WeightsUnavailableError, match="would run code.*delete it"):
+        models.build_model("resnet18", weights="default")
+    assert not witness.exists(), "the tampered file's code ran"
+
+
+@pytest.mark.parametrize("variant", ["x3d_s"])
+def test_pytorchvideo_weights_are_read_from_the_cache_without_running_code(monkeypatch, tmp_path, variant):
+    """pytorchvideo's hub loads its checkpoints with weights_only=False; they are read here instead."""
+    models.install_pytorchvideo_shim()
+    from pytorchvideo.models import hub
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    witness = tmp_path / "code-ran"
+    downloads = []
+
+    def download(url, path, **kwargs):  # a Kinetics checkpoint as pytorchvideo's zoo stores it
+        downloads.append(url)
+        torch.save({"model_state": getattr(hub, variant)(pretrained=False).state_dict()}, path)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    models.build_temporal_model(variant, 12, weights="default")
+    assert downloads and downloads[0].endswith(".pyth")
+    cached = next((tmp_path / "hub" / "checkpoints").iterdir())
+    torch.save({"model_state": {}, "payload": RunsCodeWhenUnpickled(witness)}, cached)
+    with pytest.raises(models.WeightsUnavailableError, match="would run code"):
+        models.build_temporal_model(variant, 12, weights="default")
+    assert not witness.exists()
 
 
 def wants_pretrained(name: str, weights) -> bool:

@@ -20,6 +20,7 @@ MAX_CELL_LINES = 30
 #: and the units of the layers below its own; units of one layer import nothing of each other. "helpers" is
 #: the package's own ``__init__`` (``__version__``). A new sub-package or top-level module gets its place here.
 LAYERS = (
+    ("storage",),  # files: atomic writes, a full disk, folder locks
     ("helpers", "labels", "profiles", "results", "video"),  # shared: vocabulary, paths, artifacts, PyAV
     ("runtime",),  # the GPU and its precision
     ("geometry", "models"),

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from helpers import geometry, labels, profiles
+from helpers import geometry, labels, profiles, results
 from helpers.models import losses
 from helpers.models.ranking import RankSVMEnsemble, fit_ranker
 from helpers.train.config import ExperimentConfig, FoldSetup
@@ -138,7 +138,7 @@ def descriptor_weights(model: RankSVMEnsemble) -> pd.DataFrame:
 def mean_descriptor_weights(runs) -> pd.DataFrame:
     """The descriptor weights of a configuration's folds (``WEIGHTS_FILE`` of each run), averaged:
     ``descriptor, weight`` (mean over folds), ``weight_std`` (std over folds) and ``folds``."""
-    tables = [pd.read_csv(Path(run.folder) / WEIGHTS_FILE) for run in runs if (Path(run.folder) / WEIGHTS_FILE).exists()]
+    tables = [results.read_table(run.folder, WEIGHTS_FILE) for run in runs if (Path(run.folder) / WEIGHTS_FILE).exists()]
     if not tables:
         raise FileNotFoundError(f"no {WEIGHTS_FILE} in the runs given: fit the descriptors approach first")
     stacked = pd.concat(tables, ignore_index=True)

@@ -247,7 +247,7 @@ def fusion_attention_weights(model: FusionModel, loader: torch.utils.data.DataLo
 def load_attention_weights(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
     """The saved per-frame attention weights of ``runs`` (those that have them), with ``run`` and ``fold``
     columns; an empty table when none has."""
-    tables = [pd.read_csv(run.folder / ATTENTION_FILE, dtype={"subject": str, "code": str}).assign(
+    tables = [results.read_table(run.folder, ATTENTION_FILE).assign(
         run=run.config.get("run"), fold=int(run.config.get("fold", -1)))
         for run in runs if (run.folder / ATTENTION_FILE).exists()]
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(

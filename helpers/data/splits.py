@@ -44,10 +44,15 @@ def save_splits(splits: pd.DataFrame, path: Path) -> Path:
 def load_splits(path: Path) -> pd.DataFrame:
     """Read folds written by :func:`save_splits` (subjects stay text: ``"01"`` is not ``1``)."""
     path = Path(path)
-    splits = pd.read_csv(path, dtype={"subject": str}, keep_default_na=False)
-    if list(splits.columns[:2]) != ["subject", "fold"] or splits["subject"].duplicated().any():
-        raise DatasetError(f"{path} is not a splits file (columns subject, fold; one row per subject): delete it")
-    return splits[["subject", "fold"]].astype({"subject": str, "fold": "int64"})
+    damaged = (f"{path} is damaged or not a splits file (columns subject, fold; one row per subject, each with "
+               "its fold): delete it to make the folds again (then re-run the notebooks that trained on them)")
+    try:
+        splits = pd.read_csv(path, dtype={"subject": str}, keep_default_na=False)
+        if list(splits.columns[:2]) != ["subject", "fold"] or splits["subject"].duplicated().any():
+            raise DatasetError(damaged)
+        return splits[["subject", "fold"]].astype({"subject": str, "fold": "int64"})
+    except (ValueError, UnicodeDecodeError) as error:  # EmptyDataError, ParserError, a cut "fold" value
+        raise DatasetError(f"{damaged} ({type(error).__name__}: {error})") from error
 
 
 def ensure_splits(index: pd.DataFrame, path: Path, n_folds: int, seed: int = 0) -> pd.DataFrame:

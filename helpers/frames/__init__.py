@@ -62,7 +62,7 @@ Modules (this package's ``__init__`` only re-exports their public names; importi
 """
 
 from helpers.frames.config import (ALGORITHM_VERSION, BOX_SOURCES, DETECTORS, KINDS, STATUSES, ConfigMismatchError,
-                                   DiskFullError, ExtractionConfig, sampled_indices)
+                                   ExtractionConfig, sampled_indices)
 from helpers.frames.dataset_run import (Extraction, assemble, extract_dataset, extraction_dir, list_extractions,
                                         list_videos, prepare_output)
 from helpers.frames.detectors import (HAAR_CASCADE, SEARCH_MIN_FACE_PIXELS, TRACK_REGION, TRACK_SIZE_RANGE,
@@ -74,9 +74,11 @@ from helpers.frames.one_video import extract_video, is_finished
 from helpers.frames.quality import ground_truth_iou, jitter_table
 from helpers.frames.reading import (clip_indices, crops_with_landmarks, load_crops, load_landmarks, load_manifest,
                                     load_videos)
-from helpers.frames.storage import CONFIG_FILE, FRAME_COLUMNS, MANIFEST_FILE, VIDEOS_FILE, save_array, video_files
+from helpers.frames.storage import (CONFIG_FILE, FRAME_COLUMNS, MANIFEST_FILE, VIDEOS_FILE, DamagedArrayError,
+                                    array_shape, save_array, video_files)
 from helpers.frames.tracking import (StreamingTracker, box_iou, box_sources, boxes_to_track, crop_square, crops_for,
                                      fill_track, jitter, smooth_track, track_to_boxes)
+from helpers.storage import DiskFullError, FolderLockedError
 
 __all__ = [
     # configuration
@@ -92,7 +94,8 @@ __all__ = [
     "LandmarkFit", "LandmarksUnavailable", "VideoLandmarks", "cached_predictor", "fit_frame", "fit_landmarks",
     "is_good_fit", "landmark_quality", "to_crop_coordinates",
     # files on disk
-    "CONFIG_FILE", "FRAME_COLUMNS", "MANIFEST_FILE", "VIDEOS_FILE", "save_array", "video_files",
+    "CONFIG_FILE", "FRAME_COLUMNS", "MANIFEST_FILE", "VIDEOS_FILE", "DamagedArrayError", "FolderLockedError",
+    "array_shape", "save_array", "video_files",
     # one video, a whole dataset
     "extract_video", "is_finished", "Extraction", "assemble", "extract_dataset", "extraction_dir",
     "list_extractions", "list_videos", "prepare_output",

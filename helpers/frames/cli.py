@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers import data, profiles
-from helpers.frames.config import ConfigMismatchError, DiskFullError, ExtractionConfig
+from helpers.frames.config import ConfigMismatchError, ExtractionConfig
 from helpers.frames.dataset_run import extract_dataset, list_videos
 from helpers.frames.landmarks import LandmarksUnavailable
+from helpers.storage import DiskFullError, FolderLockedError
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         extraction = extract_dataset(videos, crops_root, config, workers=args.workers, progress=not args.no_progress,
                                      profile=args.profile or "")
-    except (DiskFullError, ConfigMismatchError, LandmarksUnavailable) as error:
+    except (DiskFullError, ConfigMismatchError, FolderLockedError, LandmarksUnavailable) as error:
         print(error, file=sys.stderr)
         return 1
     print(extraction.summary())

@@ -129,7 +129,3 @@ def sampled_indices(total_frames: int, fps: float, config: ExtractionConfig) -> 
 
 class ConfigMismatchError(RuntimeError):
     """A crops folder holds crops made with another configuration."""
-
-
-class DiskFullError(RuntimeError):
-    """The disk filled up while writing crops (finished videos are kept)."""

@@ -23,13 +23,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import results, video
-from helpers.frames.config import (ALGORITHM_VERSION, STATUSES, ConfigMismatchError, DiskFullError,
-                                   ExtractionConfig)
+from helpers import results, storage, video
+from helpers.frames.config import ALGORITHM_VERSION, STATUSES, ConfigMismatchError, ExtractionConfig
 from helpers.frames.landmarks import cached_predictor
 from helpers.frames.one_video import decode_ahead, extract_video, is_finished
 from helpers.frames.storage import (CONFIG_FILE, FRAME_COLUMNS, MANIFEST_FILE, TEMPORARY_SUFFIX, VIDEOS_FILE,
                                     file_size, video_files)
+from helpers.storage import DiskFullError
 
 
 @dataclass
@@ -215,7 +215,7 @@ _SUMMARY_COLUMNS = ("subject", "code", "status", "frames", "evaluated", "detecte
 
 def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: ExtractionConfig | None = None,
                     workers: int = 1, progress: bool = True, retry_errors: bool = True,
-                    exact_dir: bool = False, profile: str = "") -> Extraction:
+                    exact_dir: bool = False, profile: str = "", lock_wait_s: float = 0.0) -> Extraction:
     """Extract face (and context) crops of every video into ``<crops_root>/<config.name>/``.
 
     ``videos``: a ``helpers.data.Dataset`` or a DataFrame with ``subject``, ``code`` and ``path`` columns.
@@ -224,11 +224,20 @@ def extract_dataset(videos: pd.DataFrame | Any, crops_root: str | Path, config: 
     Raises :class:`DiskFullError` (after saving the tables of what is done) when the disk fills up, and
     :class:`~helpers.frames.landmarks.LandmarksUnavailable` before any video when ``config.landmarks``
     needs dlib or its model and they are missing (once, saying what to install).
-    ``profile`` is only recorded in ``config.json``'s provenance.
+    ``profile`` is only recorded in ``config.json``'s provenance. One extraction of a folder at a time: while
+    another process extracts into it, this one waits up to ``lock_wait_s`` seconds, then raises
+    :class:`~helpers.storage.FolderLockedError` naming it.
     """
     config = config or ExtractionConfig()
     table = _video_table(videos)
     out_dir = Path(crops_root) if exact_dir else extraction_dir(crops_root, config)
+    with storage.FolderLock(out_dir, "an extraction", wait_s=lock_wait_s):
+        return _extract_locked(table, out_dir, config, workers, progress, retry_errors, profile)
+
+
+def _extract_locked(table: pd.DataFrame, out_dir: Path, config: ExtractionConfig, workers: int, progress: bool,
+                    retry_errors: bool, profile: str) -> Extraction:
+    """:func:`extract_dataset` once this process holds the lock of ``out_dir``."""
     prepare_output(out_dir, config, profile)
     done = np.array([is_finished(out_dir, row.subject, row.code, config, row.path) or
                      (not retry_errors and _failed_before(out_dir, row.subject, row.code, row.path, config))
@@ -274,7 +283,7 @@ def _current_summary(out_dir: Path, subject: str, code: str, path: str, config: 
 def _assemble_what_is_done(out_dir: Path, table: pd.DataFrame, config: ExtractionConfig) -> None:
     try:
         assemble(out_dir, table, config)
-    except OSError:
+    except (OSError, DiskFullError):
         pass  # the disk may still be full: the per-video summaries on disk are what a re-run relies on
 
 

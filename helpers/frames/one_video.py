@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import time
 from collections import deque
@@ -20,12 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers import video
-from helpers.frames.config import DiskFullError, ExtractionConfig, sampled_indices
+from helpers import storage, video
+from helpers.frames.config import ExtractionConfig, sampled_indices
 from helpers.frames.detectors import cached_detector, detect_face
 from helpers.frames.landmarks import LandmarkFit, LandmarksUnavailable, VideoLandmarks, cached_predictor, no_fit
-from helpers.frames.storage import FRAME_COLUMNS, file_size, save_array, save_json, save_table, video_files
+from helpers.frames.storage import (FRAME_COLUMNS, array_shape, file_size, save_array, save_json, save_table,
+                                    video_files)
 from helpers.frames.tracking import StreamingTracker, box_sources, crops_for, track_to_boxes
+from helpers.storage import DiskFullError
 
 Frame = tuple[int, float, np.ndarray]  # frame index, seconds, RGB pixels
 #: decode_ahead holds a video's kept frames whole only up to this size (SASE-FE's 20 HD frames: 55 MB)
@@ -69,26 +70,18 @@ def extract_video(path: str | Path, out_dir: str | Path, subject: Any, code: str
                                "error": "", "seconds": 0.0, "config": config.fingerprint,
                                "source_bytes": file_size(path)}
     try:
-        _extract_frames(Path(path), files, subject, code, config, summary, decode_threads, decoded)
+        with storage.disk_full_stops(Path(out_dir), what=f"the crops of {path}"):
+            _extract_frames(Path(path), files, subject, code, config, summary, decode_threads, decoded)
+    except (DiskFullError, LandmarksUnavailable):
+        raise  # the disk or the environment, not this video: every other video would fail the same way
     except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise DiskFullError(f"the disk is full while writing the crops of {path} into {out_dir}: "
-                                f"{error}. Free some space and run again: finished videos are kept") from None
         summary.update(status="error", error=f"{type(error).__name__}: {error} ({path})")
     except video.VideoReadError as error:
         summary.update(status="error", error=str(error))
-    except LandmarksUnavailable:
-        raise  # the environment, not this video: every other video would fail the same way
     except Exception as error:  # noqa: BLE001 - one broken video must not stop hundreds of others
         summary.update(status="error", error=f"{type(error).__name__} while extracting {path}: {error}")
     summary["seconds"] = round(time.perf_counter() - started, 4)
-    try:
-        save_json(files["summary"], summary)
-    except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise DiskFullError(f"the disk is full while writing {files['summary']}: free some space and "
-                                "run again: finished videos are kept") from None
-        raise
+    save_json(files["summary"], summary)
     return summary
 
 
@@ -228,7 +221,7 @@ def is_finished(out_dir: str | Path, subject: Any, code: str, config: Extraction
     """True when a video's summary says it was extracted with ``config`` (from a file of the same size
     as ``path``, when given: another dataset with the same names is not mistaken for this one) and its
     files are all there, with as many crops (and landmarks, with ``config.landmarks``) as the summary
-    says (only the ``.npy`` headers are read)."""
+    says (only the ``.npy`` headers are read, and checked against the files' sizes: a cut file is redone)."""
     files = video_files(Path(out_dir), subject, code)
     try:
         summary = json.loads(files["summary"].read_text())
@@ -240,11 +233,7 @@ def is_finished(out_dir: str | Path, subject: Any, code: str, config: Extraction
             return False
         if summary["status"] == "ok":
             packed = config.kinds + (("landmarks",) if config.landmarks else ())
-            return all(_crop_count(files[kind]) == summary["frames"] for kind in packed)
+            return all(array_shape(files[kind])[0] == summary["frames"] for kind in packed)
         return True
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError):  # DamagedArrayError is a ValueError: the video is redone
         return False
-
-
-def _crop_count(path: Path) -> int:
-    return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])

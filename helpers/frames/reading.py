@@ -11,7 +11,7 @@ import pandas as pd
 from helpers import results
 from helpers.frames.config import KINDS, ExtractionConfig
 from helpers.frames.landmarks import to_crop_coordinates
-from helpers.frames.storage import MANIFEST_FILE, VIDEOS_FILE, video_files
+from helpers.frames.storage import MANIFEST_FILE, VIDEOS_FILE, array_shape, video_files
 
 
 def load_crops(crops_dir: str | Path, subject: Any, code: str, kind: str = "face", mmap: bool = True) -> np.ndarray:
@@ -27,6 +27,7 @@ def load_crops(crops_dir: str | Path, subject: Any, code: str, kind: str = "face
         elif kind == "context":
             reason = ": context crops were disabled (context_scale=None) or the video was never extracted"
         raise FileNotFoundError(f"no {kind} crops for {subject}/{code} in {crops_dir}{reason}")
+    array_shape(files[kind])  # an empty or cut file: DamagedArrayError naming it, not numpy's EOFError
     return np.load(files[kind], mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
@@ -43,6 +44,7 @@ def load_landmarks(crops_dir: str | Path, subject: Any, code: str) -> np.ndarray
                       if summary["status"] != "ok" else
                       ": it was extracted with landmarks=False, or the file was removed (extract it again)")
         raise FileNotFoundError(f"no landmarks for {subject}/{code} in {crops_dir}{reason}")
+    array_shape(files["landmarks"])
     return np.load(files["landmarks"], allow_pickle=False).astype(np.float32, copy=False)
 
 

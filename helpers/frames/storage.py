@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from helpers import storage
 
 CONFIG_FILE = "config.json"
 VIDEOS_FILE = "videos.csv"
@@ -39,22 +40,45 @@ def video_files(out_dir: Path, subject: Any, code: str) -> dict[str, Path]:
             "frames": folder / f"{code}.frames.csv", "summary": folder / f"{code}.summary.json"}
 
 
-def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
-    """Write through ``write(file)`` into a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+class DamagedArrayError(ValueError):
+    """A crops or landmarks ``.npy`` is empty, cut short or unreadable; the message names it and what to do."""
+
+
+def array_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """Shape of a ``.npy`` file from its header, checked against the file's size (the data is not read):
+    an empty, cut or garbled file is a :class:`DamagedArrayError` naming it and what to do."""
+    path = Path(path)
+    redo = ("extract it again: run the extraction again (notebook 02, or python -m helpers.frames), which "
+            "redoes every video whose files are damaged, or delete the file")
     try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        size = path.stat().st_size
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            if version not in ((1, 0), (2, 0)):  # rarer header versions: numpy checks the size itself
+                return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(file)
+            expected = file.tell() + int(np.prod(shape)) * dtype.itemsize
+    except FileNotFoundError:
         raise
+    except (OSError, ValueError, EOFError) as error:
+        raise DamagedArrayError(f"{path} is damaged ({type(error).__name__}: {error}; {path.stat().st_size} "
+                                f"bytes): {redo}") from error
+    if size != expected:
+        raise DamagedArrayError(f"{path} is damaged: {size} bytes, its header says {expected}: {redo}")
+    return tuple(shape)
+
+
+def _write_atomically(path: Path, write: Callable[[Any], None], need_bytes: int = 0) -> None:
+    """Write through ``write(file)`` into a temporary file next to ``path``, then rename it into place (no
+    fsync: the rename alone keeps half files away; a full disk is a ``DiskFullError``)."""
+    storage.atomic_write(path, write, fsync=False, need_bytes=need_bytes)
 
 
 def save_array(path: Path, array: np.ndarray) -> Path:
     """Save a ``.npy`` atomically (a killed run never leaves a truncated array under the final name)."""
-    _write_atomically(Path(path), lambda file: np.save(file, array, allow_pickle=False))
+    _write_atomically(Path(path), lambda file: np.save(file, array, allow_pickle=False), array.nbytes + 128)
     return Path(path)
 
 

@@ -29,7 +29,8 @@ from torchvision import models as vision_models
 from torchvision.models.vision_transformer import interpolate_embeddings
 
 from helpers.models.heads import Classifier, Encoder
-from helpers.models.weights import download_failed, hub_cache_options, torchvision_state_dict, wants_pretrained
+from helpers.models.weights import (download_failed, hub_cache_options, load_weights_file, torchvision_state_dict,
+                                   wants_pretrained)
 
 IMAGENET_NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 # facenet-pytorch's fixed_image_standardization, (x - 127.5) / 128, written for pixels in [0, 1]
@@ -133,14 +134,7 @@ def _inception_resnet_v1(pretrained: bool, image_size: int) -> tuple[nn.Module, 
 
 def _facenet_vggface2_state_dict() -> dict[str, Tensor]:
     """The VGGFace2 weights of facenet-pytorch, cached in the torch hub folder, loaded without pickle code."""
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(FACENET_VGGFACE2_URL).name
-    try:
-        if not cached.exists():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.hub.download_url_to_file(FACENET_VGGFACE2_URL, str(cached), progress=True)
-        state = torch.load(cached, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as error:
-        raise download_failed("inception_resnet_v1", FACENET_VGGFACE2_URL, error) from error
+    state = load_weights_file("inception_resnet_v1", FACENET_VGGFACE2_URL)
     return {key: value for key, value in state.items() if not key.startswith("logits.")}
 
 

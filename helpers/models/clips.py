@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from torch import Tensor, nn
 from torchvision import models as vision_models
@@ -29,7 +30,7 @@ from torchvision.models import video as video_models
 
 from helpers.models.backbones import Backbone, build_backbone, model_entry
 from helpers.models.heads import Classifier, Encoder, FreezableBackbone, Heads
-from helpers.models.weights import download_failed, torchvision_state_dict, wants_pretrained
+from helpers.models.weights import load_weights_file, torchvision_state_dict, wants_pretrained
 
 KINETICS_NORMALIZATION = {"mean": [0.43216, 0.394666, 0.37645], "std": [0.22803, 0.22145, 0.216989]}
 PYTORCHVIDEO_NORMALIZATION = {"mean": [0.45, 0.45, 0.45], "std": [0.225, 0.225, 0.225]}
@@ -142,10 +143,10 @@ def _torchvision_video(variant: str) -> Callable[[bool, int], tuple[nn.Module, i
 def _pytorchvideo(variant: str) -> Callable[[bool, int], tuple[nn.Module, int]]:
     def build(pretrained: bool, image_size: int) -> tuple[nn.Module, int]:
         hub = _import_pytorchvideo_hub()
-        try:
-            network = getattr(hub, variant)(pretrained=pretrained)
-        except (OSError, RuntimeError, ValueError) as error:
-            raise download_failed(variant, "dl.fbaipublicfiles.com (pytorchvideo)", error) from error
+        network = getattr(hub, variant)(pretrained=False)
+        if pretrained:  # read here, not by pytorchvideo, which unpickles the cached file unsafely
+            checkpoint = load_weights_file(variant, _pytorchvideo_url(hub, variant))
+            network.load_state_dict(checkpoint["model_state"])
         head = network.blocks[-1]
         # the hub heads pool with a kernel sized for their training clips (X3D-S: 13x160 px, Slow: 8x224 px):
         # adaptive pooling makes any clip length and size work (there are no weights in a pooling layer)
@@ -160,6 +161,12 @@ def _pytorchvideo(variant: str) -> Callable[[bool, int], tuple[nn.Module, int]]:
         return nn.Sequential(network, nn.Flatten()), feature_dim
 
     return build
+
+
+def _pytorchvideo_url(hub: Any, variant: str) -> str:
+    """The URL of a pytorchvideo hub model's Kinetics weights (its module's ``checkpoint_paths``)."""
+    module = sys.modules[getattr(hub, variant).__module__]
+    return module.checkpoint_paths[variant]
 
 
 def _simple_3d(pretrained: bool, image_size: int) -> tuple[nn.Module, int]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import inspect
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from torch import Tensor
@@ -35,12 +37,43 @@ def download_failed(name: str, source: str, error: BaseException) -> WeightsUnav
     )
 
 
-def torchvision_state_dict(name: str, weights: Any) -> dict[str, Tensor]:
-    """The state dict of torchvision ``weights`` (an enum member), downloaded and hash-checked on first use."""
+def cached_weights_file(url: str) -> Path:
+    """The file of ``url`` in the torch hub cache (``<hub>/checkpoints``), downloaded there first if missing,
+    through torch.hub's own download (a temporary file renamed into place, checked against the hash prefix
+    that torchvision's file names carry, e.g. ``resnet18-f37072fd.pth``)."""
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        match = torch.hub.HASH_REGEX.search(cached.name)
+        checked = {"hash_prefix": match.group(1)} if match else {}
+        torch.hub.download_url_to_file(url, str(cached), progress=True, **checked)
+    return cached
+
+
+def load_weights_file(name: str, url: str) -> dict[str, Any]:
+    """What the weights file of ``url`` holds (downloaded into the cache on first use), read with
+    ``weights_only=True``: a cached file that would run code when unpickled (a tampered copy on a shared
+    Drive) is refused, never executed."""
     try:
-        return weights.get_state_dict(progress=True, check_hash=True)
-    except (OSError, RuntimeError, ValueError) as error:  # URLError is an OSError; corrupt files: RuntimeError
-        raise download_failed(name, weights.url, error) from error
+        path = cached_weights_file(url)
+    except (OSError, RuntimeError, ValueError) as error:  # URLError is an OSError; a wrong hash: RuntimeError
+        raise download_failed(name, url, error) from error
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise WeightsUnavailableError(
+            f"{path} holds more than weights (it would run code when loaded), so it was not loaded: delete it "
+            f"to download the weights of {name} again ({url})") from error
+    except (EOFError, OSError, RuntimeError, ValueError) as error:
+        raise WeightsUnavailableError(
+            f"{path} is damaged ({type(error).__name__}: {str(error)[:200]}): delete it to download the weights "
+            f"of {name} again ({url})") from error
+
+
+def torchvision_state_dict(name: str, weights: Any) -> dict[str, Tensor]:
+    """The state dict of torchvision ``weights`` (an enum member), downloaded and hash-checked on first use,
+    read without running pickled code (torchvision's own ``get_state_dict`` reads the cache unsafely)."""
+    return load_weights_file(name, weights.url)
 
 
 def wants_pretrained(display_name: str, pretrained_on: str | None, weights: str | bool | None) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from helpers import labels, results
+from helpers import labels, results, storage
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic.plans import CueConfig, frame_count, plan_video
 from helpers.synthetic.render import render_video
@@ -197,7 +197,10 @@ def _render_and_write(
     root: Path, subject_index: int, code: str, spec: SyntheticSpec, cues: CueConfig
 ) -> Path:
     frames, _ = render_video(subject_index, code, spec, cues)
-    return write_video(video_path(root, subject_index, code, spec.subjects), frames, spec.fps)
+    path = video_path(root, subject_index, code, spec.subjects)
+    encoded = sum(frame.nbytes for frame in frames) // 100  # H.264 packs these frames 100-200 times
+    with storage.disk_full_stops(root, encoded, f"the synthetic video {path}"):
+        return write_video(path, frames, spec.fps)
 
 
 def _render_and_write_all(

@@ -19,7 +19,8 @@ Command line (any approach; the file's ``approach`` key picks it)::
 """
 
 from helpers.train.budget import Budget, BudgetError, ModelSize, grid_items
-from helpers.train.checkpoints import BEST_WEIGHTS, LAST_CHECKPOINT, CheckpointMismatchError, load_checkpoint
+from helpers.train.checkpoints import (BEST_WEIGHTS, LAST_CHECKPOINT, CheckpointMismatchError, DamagedCheckpointError,
+                                      load_checkpoint)
 from helpers.train.config import (
     WEIGHTS_CHOICES, ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, read_config_file, weights_choice,
 )
@@ -53,6 +54,7 @@ from helpers.train.transforms import BatchTransform, IdentityTransform, normaliz
 __all__ = [
     "BEST_WEIGHTS", "CLASS_INDEX", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
     "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
+    "DamagedCheckpointError",
     "DescriptorDataset", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
     "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan",
     "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "Task", "TrainConfig",

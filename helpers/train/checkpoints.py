@@ -9,6 +9,7 @@ and how to start the fold afresh.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,13 +46,27 @@ def checkpoint_payload(accelerator, model, optimizer, scheduler, state: LoopStat
     }
 
 
-def load_checkpoint(path: Path | str) -> dict:
-    """A checkpoint of ``fit``, read without executing pickled code (``weights_only=True``)."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
-
-
 class CheckpointMismatchError(RuntimeError):
     """A fold's last checkpoint cannot be resumed by this model; the message says which file and what to do."""
+
+
+class DamagedCheckpointError(CheckpointMismatchError):
+    """A checkpoint file is cut short or unreadable (a copy interrupted, a disk that filled up)."""
+
+
+def load_checkpoint(path: Path | str) -> dict:
+    """A checkpoint of ``fit``, read without executing pickled code (``weights_only=True``); a damaged file is
+    a :class:`DamagedCheckpointError` naming it and what to do."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
+        raise DamagedCheckpointError(
+            f"{path} is damaged and cannot be read ({path.stat().st_size} bytes; {type(error).__name__}: "
+            f"{str(error)[:200]}): delete {path.parent} and run again to train this fold from scratch (its "
+            "finished folds are kept)") from error
 
 
 def restore(accelerator, model, optimizer, scheduler, path: Path) -> LoopState:

@@ -22,14 +22,9 @@ CONTEXT_PATH_COLUMN = "context_path"
 
 
 def packed_shape(path: str | os.PathLike) -> tuple[int, ...]:
-    """Shape of a ``.npy`` file, read from its header only (no data, no memory map kept open)."""
-    with open(path, "rb") as file:
-        version = np.lib.format.read_magic(file)
-        if version == (1, 0):
-            return tuple(np.lib.format.read_array_header_1_0(file)[0])
-        if version == (2, 0):
-            return tuple(np.lib.format.read_array_header_2_0(file)[0])
-    return tuple(np.load(path, mmap_mode="r").shape)  # rarer header versions
+    """Shape of a ``.npy`` file, read from its header only (no data, no memory map kept open); a file whose
+    size does not match its header (empty, cut short) is a ``frames.DamagedArrayError`` naming it."""
+    return frames.array_shape(path)
 
 
 def select_frames(n_frames: int, frames_per_video: int | None) -> np.ndarray:

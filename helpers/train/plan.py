@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import data, profiles, results
+from helpers import data, profiles
 from helpers.train import budget
 from helpers.train.config import ExperimentConfig
 from helpers.train.crops import stage_locally
-from helpers.train.runner import ensure_crops, extraction_config, run_experiment, with_extraction
+from helpers.train.runner import (ensure_crops, extraction_config, incomplete_reason, run_experiment,
+                                  with_extraction)
 from helpers.train.setting_types import SettingError
 
 
@@ -53,7 +54,7 @@ def pending_folds(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths,
                   ) -> list[tuple[ExperimentConfig, int]]:
     """The (configuration, fold) pairs without results (every pair with ``force``)."""
     return [(config, fold) for config in configs for fold in config.folds or ()
-            if force or not results.is_complete(results.run_dir(paths.results, config.approach, config.run_id, fold))]
+            if force or incomplete_reason(paths, config, fold) is not None]
 
 
 def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, force: bool = False,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import pickle
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +25,15 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 from torch import nn
 
-from helpers import data, frames, profiles, results
+from helpers import data, frames, profiles, results, storage
 from helpers.metrics import evaluate
 from helpers.train.config import ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
 from helpers.train.tasks import Task
+
+#: how long training waits for another process's extraction of its crops (then it is refused, told who extracts)
+EXTRACTION_WAIT_S = 6 * 3600
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
@@ -82,7 +86,7 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
 
 def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths, outcome: FoldOutcome,
                setup: FoldSetup, accelerator: Accelerator) -> Path:
-    """The artifacts of a finished fold, ``metrics.json`` last (its presence marks the folder complete)."""
+    """The artifacts of a finished fold, the kept weights included, then its completion marker (last)."""
     run_config = {**config.to_dict(), "fold": fold.fold, "run": config.run_name, "run_id": config.run_id,
                   "identity": config.identity(), "target": config.prediction_target,
                   "loss": outcome.metrics["loss"], "image_size": outcome.metrics.get("image_size")}
@@ -96,11 +100,10 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
     files = dict(config.fold_files(outcome))
     if outcome.val_predictions is not None:
         files[results.VALIDATION_FILE] = outcome.val_predictions
-    for name, table in files.items():
-        results.write_csv(folder / name, table)
-    results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env)
-    if keeps_weights(config.save_weights, config.folds, fold.fold):
-        results.save_weights(model_weights_path(paths, config.approach, config.run_id, fold.fold), outcome.fitted.model)
+    kept = kept_weights_path(paths, config, fold.fold)
+    weights = (kept, outcome.fitted.model) if kept is not None else None
+    results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env,
+                      tables=files, weights=weights)
     return folder
 
 
@@ -117,6 +120,13 @@ def model_weights_path(paths: profiles.RunPaths, approach: str, run: str, fold: 
     return paths.work / "models" / approach / run / f"{results.fold_dir_name(fold)}.pt"
 
 
+def kept_weights_path(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path | None:
+    """Where ``config`` keeps the weights of ``fold`` (None when it keeps none of this fold)."""
+    if not keeps_weights(config.save_weights, config.folds, fold):
+        return None
+    return model_weights_path(paths, config.approach, config.run_id, fold)
+
+
 def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunPaths | None = None
                        ) -> nn.Module | None:
     """The model of a trained fold (the architecture with random weights + the kept weights), or None when
@@ -129,7 +139,15 @@ def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunP
 def model_with_weights(config: ExperimentConfig, weights: Path) -> nn.Module:
     """``config``'s architecture with random weights (nothing downloaded), then the kept ones, in eval mode."""
     model = config.build_model(untrained=True)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (EOFError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
+        raise results.DamagedRunError(
+            f"{weights} is damaged ({type(error).__name__}: {str(error)[:200]}): train its fold again with "
+            "--force (run_experiment(..., force=True)), or delete it and run the training again") from error
+    model.load_state_dict(state)
     return model.eval()
 
 
@@ -195,7 +213,7 @@ def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: Experi
     first: a no-op, apart from reading the per-video summaries, when notebook 02 already did it."""
     settings = extraction_config(config, paths.crops)
     extraction = frames.extract_dataset(dataset.usable, paths.crops, settings, workers=workers,
-                                        progress=progress, retry_errors=False)
+                                        progress=progress, retry_errors=False, lock_wait_s=EXTRACTION_WAIT_S)
     if extraction.processed:
         print(extraction.summary())
     return extraction.root
@@ -204,26 +222,34 @@ def ensure_crops(dataset: data.Dataset, paths: profiles.RunPaths, config: Experi
 @dataclass
 class PreparedRun:
     """What a run trains on, prepared before its first fold: the dataset, the configuration with its crops'
-    settings (``with_extraction``), its folds and the crops folder."""
+    settings (``with_extraction``), its folds, the crops folder and, once the run holds its lock, why each
+    fold is incomplete (``incomplete_reason``; None: complete)."""
 
     dataset: data.Dataset
     config: ExperimentConfig
     folds: list[int]
     crops_dir: Path | str | None
+    missing: dict[int, str | None] = dataclasses.field(default_factory=dict)
 
 
 def prepare_run(config: ExperimentConfig, paths: profiles.RunPaths, dataset: data.Dataset | None,
-                crops_dir: Path | str | None, force: bool) -> PreparedRun:
-    """Get and validate the dataset (generated when synthetic and missing), decide the folds to train and
-    extract the crops they need (see ``run_experiment``)."""
+                crops_dir: Path | str | None) -> PreparedRun:
+    """Get and validate the dataset (generated when synthetic and missing) and decide the configuration (its
+    crops' settings are part of its identity) and the folds to train (see ``run_experiment``)."""
     dataset = dataset or data.prepare_dataset(config.profile, paths)
     config = with_extraction(config, paths.crops, crops_dir)
     folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
-    pending = [f for f in folds if force or not results.is_complete(
-        results.run_dir(paths.results, config.approach, config.run_id, f))]
-    if pending and crops_dir is None:
-        crops_dir = ensure_crops(dataset, paths, config)
     return PreparedRun(dataset, config, folds, crops_dir)
+
+
+def with_crops(prepared: PreparedRun, paths: profiles.RunPaths, force: bool) -> PreparedRun:
+    """``prepared`` with why each fold is incomplete and, when a fold is to be trained, the crops extracted
+    (done under the run's lock, so that two runs never decide on the same folds)."""
+    missing = {fold: incomplete_reason(paths, prepared.config, fold) for fold in prepared.folds}
+    crops_dir = prepared.crops_dir
+    if crops_dir is None and (force or any(missing.values())):
+        crops_dir = ensure_crops(prepared.dataset, paths, prepared.config)
+    return dataclasses.replace(prepared, crops_dir=crops_dir, missing=missing)
 
 
 def prepared_by_main_process(accelerator: Accelerator, prepare: Callable[[], PreparedRun]) -> PreparedRun:
@@ -245,6 +271,38 @@ def printing_once(accelerator: Accelerator) -> contextlib.AbstractContextManager
     return contextlib.redirect_stdout(io.StringIO())
 
 
+def incomplete_reason(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> str | None:
+    """Why ``fold`` of ``config`` is not complete (None when it is)."""
+    folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
+    try:
+        results.check_run(folder, kept_weights_path(paths, config, fold))
+    except (FileNotFoundError, results.DamagedRunError) as error:
+        return str(error)
+    return None
+
+
+@contextlib.contextmanager
+def run_lock(paths: profiles.RunPaths, config: ExperimentConfig, accelerator: Accelerator) -> Iterator[None]:
+    """One training of a configuration at a time: its results folder is locked by the main process (a second
+    run is refused, told who runs it); the other processes of a distributed run share the lock."""
+    folder = paths.results / config.approach / config.run_id
+    lock = storage.FolderLock(folder, f"the training of {config.run_id}")
+    refused = None
+    if accelerator.is_main_process:
+        try:
+            lock.acquire()
+        except storage.FolderLockedError as error:
+            refused = str(error)
+    if accelerator.num_processes > 1:  # every process stops, not the main one alone (the others would wait)
+        refused = broadcast_object_list([refused])[0]
+    if refused is not None:
+        raise storage.FolderLockedError(refused)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None, crops_dir: Path | str | None = None,
                    force: bool = False, accelerator: Accelerator | None = None) -> pd.DataFrame:
     """Every fold of ``config`` (a fold whose artifacts exist is skipped; with ``force`` it is retrained from
@@ -258,8 +316,10 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset | None = None
     paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
     accelerator = accelerator or make_accelerator(config.train)
     with printing_once(accelerator):
-        prepared = prepared_by_main_process(accelerator, lambda: prepare_run(config, paths, dataset, crops_dir, force))
-        return train_folds(prepared, paths, force, accelerator)
+        prepared = prepared_by_main_process(accelerator, lambda: prepare_run(config, paths, dataset, crops_dir))
+        with run_lock(paths, prepared.config, accelerator):
+            prepared = prepared_by_main_process(accelerator, lambda: with_crops(prepared, paths, force))
+            return train_folds(prepared, paths, force, accelerator)
 
 
 def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, accelerator: Accelerator
@@ -271,11 +331,13 @@ def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, ac
         accelerator.print(f"{config.run_name}: results under other settings are kept, not reused: {line}")
     for fold in folds:
         folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
-        if results.is_complete(folder):
+        if prepared.missing.get(fold) is None:
             if not force:
                 accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining")
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
+        elif folder.exists():
+            accelerator.print(f"{config.run_id} fold {fold}: {prepared.missing[fold]}; training it again")
         accelerator.print(f"{config.run_id} fold {fold}: training")
         run_fold(config, config.fold_data(prepared.dataset.index, prepared.dataset.splits, fold, prepared.crops_dir),
                  paths, accelerator)
