@@ -30,6 +30,7 @@ def test_the_gpu_benchmark_runs_tiny_on_a_cpu_and_writes_its_rows(tmp_path):
                           cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "on a CPU there is none" in done.stdout and "default on this CPU:" in done.stdout.splitlines()[-1]
+    assert done.stdout.splitlines()[-1].startswith(("TARGET MET: ", "TARGET NOT MET (revisit the rule): "))
     measured = json.loads(out.read_text())
     assert measured["mixed_precision"] == "no" and measured["device"]["cuda"] is False
     rows = measured["rows"]
