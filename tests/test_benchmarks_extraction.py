@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,7 @@ def finite_figures(line: str) -> list[float]:
     return [float(figure) for figure in figures]
 
 
+@pytest.mark.slow  # the whole benchmark, every contender: left out of `make test-fast`
 def test_the_extraction_benchmark_runs_tiny_and_reports_finite_figures(tmp_path):
     lines = run_tiny(tmp_path)
     last = lines[-1]
@@ -49,6 +51,7 @@ def test_the_extraction_benchmark_runs_tiny_and_reports_finite_figures(tmp_path)
         assert contender in table, contender
 
 
+@pytest.mark.slow
 def test_without_landmarks_the_benchmark_judges_the_crops_alone(tmp_path):
     lines = run_tiny(tmp_path, "--no-landmarks")
     last = lines[-1]

@@ -23,6 +23,7 @@ H100 = runtime.Device(True, "NVIDIA H100", (9, 0), 1, 16)
 CPU = runtime.Device(False, "CPU", None, 0, 2)
 
 
+@pytest.mark.slow  # the whole benchmark: left out of `make test-fast`
 def test_the_gpu_benchmark_runs_tiny_on_a_cpu_and_writes_its_rows(tmp_path):
     out = tmp_path / "gpu.json"
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--size", "tiny", "--device", "cpu",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # whole benchmark runs: left out of `make test-fast`
 
 
 def run_benchmark(script: str, tmp_path: Path, *options: str) -> list[str]:

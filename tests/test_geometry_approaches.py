@@ -15,6 +15,8 @@ from helpers import approaches, data, geometry, labels, profiles, results, train
 from helpers.analysis import compare, evaluate
 from helpers.approaches import descriptors
 
+pytestmark = pytest.mark.slow  # generates, extracts with landmarks and trains: left out of `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
