@@ -1,4 +1,5 @@
 # The two commands of the README:   make book   (main job)   and   make test   (tests; .ci/run calls it).
+# make test-fast: the unit tests without the notebook runs, the rehearsal and the slow end-to-end tests.
 # make rehearsal: the full profile's Colab path on a SASE-FE-shaped stand-in (make test runs it too).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,11 +13,12 @@ PROFILE ?= smoke
 # pip on this kind of machine prints one warning per package about empty local indexes: hide only those.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env data notebooks book test rehearsal clean
+.PHONY: help env data notebooks book test test-fast rehearsal clean
 
 help:
 	@echo "make book   create .venv, generate the synthetic dataset, run every notebook ($(PROFILE) profile), build the book"
 	@echo "make test   create .venv and run the test suite (what CI runs)"
+	@echo "make test-fast  the unit tests only: no notebook runs, no rehearsal, no slow end-to-end tests"
 	@echo "make rehearsal  run all six notebooks in the full profile on a SASE-FE-shaped stand-in (before GPU hours)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
@@ -39,6 +41,9 @@ book: notebooks
 
 test: env
 	$(BIN)/python -m pytest
+
+test-fast: env
+	$(BIN)/python -m pytest -m "not notebook and not slow"
 
 rehearsal: env
 	$(BIN)/python tools/rehearsal/run.py

@@ -12,13 +12,15 @@ What is timed, on the same clips:
   a batch already in memory: clips per second the model consumes;
 * **cached features** (CNN-RNN models only): the same step on cached per-frame features of a frozen CNN.
 
-The ratio loader / model says whether data loading is the bottleneck (< 1: the model waits for data).
+The ratio loader / model says whether data loading is the bottleneck (< 1: the model waits for data); the
+target is that it does not, and the last line says ``TARGET MET`` or ``TARGET NOT MET`` with the figures.
 Without ``--crops`` the packed crops are fake (random uint8 arrays of the given size) in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,6 +31,8 @@ import torch
 from helpers import labels, models, train
 
 import timing  # benchmarks/timing.py (this folder is on sys.path when the script runs)
+
+TARGET_LOADER_OVER_STEP = 1.0  # the loader delivers at least the clips the training step consumes
 
 
 def fake_crops(folder: Path, videos: int, frames: int, size: int) -> pd.DataFrame:
@@ -53,7 +57,7 @@ def real_crops(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="conv3d", choices=list(models.TEMPORAL_MODELS))
     parser.add_argument("--crops", type=Path, help="a folder of packed crops (02's); default: fake crops")
@@ -100,7 +104,11 @@ def main() -> None:
     print(f"loader / model step = {ratio:.1f}x: {verdict}")
     if len(rows) == 3:
         print(f"cached features / full step = {rows[2][1] / model_rate:.1f}x")
+    met = ratio >= TARGET_LOADER_OVER_STEP
+    print(f"\nTARGET {'MET' if met else 'NOT MET'}: loader {ratio:.2f}x the {args.model} training step "
+          f"({clips_rate:.1f} vs {model_rate:.1f} clips/s on {device}) vs >= {TARGET_LOADER_OVER_STEP:g}x")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -16,6 +16,8 @@ from helpers.analysis import compare
 from helpers.metrics import evaluate
 from helpers.approaches import descriptors
 
+pytestmark = pytest.mark.slow  # generates, extracts with landmarks and trains: left out of `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):

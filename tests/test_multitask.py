@@ -325,6 +325,7 @@ def test_save_weights_none_keeps_no_multitask_weights(tmp_path):
     assert not train.model_weights_path(paths, "multitask", config.run_id, 0).exists()
 
 
+@pytest.mark.slow
 def test_a_killed_precision_weighted_run_resumes_with_its_loss_weights(tmp_path):
     def make():
         torch.manual_seed(0)

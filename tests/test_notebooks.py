@@ -110,6 +110,7 @@ def test_book_builds_with_warnings_as_errors(smoke_environment):
     assert "real SASE-FE" in (html / "book" / "reproduce_on_colab.html").read_text()
 
 
+@pytest.mark.notebook
 def test_comparison_without_results_stops_with_what_to_run(tmp_path):
     comparison = next(nb for nb in NOTEBOOKS if nb.stem == "06_comparison")
     with pytest.raises(book.NotebookFailed, match="run notebooks 03, 04 and 05"):

@@ -34,7 +34,7 @@ DISTRIBUTIONS = {
 NO_DEPS = {"facenet-pytorch"}
 # Pinned in requirements.txt for the tests and the notebook runs, though helpers/ never imports them.
 TOOLS = {"pytest", "nbclient"}
-# What Colab preinstalls (DESIGN.md, "Measured since"): installing the helpers there must upgrade none.
+# What Colab preinstalls (book/decisions.md, "Platform facts"): installing the helpers there must upgrade none.
 COLAB = {"ipywidgets": "7.7.1", "gdown": "5.2.0", "pandas": "2.2.2", "ipython": "7.34.0"}
 
 

@@ -59,6 +59,7 @@ def test_fit_learns_and_writes_history_and_checkpoints(tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     config = quiet(epochs=4, scheduler="plateau", plateau_patience=0, restore_best=False)
     model, task, train_loader, val_loader = make_run(augment=True, dropout=0.3)

@@ -4,6 +4,7 @@ its training statistics, the emotion code beside the last state; it learns a dyn
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from helpers import results
@@ -55,6 +56,7 @@ def test_the_emotion_code_reaches_the_head_and_statistics_are_kept(tmp_path):
     assert torch.allclose(reloaded.mean, model.mean) and torch.allclose(reloaded.scale, model.scale)
 
 
+@pytest.mark.slow
 def test_it_learns_onset_speed_that_no_single_frame_shows(tmp_path):
     # genuine: the feature rises linearly from 0 to 1; posed: it jumps to 1 at a random frame and falls back
     # linearly; both visit the same values, in another order (the synthetic data's temporal cue)

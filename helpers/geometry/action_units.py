@@ -7,38 +7,8 @@ face (:func:`~helpers.geometry.mean_face` gives 0 for each), and grows with its 
 in inter-ocular units; vertical ones along the registered y axis (the eyes' line is horizontal), with
 "up" positive. Points are iBUG 68 (0-based); left/right are the image-left and image-right halves.
 
-``PROXIES`` (the column order of :func:`au_proxies`), the action unit each stands for, and how it is
-measured (on each side, then averaged over the two, unless it is central):
-
-=========================  =========  ========================================================================
-proxy                      AU         measure
-=========================  =========  ========================================================================
-``inner_brow_raise``       AU1        height of the inner brow (20, 21 | 22, 23) above the inner eye corner
-                                      (39 | 42)
-``outer_brow_raise``       AU2        height of the outer brow (17, 18 | 25, 26) above the outer eye corner
-                                      (36 | 45)
-``brow_lowerer``           AU4        how far the inner brow ends (21 | 22) are drawn together and down:
-                                      minus (half their horizontal gap + their height above 39 | 42)
-``eye_aperture``           AU5/AU7    lid opening over eye width, the eye aspect ratio: (|37-41| + |38-40|) /
-                                      (2 |36-39|), and (|43-47| + |44-46|) / (2 |42-45|); unitless. Up: eyes
-                                      wide (AU5); down: lids tightened (AU7), narrowed by AU6, or closed
-``cheek_raise``            AU6        height of the lower lid (40, 41 | 46, 47) above the line of that eye's
-                                      corners (36, 39 | 42, 45): the eye narrowed from below
-``nose_wrinkle``           AU9        minus the nose length: the drop from the eye corners' line (36, 39, 42,
-                                      45) to the nose base (31-35), which AU9 shortens by lifting the wings
-``lip_corner_pull``        AU12       how far the mouth corner (48 | 54) is out from the midline (mean x of
-                                      the nose bridge 27-30) plus its height above the mouth centre (mean of
-                                      51, 57, 62, 66): half the mouth width plus the corners' elevation,
-                                      which opening the mouth hardly changes. AU15 lowers it
-``lips_part``              AU25       vertical gap between the inner lips: mean drop from 61, 62, 63 to 67,
-                                      66, 65. The mean face's lips are parted by 0.12 (many of its faces
-                                      smile), so closed lips give about -0.12
-``jaw_drop``               AU26       drop from the nose tip (30) to the chin (8)
-``brow_asymmetry``         AU1/2/4    absolute left-right difference of the mean brow height (17-21 | 22-26)
-                                      above the eye corners' line (36, 39 | 42, 45)
-``eye_asymmetry``          AU5/6/7    absolute left-right difference of ``eye_aperture``
-``lip_corner_asymmetry``   AU12/15    absolute left-right difference of ``lip_corner_pull``
-=========================  =========  ========================================================================
+``PROXIES`` is the column order of :func:`au_proxies`; beside each, the action unit it stands for and how
+it is measured, on each side and then averaged over the two unless it is central.
 
 Limits: a similarity registration removes roll, size and position only; turning (yaw) or nodding (pitch)
 the head changes the proxies too (a turned face looks asymmetric), and a subject's own face shape offsets
@@ -53,18 +23,33 @@ import pandas as pd
 from helpers.geometry.registration import N_LANDMARKS, mean_face, register
 
 PROXIES: tuple[str, ...] = (
-    "inner_brow_raise",
-    "outer_brow_raise",
+    "inner_brow_raise",  # AU1: height of the inner brow (20, 21 | 22, 23) above the inner eye corner (39 | 42)
+    "outer_brow_raise",  # AU2: height of the outer brow (17, 18 | 25, 26) above the outer eye corner (36 | 45)
+    # AU4: how far the inner brow ends (21 | 22) are drawn together and down: minus (half their horizontal gap
+    # + their height above 39 | 42)
     "brow_lowerer",
+    # AU5/AU7: the eye aspect ratio (|37-41| + |38-40|) / (2 |36-39|), and (|43-47| + |44-46|) / (2 |42-45|);
+    # unitless. Up: eyes wide (AU5); down: lids tightened (AU7), narrowed by AU6, or closed
     "eye_aperture",
+    # AU6: height of the lower lid (40, 41 | 46, 47) above the line of that eye's corners (36, 39 | 42, 45):
+    # the eye narrowed from below
     "cheek_raise",
+    # AU9: minus the drop from the eye corners' line (36, 39, 42, 45) to the nose base (31-35), which AU9
+    # shortens by lifting the wings
     "nose_wrinkle",
+    # AU12: how far the mouth corner (48 | 54) is out from the midline (mean x of the nose bridge 27-30) plus
+    # its height above the mouth centre (mean of 51, 57, 62, 66): half the mouth width plus the corners'
+    # elevation, which opening the mouth hardly changes. AU15 lowers it
     "lip_corner_pull",
+    # AU25: mean drop from 61, 62, 63 to 67, 66, 65 (the inner lips). The mean face's lips are parted by 0.12
+    # (many of its faces smile), so closed lips give about -0.12
     "lips_part",
-    "jaw_drop",
+    "jaw_drop",  # AU26: drop from the nose tip (30) to the chin (8)
+    # AU1/2/4: absolute left-right difference of the mean brow height (17-21 | 22-26) above the eye corners'
+    # line (36, 39 | 42, 45)
     "brow_asymmetry",
-    "eye_asymmetry",
-    "lip_corner_asymmetry",
+    "eye_asymmetry",  # AU5/6/7: absolute left-right difference of eye_aperture
+    "lip_corner_asymmetry",  # AU12/15: absolute left-right difference of lip_corner_pull
 )
 PROXY_ACTION_UNITS: dict[str, str] = {
     "inner_brow_raise": "AU1",

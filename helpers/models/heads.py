@@ -45,8 +45,7 @@ def hidden_layer(in_features: int, hidden: int, dropout: float = 0.0) -> nn.Sequ
 
     The norm centres the pooled backbone features (non-negative after the backbone's last ReLU) and puts
     inputs of different scales (two streams, features and an embedding) on one scale; GELU keeps a gradient
-    below zero. With ``Linear -> ReLU`` on those features a from-scratch demo run of the embedding cascade
-    kept 2 of 256 hidden units alive, and its real/fake head answered the same for every image.
+    below zero, where ``Linear -> ReLU`` on those features let most hidden units die (book/decisions.md).
     """
     return nn.Sequential(nn.LayerNorm(in_features), nn.Linear(in_features, hidden), nn.GELU(), nn.Dropout(dropout))
 
