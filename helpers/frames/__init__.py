@@ -57,6 +57,8 @@ Modules (this package's ``__init__`` only re-exports their public names; importi
   :func:`load_landmarks`, :func:`crops_with_landmarks`, :func:`load_manifest`, :func:`load_videos`) and clip
   positions (:func:`clip_indices`);
 - :mod:`~helpers.frames.quality`: jitter and ground-truth IoU tables;
+- :mod:`~helpers.frames.identity`: face identity from the kept crops (dlib's face-recognition descriptors)
+  and the genuine/posed pairs of one emotion found by it without subject ids (:func:`~helpers.frames.identity.find_pairs`);
 - :mod:`~helpers.frames.cli`: the command line (:func:`~helpers.frames.cli.main`; ``__main__.py`` runs it; not
   imported with the package, as it needs :mod:`helpers.data`, which needs this package's defaults).
 """
