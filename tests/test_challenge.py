@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import labels, synthetic
-from helpers.data import DatasetError
+from helpers.data import DatasetError, index_videos
 from helpers.data import challenge as release
 from helpers.data import challenge_labels, challenge_report
 from helpers.profiles import SyntheticSpec
@@ -75,6 +75,18 @@ def test_index_of_the_release(release_root):
     assert "test: 12 videos" in report.summary()
     abilities = report.abilities().set_index("notebook")["what it can do with this release"]
     assert "challenge accuracy" in abilities["06"] and "labelled validation videos" in abilities["03-05"]
+
+
+def test_release_overview_tells_the_two_releases_apart(release_root):
+    train = release_root / "train"
+    overview = challenge_report.release_overview(train, index_videos(train, probe=False, progress=False), progress=False)
+    assert overview.kind == challenge_report.CHALLENGE_RELEASE and overview.report.n("test") == 12
+    assert overview.report.n("train") == 36 and "ChaLearn LAP 2017 release" in overview.summary()
+    assert list(overview.abilities["notebook"]) == ["02", "03-05", "06"]
+    full_root = release_root.parent / "synthetic"
+    full = challenge_report.release_overview(full_root, index_videos(full_root, probe=False, progress=False))
+    assert full.kind == challenge_report.FULL_RELEASE and full.report is None
+    assert "subject folders only" in full.summary()
 
 
 def test_unlabelled_release(release_root, tmp_path):

@@ -138,6 +138,16 @@ def find_challenge_layout(path: Path | str, depth: int = 2) -> ChallengeLayout:
     return ChallengeLayout(root, train, parts.get("validation"), parts.get("test"))
 
 
+def release_of(training_root: Path | str) -> ChallengeLayout | None:
+    """The challenge release that the training subject folders at ``training_root`` belong to (``valid/`` and
+    ``test/`` beside them, or beside their parent folder), or None: a full SASE-FE release."""
+    training_root = Path(training_root).expanduser().absolute()
+    for candidate in (training_root, training_root.parent):
+        if is_challenge_release(candidate, depth=1):
+            return find_challenge_layout(candidate, depth=1)
+    return None
+
+
 def _probe(path: Path) -> tuple[dict, str]:
     try:
         return asdict(video.probe(str(path))), ""
@@ -188,13 +198,15 @@ def labels_file_in(folder: Path) -> Path | None:
 
 
 def index_challenge(layout: ChallengeLayout, labels_files: dict[str, Path | str] | None = None, probe: bool = True,
-                    workers: int = 4, progress: bool = True) -> pd.DataFrame:
+                    workers: int = 4, progress: bool = True, train_index: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per video of the release (``CHALLENGE_COLUMNS``), train then validation then test.
 
     Training rows are :func:`helpers.data.index_videos` rows; validation and test rows have no subject, and a
     code, authenticity and label only where a labels file gives them (``labels_files`` per split, or the one
     labels file inside the split's folder). Videos with the same bytes as another video of any split are
     marked in ``identical_to`` and not ``usable`` (one recording on both sides of the protocol).
+    ``train_index``: the index of the training folders already made (``Dataset.index``), so as not to probe
+    them again.
     """
     labels_files = {split: Path(path) for split, path in (labels_files or {}).items()}
     unknown = sorted(set(labels_files) - {"validation", "test"})
@@ -202,7 +214,8 @@ def index_challenge(layout: ChallengeLayout, labels_files: dict[str, Path | str]
         raise DatasetError(f"labels_files names {', '.join(unknown)}: only 'validation' and 'test' videos take labels")
     frames = []
     if layout.train is not None:
-        train = index_videos(layout.train, probe=probe, workers=workers, progress=progress)
+        train = (train_index.copy() if train_index is not None else
+                 index_videos(layout.train, probe=probe, workers=workers, progress=progress))
         train.insert(0, "video_id", "")
         train.insert(0, "video", [Path(path).name for path in train["path"]])
         train.insert(0, "split", "train")

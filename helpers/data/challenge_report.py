@@ -14,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import labels
-from helpers.data.challenge import CHALLENGE_NAME, SPLITS, VIDEOS_PER_EMOTION, ChallengeLayout, labels_file_in
+from helpers.data.challenge import (
+    CHALLENGE_NAME,
+    SPLITS,
+    VIDEOS_PER_EMOTION,
+    ChallengeLayout,
+    index_challenge,
+    labels_file_in,
+    release_of,
+)
 from helpers.data.common import preview
 from helpers.data.report import LayoutReport, validate_layout
 
@@ -123,3 +131,38 @@ def validate_challenge(layout: ChallengeLayout, index: pd.DataFrame) -> Challeng
     return ChallengeReport(layout, counts, pd.DataFrame(missing, columns=["split", "emotion", "expected", "present"]),
                            unlabelled, _unknown_files(layout), index[~index["readable"].astype(bool)].reset_index(drop=True),
                            duplicated, train)
+
+
+FULL_RELEASE = "the full SASE-FE release"
+CHALLENGE_RELEASE = "the ChaLearn LAP 2017 release (training subjects, anonymised validation and test videos)"
+FULL_RELEASE_ABILITIES = pd.DataFrame([
+    ("02", "face crops and landmarks of every usable video"),
+    ("03-05", "train and test on the subject-independent folds (every subject is tested once)"),
+    ("06", "challenge accuracy (per video) and paired accuracy with pairs known, 95 % intervals over subjects"),
+], columns=["notebook", "what it can do with this release"])
+
+
+@dataclass
+class ReleaseOverview:
+    """Which release a dataset folder is, and what the later notebooks can do with it (notebook 01)."""
+
+    kind: str  # FULL_RELEASE or CHALLENGE_RELEASE
+    report: ChallengeReport | None  # None for the full release
+    abilities: pd.DataFrame
+
+    def summary(self) -> str:
+        if self.report is None:
+            return f"Layout: {self.kind}: subject folders only, no validation or test videos of the challenge."
+        return f"Layout: {self.kind}.\n{self.report.summary()}"
+
+
+def release_overview(training_root: Path, train_index: pd.DataFrame, workers: int = 4,
+                     progress: bool = True) -> ReleaseOverview:
+    """The release that ``training_root`` (``Dataset.root``) belongs to, checked: a full release, or the
+    challenge's, whose validation and test videos are indexed here (the training ones reuse ``train_index``)."""
+    layout = release_of(training_root)
+    if layout is None:
+        return ReleaseOverview(FULL_RELEASE, None, FULL_RELEASE_ABILITIES)
+    index = index_challenge(layout, workers=workers, progress=progress, train_index=train_index)
+    report = validate_challenge(layout, index)
+    return ReleaseOverview(CHALLENGE_RELEASE, report, report.abilities())
