@@ -211,3 +211,15 @@ def test_stand_in_needs_enough_subjects():
     with pytest.raises(ValueError, match="cannot give 1 validation and 1 test"):
         stand_in.split_subjects(["S01", "S02"])
     assert labels.CHALLENGE_WORD_OF["contempt"] == "CONTENTMENT"
+
+
+def test_command_line_makes_the_stand_in(tmp_path, capsys):
+    from helpers.synthetic import cli
+
+    arguments = ["--subjects", "3", "--seconds", "1", "--fps", "5", "--width", "64", "--height", "48", "--no-progress",
+                 "--out", str(tmp_path / "synthetic"), "--challenge-release", str(tmp_path / "release")]
+    assert cli.main(arguments) == 0
+    assert "12 training, 12 validation and 12 test videos" in capsys.readouterr().out
+    layout = release.find_challenge_layout(tmp_path / "release")
+    index = release.index_challenge(layout, probe=False, progress=False)
+    assert index["labelled"].all() and index["split"].value_counts().to_dict() == {"train": 12, "validation": 12, "test": 12}

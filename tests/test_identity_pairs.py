@@ -87,3 +87,13 @@ def test_many_videos_are_matchedclosest_first_matching():
     names = [f"{i}.mp4" for i in range(20)]
     pairs = identity.match_pairs(names, points)
     assert sorted(zip(pairs["video_a"], pairs["video_b"])) == sorted((f"{i}.mp4", f"{i + 10}.mp4") for i in range(10))
+
+
+@pytest.mark.slow
+def test_descriptors_from_the_crops_02_stored(descriptors, tmp_path):
+    from helpers.frames import storage
+
+    for subject, code in (("S01", "N2H"), ("S02", "S2N2H")):
+        storage.save_array(storage.video_files(tmp_path, subject, code)["face"], face_crops(int(subject[-1]) - 1, code))
+    stored = identity.stored_descriptors(tmp_path, [("S01", "N2H"), ("S02", "S2N2H")], MARGIN)
+    assert np.allclose(stored, np.stack([descriptors["a.mp4"], descriptors["d.mp4"]]), atol=1e-5)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.frames.landmarks import LandmarksUnavailable, load_predictor
+from helpers.frames.reading import load_crops
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 #: dlib's documented threshold: descriptors of one person lie closer than this (99.38 % on LFW).
@@ -69,6 +70,13 @@ def video_descriptor(crops: np.ndarray, margin: float, count: int = 5) -> np.nda
         raise ValueError("a video without kept face crops has no identity: extract it again (02)")
     positions = np.unique(np.linspace(0, len(crops) - 1, min(count, len(crops))).round().astype(int))
     return np.mean([face_descriptor(np.asarray(crops[i]), margin) for i in positions], axis=0)
+
+
+def stored_descriptors(crops_dir: Path | str, videos: Sequence[tuple[str, str]], margin: float,
+                       count: int = 5) -> np.ndarray:
+    """N x 128: the descriptor of each ``(subject, code)`` video from the face crops 02 stored in ``crops_dir``
+    (``margin``: the extraction's ``ExtractionConfig.margin``)."""
+    return np.stack([video_descriptor(load_crops(crops_dir, subject, code), margin, count) for subject, code in videos])
 
 
 def distances(descriptors: np.ndarray) -> np.ndarray:
