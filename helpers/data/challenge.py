@@ -143,7 +143,12 @@ def release_of(training_root: Path | str) -> ChallengeLayout | None:
     ``test/`` beside them, or beside their parent folder), or None: a full SASE-FE release."""
     training_root = Path(training_root).expanduser().absolute()
     for candidate in (training_root, training_root.parent):
-        if is_challenge_release(candidate, depth=1):
+        try:  # only folders named as a split are listed: the parent may be a whole mounted Drive
+            named = [child for child in candidate.iterdir()
+                     if child.is_dir() and split_of_folder(child) in ("validation", "test")]
+        except OSError:
+            continue
+        if any(_challenge_files(folder) for folder in named):
             return find_challenge_layout(candidate, depth=1)
     return None
 
