@@ -174,6 +174,9 @@ def test_challenge_pickles_are_read_without_running_code(tmp_path):
         path = tmp_path / f"valid_prediction_{protocol}.pkl"
         path.write_bytes(pickle.dumps(names, protocol=protocol))
         assert challenge_labels.read_labels(path) == {"0901184285_HAPPINESS.mp4": True, "1562900885_HAPPINESS.mp4": False}
+    python2 = tmp_path / "python2.pkl"  # what pickle.dump wrote under the challenge's Python 2 (protocol 0, str)
+    python2.write_bytes(b"(dp0\nS'0901184285_HAPPINESS.mp4'\np1\nS'true'\np2\nsS'1562900885_HAPPINESS.mp4'\np3\nS'fake'\np4\ns.")
+    assert challenge_labels.read_labels(python2) == {"0901184285_HAPPINESS.mp4": True, "1562900885_HAPPINESS.mp4": False}
     target = tmp_path / "pwned.txt"
     trap = tmp_path / "trap.pkl"
     trap.write_bytes(pickle.dumps({"0901184285_HAPPINESS.mp4": _Trap(target)}))

@@ -52,9 +52,9 @@ def _models() -> tuple[Any, Any]:
 def face_descriptor(crop: np.ndarray, margin: float) -> np.ndarray:
     """The 128-d identity descriptor of one face crop (RGB uint8), whose face box is its centre: ``margin``
     of the box's side on each side, as 02 cuts its crops (``ExtractionConfig.margin``)."""
+    predictor, network = _models()  # first: it says what to install when dlib or its models are missing
     import dlib
 
-    predictor, network = _models()
     side = crop.shape[0]
     box = side / (1 + 2 * margin)
     start = int(round(margin * box))
