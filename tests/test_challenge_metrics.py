@@ -77,3 +77,20 @@ def test_prediction_file_in_the_challenges_format(tmp_path):
     with pytest.raises(ValueError, match="by their file name"):
         challenge.write_prediction_file({"S01/N2H": True}, tmp_path)
     assert challenge.METRIC_NAMES["paired_accuracy"] == "paired accuracy, pairs known"
+
+
+def test_with_the_true_pairs_pairs_found_is_paired_accuracy_pairs_known():
+    from helpers import labels
+    from helpers.metrics import scoring
+
+    rng = np.random.default_rng(1)
+    rows = [{"subject": subject, "code": code, "video": f"{subject}/{code}", "p_genuine": rng.random(),
+             "emotion": labels.parse_code(code).emotion, "genuine": labels.parse_code(code).genuine}
+            for subject in ("S01", "S02", "S03") for code in labels.CODES if (subject, code) != ("S03", "N2H")]
+    videos = pd.DataFrame(rows)
+    pairs = challenge.known_pairs(videos)
+    assert len(pairs) == 17 and "S03/S2N2H" not in set(pairs["video_b"])  # its genuine partner is missing
+    found = challenge.paired_accuracy_pairs_found(videos, pairs)
+    known = scoring.paired_protocol(videos)
+    assert found["accuracy"] == pytest.approx(known["accuracy"]) and found["pairs"] == known["pairs"] == 17
+    assert found["true_pairs"] == 17 and found["unpaired"] == known["skipped"] == 1

@@ -64,6 +64,18 @@ def format_challenge_accuracy(result: Mapping) -> str:
             f"{result['correct']} of {result['videos']} videos")
 
 
+def known_pairs(videos: pd.DataFrame) -> pd.DataFrame:
+    """The true pairs where subjects are known, in the shape of pairs found: ``emotion``, ``video_a`` (the
+    genuine video), ``video_b`` (the posed one) for each subject and emotion with both; ``videos`` needs
+    ``video``, ``subject``, ``emotion`` and ``genuine``."""
+    genuine = videos[videos["genuine"].astype(bool)].set_index(["subject", "emotion"])["video"].rename("video_a")
+    posed = videos[~videos["genuine"].astype(bool)].set_index(["subject", "emotion"])["video"].rename("video_b")
+    if genuine.index.duplicated().any() or posed.index.duplicated().any():
+        raise ValueError("a subject has the same emotion and authenticity twice: give one video of each")
+    pairs = pd.concat([genuine, posed], axis=1, join="inner").reset_index()
+    return pairs[["emotion", "video_a", "video_b"]]
+
+
 def _check_pairs(scores: pd.DataFrame, pairs: pd.DataFrame) -> None:
     members = pd.concat([pairs["video_a"], pairs["video_b"]])
     if members.duplicated().any():
