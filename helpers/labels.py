@@ -70,6 +70,16 @@ CODE_VARIANTS: dict[str, str] = {"D2N2S": "D2N2Sur", "H2NA": "H2N2A"}
 _VARIANTS = {variant.upper(): code for variant, code in CODE_VARIANTS.items()}
 
 
+#: The ChaLearn LAP 2017 release names its validation and test videos ``<10-digit id>_<WORD>.mp4`` with these
+#: emotion words (contempt is ``CONTENTMENT`` there), and scores a file of ``'true'`` (genuine) / ``'fake'``.
+CHALLENGE_EMOTION_WORDS: dict[str, str] = {
+    "HAPPINESS": "happy", "SADNESS": "sad", "DISGUST": "disgust", "ANGER": "anger", "CONTENTMENT": "contempt",
+    "SURPRISE": "surprise",
+}
+CHALLENGE_WORD_OF: dict[str, str] = {emotion: word for word, emotion in CHALLENGE_EMOTION_WORDS.items()}
+CHALLENGE_LABELS: dict[bool, str] = {True: "true", False: "fake"}
+
+
 def parse_code(code: str) -> VideoCode:
     """Look a code up, ignoring case (``n2sur`` and ``N2Sur`` are the same video).
 

@@ -26,7 +26,7 @@ def experiment():
 def test_both_models_are_compared_on_temporal_only_data(experiment, tmp_path):
     table = experiment.run(experiment.Settings("smoke", epochs=1, folds=[0], workers=0), tmp_path)
     assert sorted(table["approach"]) == ["single_task", "temporal"] and (table["folds"] == 1).all()
-    for column in ("real/fake, video", "real/fake, paired", "12-class, video"):
+    for column in ("real/fake, video (challenge accuracy)", "real/fake, paired accuracy, pairs known", "12-class, video"):
         means = table[column].str.split(" ± ").str[0].astype(float)
         assert means.between(0, 100).all()
     assert (tmp_path / "comparison.csv").exists() and "onset cue" in (tmp_path / "comparison.txt").read_text()

@@ -1,6 +1,6 @@
 """Analysis of trained runs, from their artifacts alone (nothing here trains):
 
-- ``compare``: every approach side by side (notebook 06): the paired protocol, tests, ensembles;
+- ``compare``: every approach side by side (notebook 06): challenge accuracy and paired accuracy by name, tests, ensembles;
 - ``stats``: intervals and tests that resample subjects; ``ensembles``: combining the approaches' models;
 - ``selection``: the configuration of each approach chosen on validation subjects;
 - ``inference``: score a new video with the kept weights of a trained run;

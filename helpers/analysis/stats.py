@@ -17,8 +17,8 @@ A metric by subject. Every metric used to rank the models is a share of items (v
   and the subject of each item;
 - ``item_scores``: the per-item scores of one model from ``compare.video_scores`` rows, for a ``task``:
   ``"authenticity"`` (real/fake video accuracy, ``p_genuine > 0.5`` against ``authenticity_label``),
-  ``"label"`` (12-class video accuracy, ``pred`` against ``label``) or ``"paired"`` (the ChaLearn 2017
-  paired protocol: ``scoring.pair_table``'s ``score``, ties counting half); ``totals`` turns them into
+  ``"label"`` (12-class video accuracy, ``pred`` against ``label``) or ``"paired"`` (paired accuracy,
+  pairs known: ``scoring.pair_table``'s ``score``, ties counting half); ``totals`` turns them into
   ``SubjectTotals``;
 - ``cluster_bootstrap``: the point estimate (exactly the plain metric) and a percentile confidence
   interval from resampling subjects with replacement;

@@ -33,7 +33,11 @@ Modules (this facade re-exports their public API, so ``from helpers import data;
 * :mod:`helpers.data.report`: :class:`LayoutReport` and :func:`validate_layout`;
 * :mod:`helpers.data.splits`: the subject-independent folds;
 * :mod:`helpers.data.dataset`: :class:`Dataset`, :func:`prepare_dataset` and the dataset-location record;
-* :mod:`helpers.data.stats`: :func:`channel_stats`.
+* :mod:`helpers.data.stats`: :func:`channel_stats`;
+* :mod:`helpers.data.challenge`, :mod:`helpers.data.challenge_labels`, :mod:`helpers.data.challenge_report`:
+  the ChaLearn 2017 release (training subject folders, ``<id>_<EMOTION>.mp4`` validation and test videos):
+  its layout, index with a ``split`` column, labels (CSV, the challenge's pickle read safely), checks and
+  split (import them as modules: ``from helpers.data import challenge``).
 """
 
 from helpers.data.archive import EXTRACTED_MARKER, safe_extract

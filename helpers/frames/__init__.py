@@ -21,7 +21,9 @@ configuration, sampling, vocabularies, errors), :mod:`~helpers.frames.detectors`
 :mod:`~helpers.frames.tracking`, :mod:`~helpers.frames.landmarks`, :mod:`~helpers.frames.storage` (file names,
 atomic writes), :mod:`~helpers.frames.one_video` (one video's extraction), :mod:`~helpers.frames.dataset_run`
 (a dataset: process pool, resumption, tables), :mod:`~helpers.frames.reading` (loading crops, landmarks and
-tables back; clip positions), :mod:`~helpers.frames.quality` (jitter and ground-truth IoU tables).
+tables back; clip positions), :mod:`~helpers.frames.quality` (jitter and ground-truth IoU tables),
+:mod:`~helpers.frames.identity` (face identity from the kept crops, and the genuine/posed pairs of one emotion
+found by it without subject ids).
 """
 
 from helpers.frames.config import (ALGORITHM_VERSION, BOX_SOURCES, DETECTORS, KINDS, STATUSES, ConfigMismatchError,

@@ -10,8 +10,9 @@ emotion_label, authenticity_label, target, pred, prob_0 ... prob_{C-1}``), the s
 - *collapsed views* of the 12-class problem: the probability of an emotion is the sum of the
   probabilities of its genuine and posed classes; the probability of "genuine" is the sum over the six
   genuine classes (marginalising, rather than collapsing the argmax, keeps the evidence of all classes);
-- *paired accuracy* (the ChaLearn 2017 protocol): for each subject and emotion with both videos, is the
-  genuine one given the higher probability of being genuine?
+- *paired accuracy, pairs known*: for each subject and emotion with both videos, is the genuine one given
+  the higher probability of being genuine? (The ChaLearn 2017 challenge scored each video alone: its
+  *challenge accuracy* is the real/fake video accuracy; see ``helpers.metrics.challenge``.)
 """
 
 from __future__ import annotations

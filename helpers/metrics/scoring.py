@@ -1,8 +1,9 @@
 """How one video and one pair are scored: the item-level truth every metric of 06 is a mean of.
 
 - ``correct``: is a video's real/fake decision (``p_genuine > 0.5``) or its 12-class prediction right?
-- ``pair_table`` / ``paired_protocol``: the ChaLearn LAP 2017 paired protocol: for each subject and emotion
-  with both videos, the one with the higher genuineness is called genuine (1 right, 0.5 tie, 0 wrong).
+- ``pair_table`` / ``paired_protocol``: *paired accuracy, pairs known*: for each subject and emotion with
+  both videos, the one with the higher genuineness is called genuine (1 right, 0.5 tie, 0 wrong). The
+  ChaLearn 2017 challenge itself scored each video alone (*challenge accuracy*: ``helpers.metrics.challenge``).
 """
 
 from __future__ import annotations

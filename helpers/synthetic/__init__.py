@@ -38,6 +38,8 @@ Modules
 * :mod:`~helpers.synthetic.render`: frames from a plan and a look (warp, shading, mouth opening, noise).
 * :mod:`~helpers.synthetic.generate`: datasets on disk (parameters, status, resumable parallel
   generation, the ground-truth table).
+* :mod:`~helpers.synthetic.challenge`: a generated dataset laid out as the ChaLearn 2017 release (training
+  subject folders, anonymised ``<id>_<EMOTION>.mp4`` validation and test videos with a labels CSV).
 * :mod:`~helpers.synthetic.cli`: the command line, ``python -m helpers.synthetic``.
 
 How hard the task is (an oracle on the true action units, single-descriptor AUCs) and what every approach

@@ -13,6 +13,7 @@ from pathlib import Path
 from helpers import labels
 from helpers.profiles import PROFILES, SyntheticSpec, get_profile, paths_for
 from helpers.synthetic.generate import check_spec, dataset_status, ensure_dataset
+from helpers.synthetic.challenge import make_challenge_release
 from helpers.synthetic.plans import CUES, CueConfig
 
 
@@ -47,6 +48,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"nothing tells the classes apart) or a comma-separated subset of {', '.join(CUES)}",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--challenge-release", type=Path, metavar="FOLDER",
+                        help="also lay the dataset out as the ChaLearn 2017 release in FOLDER (train/, valid/, test/)")
     args = parser.parse_args(argv)
     if args.profile is None and (args.out is None or args.subjects is None):
         parser.error("give --profile NAME, or both --subjects N and --out FOLDER")
@@ -100,4 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{what}"
         f"\n{root}"
     )
+    if args.challenge_release:
+        truth = make_challenge_release(root, args.challenge_release, seed=spec.seed)
+        counts = truth["split"].value_counts()
+        print(f"ChaLearn 2017 stand-in: {counts.get('train', 0)} training, {counts.get('validation', 0)} validation and "
+              f"{counts.get('test', 0)} test videos\n{args.challenge_release.resolve()}")
     return 0
