@@ -60,7 +60,8 @@ class CueConfig:
       through the same intensities for as long: single frames do not show this cue, only their order.
     * ``eye``: eye involvement (AU6) relative to the emotion's intensity, ``eye_involvement * exp(eye_spread z)``.
     * ``asymmetry``: how much weaker one side of the face is, ``max_asymmetry * Phi(-z)``; that side also
-      starts later by ``side_delay_per_asymmetry`` times that weakening (fractions of the video).
+      starts (and fades) later by ``side_delay_per_asymmetry`` times that weakening (fractions of the
+      video), so every side holds its apex as long.
 
     ``without(...)`` sets named cues' effects to 0 (both classes then draw their strength alike);
     :meth:`cue_free` sets every one to 0 and drops the posed videos' contrasting start too: the negative
@@ -69,8 +70,8 @@ class CueConfig:
 
     # Effect sizes (Cohen's d of the latent strength), chosen so that an oracle linear model on descriptors
     # of the true action-unit intensities is 80-90 % right on the paired protocol (experiments/oracle.py).
-    onset_effect: float = 1.0  # temporal shape (Schmidt et al. 2006: deliberate onsets are faster)
-    eye_effect: float = 0.9  # eye involvement, AU6 (Ekman, Davidson & Friesen 1990)
+    onset_effect: float = 1.1  # temporal shape (Schmidt et al. 2006: deliberate onsets are faster)
+    eye_effect: float = 1.0  # eye involvement, AU6 (Ekman, Davidson & Friesen 1990)
     asymmetry_effect: float = 1.3  # asymmetry (Ekman, Hager & Friesen 1981)
     contrast_start: float = 1.0  # posed videos start with the contrasting emotion (SASE-FE); 0: neutral
     # How each strength becomes the cue.
@@ -260,7 +261,9 @@ def plan_video(
         if side == weaker_side:
             gain *= 1 - weakening
             start += delay
-        shape = _rise(t, start, rise_duration) * (1 - _rise(t, fade_start + delay, fade_duration))
+        lag = start - onset_start  # the weaker side starts and fades later by the same delay: every side
+        # holds its apex for apex_duration (a longer apex on one side would be a timing cue of its own)
+        shape = _rise(t, start, rise_duration) * (1 - _rise(t, fade_start + lag, fade_duration))
         curves.append(shape * amplitude * gain)
         components.append(_expression(video.emotion, side, subject.contempt_side, eye))
         if not genuine and contrast_amplitude > 0:  # the contrasting emotion is acted too, with the same cues
