@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.utils import set_seed
+from accelerate.utils import InitProcessGroupKwargs, set_seed
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -93,10 +94,18 @@ def resolve_mixed_precision(setting: str) -> str:
     return runtime.choose_mixed_precision(setting)
 
 
+#: how long a process of a distributed run (``torchrun``) waits in a collective before it aborts. The main
+#: process alone prepares the data while the others wait in a broadcast: generating and extracting the full
+#: dataset takes hours, and waiting for another run's extraction lock up to 6 hours more
+#: (``runner.EXTRACTION_WAIT_S``), where torch's defaults (NCCL 10 minutes, gloo 30) would abort the run.
+PROCESS_GROUP_TIMEOUT = timedelta(hours=24)
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
     """An ``accelerate.Accelerator`` for ``config``.
 
-    Accelerate keeps process-wide state: every Accelerator of one process must use the same mixed precision.
+    Accelerate keeps process-wide state: every Accelerator of one process must use the same mixed precision,
+    and the first one sets up the process group (with ``PROCESS_GROUP_TIMEOUT``).
     On a GPU this also turns on TF32 matmuls and cuDNN autotuning (speed over bitwise reproducibility, which
     GPUs do not give anyway).
     """
@@ -104,6 +113,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     return Accelerator(mixed_precision=resolve_mixed_precision(config.mixed_precision),
                        gradient_accumulation_steps=config.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False,
+                       kwargs_handlers=[InitProcessGroupKwargs(timeout=PROCESS_GROUP_TIMEOUT)],
                        # pinned batches are copied to the GPU while it computes
                        dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()))
 

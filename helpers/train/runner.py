@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import torch
@@ -34,6 +35,8 @@ from helpers.train.tasks import Task
 
 #: how long training waits for another process's extraction of its crops (then it is refused, told who extracts)
 EXTRACTION_WAIT_S = 6 * 3600
+
+T = TypeVar("T")
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
@@ -252,15 +255,54 @@ def with_crops(prepared: PreparedRun, paths: profiles.RunPaths, force: bool) -> 
     return dataclasses.replace(prepared, crops_dir=crops_dir, missing=missing)
 
 
-def prepared_by_main_process(accelerator: Accelerator, prepare: Callable[[], PreparedRun]) -> PreparedRun:
-    """``prepare()`` on the main process only, its result sent to the others, which wait for it: several
-    processes (``torchrun``) must not generate, validate and extract the same files at
-    once (they crashed renaming each other's partial videos), and must all train on the same folds and crops."""
+class MainProcessError(RuntimeError):
+    """An error of the main process of a distributed run that could not be sent as it was (it does not
+    pickle): its type and message, raised on the other processes."""
+
+
+def sendable_error(error: Exception) -> Exception:
+    """``error`` as it can be sent to the other processes: itself when it survives pickling, else a
+    :class:`MainProcessError` with its type and message."""
+    try:
+        copy = pickle.loads(pickle.dumps(error))
+        if type(copy) is type(error) and str(copy) == str(error):
+            return copy
+    except Exception:  # noqa: BLE001 - any failure to pickle or rebuild it: send its type and message
+        pass
+    return MainProcessError(f"{type(error).__name__}: {error}")
+
+
+def on_main_process(accelerator: Accelerator, work: Callable[[], T]) -> T:
+    """``work()`` on the main process only, its result (or its error) sent to the others, which wait for it;
+    an error is raised on every process, so that all stop together with the same message (without it the
+    others wait in the broadcast, then stop on a broken connection or are killed by ``torchrun``)."""
     if accelerator.num_processes == 1:
-        return prepare()
-    prepared = [prepare() if accelerator.is_main_process else None]
-    broadcast_object_list(prepared, from_process=0)
-    return prepared[0]
+        return work()
+    outcome: list = [None]
+    failure = None
+    if accelerator.is_main_process:
+        try:
+            outcome = [(True, work())]
+        except Exception as error:  # noqa: BLE001 - whatever stops the main process stops them all
+            failure = error
+            outcome = [(False, sendable_error(error))]
+    broadcast_object_list(outcome, from_process=0)
+    succeeded, value = outcome[0]
+    if succeeded:
+        return value
+    accelerator.wait_for_everyone()  # every process has the error before any stops (torchrun kills the rest)
+    if failure is not None:
+        raise failure
+    value.add_note(f"raised on the main process; process {accelerator.process_index} stopped with it")
+    raise value
+
+
+def prepared_by_main_process(accelerator: Accelerator, prepare: Callable[[], PreparedRun]) -> PreparedRun:
+    """``prepare()`` on the main process only, its result sent to the others, which wait for it (up to
+    ``loop.PROCESS_GROUP_TIMEOUT``): several processes (``torchrun``) must not generate, validate and extract
+    the same files at once (they crashed renaming each other's partial videos), and must all train on the
+    same folds and crops. An error of ``prepare()`` is raised on every process."""
+    return on_main_process(accelerator, prepare)
 
 
 def printing_once(accelerator: Accelerator) -> contextlib.AbstractContextManager:
@@ -284,19 +326,15 @@ def incomplete_reason(paths: profiles.RunPaths, config: ExperimentConfig, fold: 
 @contextlib.contextmanager
 def run_lock(paths: profiles.RunPaths, config: ExperimentConfig, accelerator: Accelerator) -> Iterator[None]:
     """One training of a configuration at a time: its results folder is locked by the main process (a second
-    run is refused, told who runs it); the other processes of a distributed run share the lock."""
+    run is refused, told who runs it, on every process); the other processes of a distributed run share the
+    lock."""
     folder = paths.results / config.approach / config.run_id
     lock = storage.FolderLock(folder, f"the training of {config.run_id}")
-    refused = None
-    if accelerator.is_main_process:
-        try:
-            lock.acquire()
-        except storage.FolderLockedError as error:
-            refused = str(error)
-    if accelerator.num_processes > 1:  # every process stops, not the main one alone (the others would wait)
-        refused = broadcast_object_list([refused])[0]
-    if refused is not None:
-        raise storage.FolderLockedError(refused)
+
+    def acquire() -> None:  # a refusal or any other error (a full disk) stops every process
+        lock.acquire()
+
+    on_main_process(accelerator, acquire)
     try:
         yield
     finally:
