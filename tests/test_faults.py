@@ -447,3 +447,70 @@ def test_a_lock_with_this_process_id_is_stale_unless_this_process_holds_it(tmp_p
         with pytest.raises(storage.FolderLockedError, match=f"process {os.getpid()}"):
             storage.FolderLock(tmp_path, "a second training").acquire()
     assert not lock.exists()
+
+
+def test_a_lock_file_is_never_seen_empty_so_two_take_overs_cannot_both_hold_it(tmp_path, monkeypatch):
+    """A rival that read a stale empty lock moves aside and deletes what is there when it takes over: a fresh
+    lock it found empty (created, not yet written) was deleted under its holder, and both held the folder."""
+    import socket
+
+    lock, rival, real_hostname = tmp_path / storage.LOCK_FILE, storage.FolderLock(tmp_path, "a rival"), socket.gethostname
+    taken_over = []
+
+    def rival_takes_over_meanwhile() -> str:  # called while the lock's content is being made
+        if lock.exists() and not taken_over:
+            taken_over.append(lock.read_text())
+            rival._take_over({})  # it had read the old lock as empty (stale), then found this one
+        return real_hostname()
+
+    monkeypatch.setattr(socket, "gethostname", rival_takes_over_meanwhile)
+    with storage.FolderLock(tmp_path, "a training"):
+        assert lock.exists() and json.loads(lock.read_text())["pid"] == os.getpid()
+        assert taken_over in ([], [lock.read_text()]), "the lock was seen empty"
+
+
+def test_a_lock_held_through_a_symbolic_link_is_known_as_held_by_its_real_path(tmp_path):
+    real = tmp_path / "results"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with storage.FolderLock(tmp_path / "link", "a training"):
+        with pytest.raises(storage.FolderLockedError, match=f"process {os.getpid()}"):
+            storage.FolderLock(real, "a second training").acquire()
+    assert not (real / storage.LOCK_FILE).exists()
+
+
+def test_a_lock_of_this_machine_whose_pid_was_reused_is_taken_over_once_it_stops_being_touched(tmp_path):
+    """The pid of a process that died holding the lock now belongs to another process (here: pytest's parent)."""
+    import socket
+
+    lock = tmp_path / storage.LOCK_FILE
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "what": "a training"}))
+    with pytest.raises(storage.FolderLockedError, match=f"process {os.getppid()} on {socket.gethostname()}"):
+        storage.FolderLock(tmp_path, "a training").acquire()
+    silent_for = storage.FolderLock.STALE_AFTER_S + 60
+    os.utime(lock, (time.time() - silent_for, time.time() - silent_for))
+    with storage.FolderLock(tmp_path, "a training"):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_a_live_lock_of_another_container_with_the_same_host_name_is_not_taken_over(tmp_path, monkeypatch):
+    """Containers with a fixed host name: a pid dead here may be alive there; the boot id tells them apart."""
+    import socket
+
+    boot_id = tmp_path / "boot_id"
+    boot_id.write_text("this-boot\n")
+    monkeypatch.setattr(storage, "BOOT_ID_FILE", boot_id, raising=False)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead_here = int(finished.stdout)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    lock = folder / storage.LOCK_FILE
+    lock.write_text(json.dumps({"pid": dead_here, "host": socket.gethostname(), "boot_id": "another-boot",
+                                "what": "a training"}))
+    with pytest.raises(storage.FolderLockedError, match=f"process {dead_here}"):
+        storage.FolderLock(folder, "a training").acquire()
+    lock.write_text(json.dumps({"pid": dead_here, "host": socket.gethostname(), "boot_id": "this-boot",
+                                "what": "a training"}))
+    with storage.FolderLock(folder, "a training"):  # the same machine: a dead holder's lock is taken over
+        assert json.loads(lock.read_text())["boot_id"] == "this-boot"
