@@ -336,6 +336,66 @@ def test_a_fold_whose_kept_weights_are_missing_is_trained_again(tmp_path, capsys
     assert f"{weights} is missing" in out and "training it again" in out and weights.exists()
 
 
+def test_changing_folds_or_save_weights_keeps_complete_folds_and_says_their_weights_were_not_kept(tmp_path, capsys):
+    """folds and save_weights are not part of a run's identity: a fold trained without keeping its weights is
+    complete under a setting that would keep them (it was retrained, its results overwritten)."""
+    import dataclasses
+
+    dataset = fake_crops(tmp_path / "crops")
+    every = dataclasses.replace(smoke_config(tmp_path), folds=None, save_weights="first")
+    train.run_experiment(every, dataset, crops_dir=tmp_path / "crops")
+    paths = profiles.paths_for(every.profile, every.work_dir, every.results_dir)
+    fold_1 = results.run_dir(paths.results, every.approach, every.run_id, 1)
+    written = {path.name: path.read_bytes() for path in fold_1.iterdir()}
+    assert train.model_weights_path(paths, every.approach, every.run_id, 0).exists()
+    for later in (dataclasses.replace(every, folds=[1]), dataclasses.replace(every, save_weights="all")):
+        capsys.readouterr()
+        train.run_experiment(later, dataset, crops_dir=tmp_path / "crops")
+        out = capsys.readouterr().out
+        assert "fold 1: training" not in out and {p.name: p.read_bytes() for p in fold_1.iterdir()} == written
+        assert "fold 1: results exist" in out and "weights were not kept" in out and "--force" in out
+        assert train.load_trained_model(later, 1, paths) is None
+    # retrained without keeping them, the weights of its earlier training are not taken for the new one's
+    none = dataclasses.replace(every, folds=[0], save_weights="none")
+    train.run_experiment(none, dataset, crops_dir=tmp_path / "crops", force=True)
+    assert not train.model_weights_path(paths, every.approach, every.run_id, 0).exists()
+    assert train.load_trained_model(every, 0, paths) is None
+
+
+def test_a_damaged_fold_of_another_fold_or_run_stops_nothing(tmp_path, write_fake_run):
+    """Only the folds and runs asked for are read: a damaged fold 1, or a damaged run of an old grid, is left."""
+    from helpers.metrics import evaluate
+
+    dataset = fake_crops(tmp_path / "crops")
+    config = smoke_config(tmp_path)
+    train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")
+    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    damaged = results.run_dir(paths.results, config.approach, config.run_id, 1)
+    damaged.mkdir(parents=True)
+    (damaged / results.METRICS_FILE).write_text('{"fold": 1, "lo')
+    with pytest.raises(results.DamagedRunError, match=str(damaged)):
+        results.load_run(damaged)
+    assert list(train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")["fold"]) == [0]
+    write_fake_run(tmp_path / "other", "single_task", "grid-a1b2c3", 0, ["s1", "s2"])
+    write_fake_run(tmp_path / "other", "single_task", "old-d4e5f6", 0, ["s1", "s2"])
+    cut = results.run_dir(tmp_path / "other", "single_task", "old-d4e5f6", 0) / "history.csv"
+    cut.write_text("")
+    loaded = evaluate.load_runs(tmp_path / "other", "single_task", runs=["grid-a1b2c3"])
+    assert [run.run_id for run in loaded] == ["grid-a1b2c3"]
+    with pytest.raises(results.DamagedRunError, match=str(cut)):
+        evaluate.load_runs(tmp_path / "other", "single_task")
+
+
+def test_a_cut_config_of_another_run_of_the_name_is_skipped_with_a_note(tmp_path, capsys):
+    config = smoke_config(tmp_path)
+    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    other = paths.results / config.approach / f"{config.run_name}-0a0b0c" / "fold_0" / results.CONFIG_FILE
+    other.parent.mkdir(parents=True)
+    other.write_text('{"run": "' + config.run_name + '", "identity": {"model"')
+    assert train.other_settings(paths, config) == []
+    assert f"{other} is unreadable" in capsys.readouterr().out
+
+
 def test_a_cut_last_checkpoint_is_named_with_what_to_do(tmp_path):
     model, task, loader = colour_run()
     config = train.TrainConfig(epochs=1, progress=False, verbose=False)
