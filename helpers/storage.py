@@ -236,6 +236,9 @@ class FolderLock:
                 os.link(aside, self.path)  # someone else's fresh lock: give it back
             except FileExistsError:
                 pass
+            except OSError:  # no hard links here: put it back unless a third process took the name meanwhile
+                if not self.path.exists():
+                    os.replace(aside, self.path)
         aside.unlink(missing_ok=True)
 
     def _content(self) -> str:

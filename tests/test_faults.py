@@ -574,3 +574,17 @@ def test_a_live_lock_of_another_container_with_the_same_host_name_is_not_taken_o
                                 "what": "a training"}))
     with storage.FolderLock(folder, "a training"):  # the same machine: a dead holder's lock is taken over
         assert json.loads(lock.read_text())["boot_id"] == "this-boot"
+
+
+def test_a_lock_is_made_and_given_back_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    """Some mounts refuse os.link: the lock is then created in place, and a live lock moved aside goes back."""
+    def no_links(source, destination):
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(destination))
+
+    monkeypatch.setattr(os, "link", no_links)
+    lock = tmp_path / storage.LOCK_FILE
+    with storage.FolderLock(tmp_path, "a training") as held:
+        assert json.loads(lock.read_text())["token"] == held.token
+        storage.FolderLock(tmp_path, "a rival")._take_over({"pid": 4242})  # it had read an older, stale lock
+        assert json.loads(lock.read_text())["token"] == held.token, "the live lock was given back"
+    assert not lock.exists() and not list(tmp_path.iterdir())
