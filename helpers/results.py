@@ -216,9 +216,10 @@ def _check_size(path: Path, record: dict, folder: Path) -> None:
 
 def check_run(folder: Path | str, weights: Path | None = None) -> None:
     """Raise :class:`DamagedRunError` (or FileNotFoundError: not trained yet) unless the fold in ``folder`` is
-    complete: its marker's files all there at their sizes, and ``weights`` (the kept weights, when the fold
-    keeps them) too. A fold written before markers existed is complete when its five files are readable
-    (and ``weights`` exists)."""
+    complete: its marker's files all there at their sizes, and ``weights`` (where the fold's weights are kept)
+    too when the marker lists them. A marker without weights is complete: the weights are saved before the
+    marker, so the fold was trained under a setting that kept none of it (``save_weights``, ``folds``). A fold
+    written before markers existed is complete when its five files are readable (and ``weights`` exists)."""
     folder = Path(folder)
     marker = completion(folder)
     if marker is None:
@@ -231,10 +232,14 @@ def check_run(folder: Path | str, weights: Path | None = None) -> None:
         return
     for name, record in marker["files"].items():
         _check_size(folder / name, record, folder)
-    if weights is not None:
-        if not marker.get("weights"):
-            raise DamagedRunError(f"{folder} was written without its kept weights ({weights}): {redo(folder)}")
+    if weights is not None and marker.get("weights"):  # null: not kept by the setting it was trained under
         _check_size(Path(weights), marker["weights"], folder)
+
+
+def kept_weights(folder: Path | str) -> bool | None:
+    """Did the training of the fold in ``folder`` keep its weights? None: not known (no completion marker)."""
+    marker = completion(folder)
+    return None if marker is None else bool(marker.get("weights"))
 
 
 def is_complete(folder: Path | str, weights: Path | None = None) -> bool:

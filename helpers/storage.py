@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -136,7 +137,9 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], Any], fsync: bool
 # --------------------------------------------------------------------------------------------------
 
 
-_HELD_HERE: set[str] = set()  # the lock files this process holds
+_HELD_HERE: set[str] = set()  # the lock files this process holds (their real paths)
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+PID_NAMESPACE_LINK = "/proc/self/ns/pid"
 
 
 def _process_alive(pid: int) -> bool:
@@ -149,12 +152,36 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def process_table() -> dict[str, str]:
+    """What tells this process table apart from another machine's or container's: the host name, the kernel's
+    boot id and the pid namespace (the last two where Linux says them)."""
+    table = {"host": socket.gethostname()}
+    try:
+        table["boot_id"] = BOOT_ID_FILE.read_text().strip()
+    except OSError:
+        pass
+    try:
+        table["pid_namespace"] = os.readlink(PID_NAMESPACE_LINK)
+    except OSError:
+        pass
+    return table
+
+
+def _same_process_table(holder: dict[str, Any]) -> bool:
+    """Was ``holder`` written by a process whose pid can be looked up from here? The same host, and the same
+    boot id and pid namespace where both sides recorded them (containers may share a fixed host name)."""
+    here = process_table()
+    return all(holder.get(key) == value for key, value in here.items() if key == "host" or key in holder)
+
+
 class FolderLock:
-    """An exclusive lock on ``folder``: the file ``<folder>/.lock`` created with O_CREAT|O_EXCL, holding the
-    holder's pid, host, start time and command, and touched every ``HEARTBEAT_S`` seconds while held. A lock
-    left by a dead process of this host, or not touched for ``STALE_AFTER_S`` (its machine is gone, e.g. a
-    Colab VM that disconnected), is taken over; a live holder makes :meth:`acquire` wait up to ``wait_s``
-    seconds, then raise :class:`FolderLockedError` naming it and how to remove its lock by hand."""
+    """An exclusive lock on ``folder``: the file ``<folder>/.lock``, holding the holder's pid, host, boot id,
+    start time and command, written to a temporary file and then linked into place (the link fails when the
+    lock exists, so a lock file is never seen empty), and touched every ``HEARTBEAT_S`` seconds while held. A
+    lock that is not touched for ``STALE_AFTER_S`` (its machine is gone, e.g. a Colab VM that disconnected,
+    or its pid was reused), or whose holder is a dead process of this machine, is taken over; a live holder
+    makes :meth:`acquire` wait up to ``wait_s`` seconds, then raise :class:`FolderLockedError` naming it and
+    how to remove its lock by hand."""
 
     HEARTBEAT_S = 60.0
     STALE_AFTER_S = 600.0
@@ -163,8 +190,12 @@ class FolderLock:
         self.folder, self.what, self.wait_s, self.poll_s = Path(folder), what, wait_s, poll_s
         self.path = self.folder / LOCK_FILE
         self.held = False
+        self.token = ""
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+
+    def _key(self) -> str:
+        return os.path.realpath(self.path)
 
     def _holder(self) -> dict[str, Any] | None:
         try:
@@ -172,7 +203,7 @@ class FolderLock:
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return {}  # being written, or cut by a crash between creating and writing it
+            return {}  # cut by a crash, or written in place where links are not supported
 
     def _stale(self, holder: dict[str, Any]) -> bool:
         try:
@@ -181,11 +212,13 @@ class FolderLock:
             return True
         if not holder:  # an empty lock file: stale once older than a few seconds (its writer died)
             return age > 10
-        if holder.get("host") == socket.gethostname():
+        if age > self.STALE_AFTER_S:  # not touched by its holder: gone, or its pid reused by another process
+            return True
+        if _same_process_table(holder):
             if holder.get("pid") == os.getpid():  # a pid reused by a restarted kernel, unless this process holds it
-                return str(self.path) not in _HELD_HERE
+                return self._key() not in _HELD_HERE
             return not _process_alive(int(holder.get("pid", -1)))
-        return age > self.STALE_AFTER_S  # another machine's lock that its holder stopped touching
+        return False  # another machine's lock, touched recently
 
     def _take_over(self, holder: dict[str, Any]) -> None:
         """Remove a stale lock, unless another process replaced it meanwhile (then it is put back)."""
@@ -203,43 +236,70 @@ class FolderLock:
                 os.link(aside, self.path)  # someone else's fresh lock: give it back
             except FileExistsError:
                 pass
+            except OSError:  # no hard links here: put it back unless a third process took the name meanwhile
+                if not self.path.exists():
+                    os.replace(aside, self.path)
         aside.unlink(missing_ok=True)
+
+    def _content(self) -> str:
+        return json.dumps({"pid": os.getpid(), **process_table(), "what": self.what, "token": self.token,
+                           "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           "command": " ".join(sys.argv)[:500]})
+
+    def _create(self) -> bool:
+        """Create the lock file with this process's content in one step; False when it exists."""
+        with disk_full_stops(self.folder, what=str(self.path)):
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f"{LOCK_FILE}.", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "w") as file:
+                    file.write(self._content())
+                try:
+                    os.link(temporary, self.path)
+                    return True
+                except FileExistsError:
+                    return False
+                except OSError:  # a file system without hard links: create in place (briefly empty)
+                    return self._create_in_place()
+            finally:
+                Path(temporary).unlink(missing_ok=True)
+
+    def _create_in_place(self) -> bool:
+        try:
+            handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            with os.fdopen(handle, "w") as file:
+                file.write(self._content())
+        except BaseException:
+            self.path.unlink(missing_ok=True)  # never leave an empty lock behind
+            raise
+        return True
 
     def acquire(self) -> FolderLock:
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.token = uuid.uuid4().hex
         deadline, waited = time.monotonic() + self.wait_s, False
-        while True:
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is None:
-                    continue
-                if self._stale(holder):
-                    self._take_over(holder)
-                    continue
-                if time.monotonic() >= deadline:
-                    raise FolderLockedError(self._refusal(holder)) from None
-                if not waited:
-                    print(f"waiting up to {self.wait_s:.0f} s for {self.folder}: {self._refusal(holder)}",
-                          file=sys.stderr)
-                    waited = True
-                time.sleep(self.poll_s)
+        while not self._create():
+            holder = self._holder()
+            if holder is None:
                 continue
-            try:
-                with disk_full_stops(self.folder, what=str(self.path)), os.fdopen(handle, "w") as file:
-                    json.dump({"pid": os.getpid(), "host": socket.gethostname(), "what": self.what,
-                               "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                               "command": " ".join(sys.argv)[:500]}, file)
-            except BaseException:
-                self.path.unlink(missing_ok=True)  # never leave an empty lock behind
-                raise
-            self.held = True
-            _HELD_HERE.add(str(self.path))
-            self._stop.clear()
-            self._heartbeat = threading.Thread(target=self._touch, name=f"lock {self.folder}", daemon=True)
-            self._heartbeat.start()
-            return self
+            if self._stale(holder):
+                self._take_over(holder)
+                continue
+            if time.monotonic() >= deadline:
+                raise FolderLockedError(self._refusal(holder)) from None
+            if not waited:
+                print(f"waiting up to {self.wait_s:.0f} s for {self.folder}: {self._refusal(holder)}",
+                      file=sys.stderr)
+                waited = True
+            time.sleep(self.poll_s)
+        self.held = True
+        _HELD_HERE.add(self._key())
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._touch, name=f"lock {self.folder}", daemon=True)
+        self._heartbeat.start()
+        return self
 
     def _touch(self) -> None:
         while not self._stop.wait(self.HEARTBEAT_S):
@@ -259,9 +319,9 @@ class FolderLock:
     def release(self) -> None:
         self._stop.set()
         if self.held:
-            _HELD_HERE.discard(str(self.path))
+            _HELD_HERE.discard(self._key())
             holder = self._holder()
-            if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            if holder and holder.get("token") == self.token:
                 self.path.unlink(missing_ok=True)
             self.held = False
 

@@ -336,6 +336,66 @@ def test_a_fold_whose_kept_weights_are_missing_is_trained_again(tmp_path, capsys
     assert f"{weights} is missing" in out and "training it again" in out and weights.exists()
 
 
+def test_changing_folds_or_save_weights_keeps_complete_folds_and_says_their_weights_were_not_kept(tmp_path, capsys):
+    """folds and save_weights are not part of a run's identity: a fold trained without keeping its weights is
+    complete under a setting that would keep them (it was retrained, its results overwritten)."""
+    import dataclasses
+
+    dataset = fake_crops(tmp_path / "crops")
+    every = dataclasses.replace(smoke_config(tmp_path), folds=None, save_weights="first")
+    train.run_experiment(every, dataset, crops_dir=tmp_path / "crops")
+    paths = profiles.paths_for(every.profile, every.work_dir, every.results_dir)
+    fold_1 = results.run_dir(paths.results, every.approach, every.run_id, 1)
+    written = {path.name: path.read_bytes() for path in fold_1.iterdir()}
+    assert train.model_weights_path(paths, every.approach, every.run_id, 0).exists()
+    for later in (dataclasses.replace(every, folds=[1]), dataclasses.replace(every, save_weights="all")):
+        capsys.readouterr()
+        train.run_experiment(later, dataset, crops_dir=tmp_path / "crops")
+        out = capsys.readouterr().out
+        assert "fold 1: training" not in out and {p.name: p.read_bytes() for p in fold_1.iterdir()} == written
+        assert "fold 1: results exist" in out and "weights were not kept" in out and "--force" in out
+        assert train.load_trained_model(later, 1, paths) is None
+    # retrained without keeping them, the weights of its earlier training are not taken for the new one's
+    none = dataclasses.replace(every, folds=[0], save_weights="none")
+    train.run_experiment(none, dataset, crops_dir=tmp_path / "crops", force=True)
+    assert not train.model_weights_path(paths, every.approach, every.run_id, 0).exists()
+    assert train.load_trained_model(every, 0, paths) is None
+
+
+def test_a_damaged_fold_of_another_fold_or_run_stops_nothing(tmp_path, write_fake_run):
+    """Only the folds and runs asked for are read: a damaged fold 1, or a damaged run of an old grid, is left."""
+    from helpers.metrics import evaluate
+
+    dataset = fake_crops(tmp_path / "crops")
+    config = smoke_config(tmp_path)
+    train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")
+    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    damaged = results.run_dir(paths.results, config.approach, config.run_id, 1)
+    damaged.mkdir(parents=True)
+    (damaged / results.METRICS_FILE).write_text('{"fold": 1, "lo')
+    with pytest.raises(results.DamagedRunError, match=str(damaged)):
+        results.load_run(damaged)
+    assert list(train.run_experiment(config, dataset, crops_dir=tmp_path / "crops")["fold"]) == [0]
+    write_fake_run(tmp_path / "other", "single_task", "grid-a1b2c3", 0, ["s1", "s2"])
+    write_fake_run(tmp_path / "other", "single_task", "old-d4e5f6", 0, ["s1", "s2"])
+    cut = results.run_dir(tmp_path / "other", "single_task", "old-d4e5f6", 0) / "history.csv"
+    cut.write_text("")
+    loaded = evaluate.load_runs(tmp_path / "other", "single_task", runs=["grid-a1b2c3"])
+    assert [run.run_id for run in loaded] == ["grid-a1b2c3"]
+    with pytest.raises(results.DamagedRunError, match=str(cut)):
+        evaluate.load_runs(tmp_path / "other", "single_task")
+
+
+def test_a_cut_config_of_another_run_of_the_name_is_skipped_with_a_note(tmp_path, capsys):
+    config = smoke_config(tmp_path)
+    paths = profiles.paths_for(config.profile, config.work_dir, config.results_dir)
+    other = paths.results / config.approach / f"{config.run_name}-0a0b0c" / "fold_0" / results.CONFIG_FILE
+    other.parent.mkdir(parents=True)
+    other.write_text('{"run": "' + config.run_name + '", "identity": {"model"')
+    assert train.other_settings(paths, config) == []
+    assert f"{other} is unreadable" in capsys.readouterr().out
+
+
 def test_a_cut_last_checkpoint_is_named_with_what_to_do(tmp_path):
     model, task, loader = colour_run()
     config = train.TrainConfig(epochs=1, progress=False, verbose=False)
@@ -447,3 +507,84 @@ def test_a_lock_with_this_process_id_is_stale_unless_this_process_holds_it(tmp_p
         with pytest.raises(storage.FolderLockedError, match=f"process {os.getpid()}"):
             storage.FolderLock(tmp_path, "a second training").acquire()
     assert not lock.exists()
+
+
+def test_a_lock_file_is_never_seen_empty_so_two_take_overs_cannot_both_hold_it(tmp_path, monkeypatch):
+    """A rival that read a stale empty lock moves aside and deletes what is there when it takes over: a fresh
+    lock it found empty (created, not yet written) was deleted under its holder, and both held the folder."""
+    import socket
+
+    lock, rival, real_hostname = tmp_path / storage.LOCK_FILE, storage.FolderLock(tmp_path, "a rival"), socket.gethostname
+    taken_over = []
+
+    def rival_takes_over_meanwhile() -> str:  # called while the lock's content is being made
+        if lock.exists() and not taken_over:
+            taken_over.append(lock.read_text())
+            rival._take_over({})  # it had read the old lock as empty (stale), then found this one
+        return real_hostname()
+
+    monkeypatch.setattr(socket, "gethostname", rival_takes_over_meanwhile)
+    with storage.FolderLock(tmp_path, "a training"):
+        assert lock.exists() and json.loads(lock.read_text())["pid"] == os.getpid()
+        assert taken_over in ([], [lock.read_text()]), "the lock was seen empty"
+
+
+def test_a_lock_held_through_a_symbolic_link_is_known_as_held_by_its_real_path(tmp_path):
+    real = tmp_path / "results"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with storage.FolderLock(tmp_path / "link", "a training"):
+        with pytest.raises(storage.FolderLockedError, match=f"process {os.getpid()}"):
+            storage.FolderLock(real, "a second training").acquire()
+    assert not (real / storage.LOCK_FILE).exists()
+
+
+def test_a_lock_of_this_machine_whose_pid_was_reused_is_taken_over_once_it_stops_being_touched(tmp_path):
+    """The pid of a process that died holding the lock now belongs to another process (here: pytest's parent)."""
+    import socket
+
+    lock = tmp_path / storage.LOCK_FILE
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "what": "a training"}))
+    with pytest.raises(storage.FolderLockedError, match=f"process {os.getppid()} on {socket.gethostname()}"):
+        storage.FolderLock(tmp_path, "a training").acquire()
+    silent_for = storage.FolderLock.STALE_AFTER_S + 60
+    os.utime(lock, (time.time() - silent_for, time.time() - silent_for))
+    with storage.FolderLock(tmp_path, "a training"):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_a_live_lock_of_another_container_with_the_same_host_name_is_not_taken_over(tmp_path, monkeypatch):
+    """Containers with a fixed host name: a pid dead here may be alive there; the boot id tells them apart."""
+    import socket
+
+    boot_id = tmp_path / "boot_id"
+    boot_id.write_text("this-boot\n")
+    monkeypatch.setattr(storage, "BOOT_ID_FILE", boot_id, raising=False)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
+    dead_here = int(finished.stdout)
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    lock = folder / storage.LOCK_FILE
+    lock.write_text(json.dumps({"pid": dead_here, "host": socket.gethostname(), "boot_id": "another-boot",
+                                "what": "a training"}))
+    with pytest.raises(storage.FolderLockedError, match=f"process {dead_here}"):
+        storage.FolderLock(folder, "a training").acquire()
+    lock.write_text(json.dumps({"pid": dead_here, "host": socket.gethostname(), "boot_id": "this-boot",
+                                "what": "a training"}))
+    with storage.FolderLock(folder, "a training"):  # the same machine: a dead holder's lock is taken over
+        assert json.loads(lock.read_text())["boot_id"] == "this-boot"
+
+
+def test_a_lock_is_made_and_given_back_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    """Some mounts refuse os.link: the lock is then created in place, and a live lock moved aside goes back."""
+    def no_links(source, destination):
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(destination))
+
+    monkeypatch.setattr(os, "link", no_links)
+    lock = tmp_path / storage.LOCK_FILE
+    with storage.FolderLock(tmp_path, "a training") as held:
+        assert json.loads(lock.read_text())["token"] == held.token
+        storage.FolderLock(tmp_path, "a rival")._take_over({"pid": 4242})  # it had read an older, stale lock
+        assert json.loads(lock.read_text())["token"] == held.token, "the live lock was given back"
+    assert not lock.exists() and not list(tmp_path.iterdir())

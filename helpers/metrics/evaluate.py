@@ -225,9 +225,12 @@ def _mean_pm_std(mean: float, std: float, percent: bool) -> str:
 def load_runs(profile_results, approach: str | None = None, runs: Sequence[str] | None = None,
               predictions: bool = False) -> list[results.RunArtifacts]:
     """The complete runs under ``<results>/<profile>`` (optionally one approach, and only the run ids in
-    ``runs``: a configuration's ``run_id``)."""
-    loaded = [results.load_run(folder, predictions) for folder in results.find_runs(profile_results, approach)]
-    return [run for run in loaded if runs is None or run.run_id in set(runs)]
+    ``runs``: a configuration's ``run_id``). Only those are read: a damaged fold of another run stops nothing."""
+    wanted = None if runs is None else set(runs)
+    folders = [folder for folder in results.find_runs(profile_results, approach)
+               if wanted is None or folder.parent.name in wanted]  # a run's folder is named by its run id
+    loaded = [results.load_run(folder, predictions) for folder in folders]
+    return [run for run in loaded if wanted is None or run.run_id in wanted]
 
 
 def histories(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:

@@ -105,6 +105,8 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
         files[results.VALIDATION_FILE] = outcome.val_predictions
     kept = kept_weights_path(paths, config, fold.fold)
     weights = (kept, outcome.fitted.model) if kept is not None else None
+    if kept is None:  # weights of an earlier training of this fold would be taken for this one's
+        model_weights_path(paths, config.approach, config.run_id, fold.fold).unlink(missing_ok=True)
     results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env,
                       tables=files, weights=weights)
     return folder
@@ -136,6 +138,8 @@ def load_trained_model(config: ExperimentConfig, fold: int, paths: profiles.RunP
     its weights were not kept."""
     paths = paths or profiles.paths_for(config.profile, config.work_dir, config.results_dir)
     path = model_weights_path(paths, config.approach, config.run_id, fold)
+    if results.kept_weights(results.run_dir(paths.results, config.approach, config.run_id, fold)) is False:
+        return None  # trained without keeping them: a file there is another training's
     return model_with_weights(config, path) if path.exists() else None
 
 
@@ -202,8 +206,14 @@ def other_settings(paths: profiles.RunPaths, config: ExperimentConfig) -> list[s
         stored = next(iter(sorted(folder.glob(f"fold_*/{results.CONFIG_FILE}"))), None)
         if folder.name == config.run_id or stored is None:
             continue
-        identity = results.read_json(stored).get("identity")
-        if identity is None or results.read_json(stored).get("run") != config.run_name:
+        try:
+            settings = results.read_json(stored)
+        except (OSError, ValueError) as error:  # cut by a kill or a full disk: that run is left out
+            print(f"{config.run_name}: {stored} is unreadable ({type(error).__name__}: {error}), so the "
+                  f"settings of {folder.name} are not compared; delete {folder} if it is not needed")
+            continue
+        identity = settings.get("identity") if isinstance(settings, dict) else None
+        if identity is None or settings.get("run") != config.run_name:
             continue
         differences = setting_differences(identity, config.identity())
         lines.append(f"{folder}: {'; '.join(differences) or 'the same settings, another version'} (there / here)")
@@ -371,7 +381,8 @@ def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, ac
         folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
         if prepared.missing.get(fold) is None:
             if not force:
-                accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining")
+                accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining"
+                                  f"{unkept_weights_note(paths, config, fold)}")
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
         elif folder.exists():
@@ -379,9 +390,21 @@ def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, ac
         accelerator.print(f"{config.run_id} fold {fold}: training")
         run_fold(config, config.fold_data(prepared.dataset.index, prepared.dataset.splits, fold, prepared.crops_dir),
                  paths, accelerator)
+    names = {results.fold_dir_name(fold) for fold in folds}  # other folds are not read (one may be damaged)
     runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
-                                                                                 config.run_id)]
+                                                                                 config.run_id) if f.name in names]
     table = config.fold_table([r for r in runs if int(r.config.get("fold", -1)) in folds])
     if accelerator.is_main_process:
         results.write_csv(paths.results / config.approach / config.run_id / "folds.csv", table)
     return table
+
+
+def unkept_weights_note(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> str:
+    """What to say of a complete fold whose weights ``config`` would keep but its training did not (it ran
+    under another ``save_weights`` or ``folds``): its results stand, its model cannot be rebuilt."""
+    folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
+    if kept_weights_path(paths, config, fold) is None or results.kept_weights(folder) is not False:
+        return ""
+    return ("; its weights were not kept by the settings it was trained under (save_weights, folds), so "
+            "load_trained_model gives None for it: train it again with --force (run_experiment(..., force=True)) "
+            "to keep them")
