@@ -16,7 +16,7 @@ import pytest
 
 from helpers import storage
 from helpers.data.common import DatasetError
-from helpers.train import TrainConfig, loop, runner
+from helpers.train import TrainConfig, loop, processes, runner
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,7 +89,7 @@ def test_an_error_of_the_main_process_stops_every_process_with_its_message(tmp_p
     assert error in other_err, other_err[-2000:]
     assert "raised on the main process; process 1 stopped with it" in other_err, other_err[-2000:]
     if failing == "unpicklable":  # sent as its type and message
-        assert "helpers.train.runner.MainProcessError: TwoArgumentError: preparing failed" in other_err
+        assert "helpers.train.processes.MainProcessError: TwoArgumentError: preparing failed" in other_err
     # the process group was started with the timeout that lets the main process prepare the data
     for out in (main_out, other_out):
         assert f"process group timeout: {loop.PROCESS_GROUP_TIMEOUT}" in out, out[-1000:]
@@ -108,12 +108,12 @@ class TwoArgumentError(RuntimeError):
 
 
 def test_an_error_that_does_not_pickle_is_sent_as_its_type_and_message():
-    sent = runner.sendable_error(DatasetError("no videos in /data/x"))
+    sent = processes.sendable_error(DatasetError("no videos in /data/x"))
     assert type(sent) is DatasetError and str(sent) == "no videos in /data/x"
-    sent = runner.sendable_error(storage.FolderLockedError("/r is in use"))
+    sent = processes.sendable_error(storage.FolderLockedError("/r is in use"))
     assert type(sent) is storage.FolderLockedError and str(sent) == "/r is in use"
-    sent = runner.sendable_error(TwoArgumentError("preparing", "a reason"))
-    assert type(sent) is runner.MainProcessError
+    sent = processes.sendable_error(TwoArgumentError("preparing", "a reason"))
+    assert type(sent) is processes.MainProcessError
     assert str(sent) == "TwoArgumentError: preparing failed: a reason"
 
 
@@ -122,6 +122,6 @@ def test_with_one_process_the_work_runs_and_its_error_is_raised_as_it_is():
         raise DatasetError("no videos")
 
     accelerator = loop.make_accelerator(TrainConfig())
-    assert runner.on_main_process(accelerator, lambda: 7) == 7
+    assert processes.on_main_process(accelerator, lambda: 7) == 7
     with pytest.raises(DatasetError, match="no videos"):
-        runner.on_main_process(accelerator, fail)
+        processes.on_main_process(accelerator, fail)

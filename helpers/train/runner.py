@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import pandas as pd
 import torch
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list
 from torch import nn
 
 from helpers import data, frames, profiles, results, storage
@@ -31,12 +28,11 @@ from helpers.metrics import evaluate
 from helpers.train.config import ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
+from helpers.train.processes import on_main_process, printing_once
 from helpers.train.tasks import Task
 
 #: how long training waits for another process's extraction of its crops (then it is refused, told who extracts)
 EXTRACTION_WAIT_S = 6 * 3600
-
-T = TypeVar("T")
 
 
 def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, config: TrainConfig,
@@ -265,62 +261,12 @@ def with_crops(prepared: PreparedRun, paths: profiles.RunPaths, force: bool) -> 
     return dataclasses.replace(prepared, crops_dir=crops_dir, missing=missing)
 
 
-class MainProcessError(RuntimeError):
-    """An error of the main process of a distributed run that could not be sent as it was (it does not
-    pickle): its type and message, raised on the other processes."""
-
-
-def sendable_error(error: Exception) -> Exception:
-    """``error`` as it can be sent to the other processes: itself when it survives pickling, else a
-    :class:`MainProcessError` with its type and message."""
-    try:
-        copy = pickle.loads(pickle.dumps(error))
-        if type(copy) is type(error) and str(copy) == str(error):
-            return copy
-    except Exception:  # noqa: BLE001 - any failure to pickle or rebuild it: send its type and message
-        pass
-    return MainProcessError(f"{type(error).__name__}: {error}")
-
-
-def on_main_process(accelerator: Accelerator, work: Callable[[], T]) -> T:
-    """``work()`` on the main process only, its result (or its error) sent to the others, which wait for it;
-    an error is raised on every process, so that all stop together with the same message (without it the
-    others wait in the broadcast, then stop on a broken connection or are killed by ``torchrun``)."""
-    if accelerator.num_processes == 1:
-        return work()
-    outcome: list = [None]
-    failure = None
-    if accelerator.is_main_process:
-        try:
-            outcome = [(True, work())]
-        except Exception as error:  # noqa: BLE001 - whatever stops the main process stops them all
-            failure = error
-            outcome = [(False, sendable_error(error))]
-    broadcast_object_list(outcome, from_process=0)
-    succeeded, value = outcome[0]
-    if succeeded:
-        return value
-    accelerator.wait_for_everyone()  # every process has the error before any stops (torchrun kills the rest)
-    if failure is not None:
-        raise failure
-    value.add_note(f"raised on the main process; process {accelerator.process_index} stopped with it")
-    raise value
-
-
 def prepared_by_main_process(accelerator: Accelerator, prepare: Callable[[], PreparedRun]) -> PreparedRun:
     """``prepare()`` on the main process only, its result sent to the others, which wait for it (up to
     ``loop.PROCESS_GROUP_TIMEOUT``): several processes (``torchrun``) must not generate, validate and extract
     the same files at once (they crashed renaming each other's partial videos), and must all train on the
     same folds and crops. An error of ``prepare()`` is raised on every process."""
     return on_main_process(accelerator, prepare)
-
-
-def printing_once(accelerator: Accelerator) -> contextlib.AbstractContextManager:
-    """On every process but the main one, what is printed goes nowhere (tables and banners once, as
-    ``accelerator.print`` does; errors and warnings, on stderr, still show)."""
-    if accelerator.is_main_process:
-        return contextlib.nullcontext()
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 def incomplete_reason(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> str | None:
