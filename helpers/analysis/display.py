@@ -1,0 +1,154 @@
+"""How results look on the book's pages and in a thesis (notebooks 03-06, the results page): short model
+names, tables styled for the book, and every table and figure also saved as files.
+
+- ``short_names``: ``descriptors/rank_svm-C0.1-15models-de3eb2`` -> ``Rank-SVM, C 0.1`` (the approach's
+  model and what differs between the models shown together, never the settings hash), unique per call;
+- ``book_table``: a pandas ``Styler`` without the index, ``-`` for missing values, the columns a reader came
+  for first, and the CSS class ``results-table`` (``_static/results.css`` keeps it within the page);
+- ``save_table`` / ``save_figure``: CSV and LaTeX (booktabs) under ``results/<profile>/tables/``, PNG and PDF
+  under ``results/<profile>/figures/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
+
+from helpers import approaches, profiles
+
+TABLE_CLASS = "results-table"  # styled by _static/results.css (scrolls sideways rather than pass the page edge)
+MISSING = "-"
+HASH = re.compile(r"-[0-9a-f]{6}$")  # the settings hash that ends a run id (``helpers.train.config.run_id``)
+WORDS = {"rank_svm": "Rank-SVM", "cnn_lstm": "CNN-LSTM", "cnn_gru": "CNN-GRU", "gru": "GRU", "lstm": "LSTM",
+         "12class": "12 classes", "two_task": "two heads"}
+NUMBER_SUFFIX = re.compile(r"^(?P<number>\d+)(?P<word>[a-z]+)$")  # 15models -> 15 models
+LETTER_NUMBER = re.compile(r"^(?P<letter>[A-Z]|lr|wd)(?P<number>\d[\d.e+-]*)$")  # C0.1 -> C 0.1
+
+
+def readable_token(token: str) -> str:
+    """One dash-separated part of a run name, as words: ``C0.1`` -> ``C 0.1``, ``rank_svm`` -> ``Rank-SVM``."""
+    if token in WORDS:
+        return WORDS[token]
+    if match := NUMBER_SUFFIX.match(token):
+        return f"{match['number']} {match['word']}"
+    if match := LETTER_NUMBER.match(token):
+        return f"{match['letter']} {match['number']}"
+    return token.replace("_", " ")
+
+
+def approach_label(approach: str) -> str:
+    """The approach's registered display name, or its own name (ensembles, leaders, unregistered results)."""
+    return approaches.display_name(approach) if approach in approaches.APPROACHES else approach
+
+
+def short_names(models: Iterable[str]) -> dict[str, str]:
+    """``{model: short name}`` for model names ``<approach>/<run id or label>``, unique among ``models``.
+
+    A run is named by its first part (the model) and the parts of its run name that not every run of its
+    approach among ``models`` shares; other names (``single_task/selected on validation``,
+    ``ensemble/ensemble:average``) by the approach's display name and the label. Two names that would still
+    read the same are told apart by a number (``#2``), never by the settings hash."""
+    models = list(dict.fromkeys(models))
+    runs = {}
+    for model in models:
+        approach, _, name = model.partition("/")
+        if HASH.search(name):
+            runs[model] = (approach, HASH.sub("", name).split("-"))
+    names = {}
+    for model in models:
+        approach, _, name = model.partition("/")
+        if model not in runs:
+            label = name.split(":", 1)[-1] if approach == "ensemble" else name
+            names[model] = f"{approach_label(approach)}: {label}" if name else approach_label(approach)
+            continue
+        tokens = runs[model][1]
+        siblings = [parts for other, (a, parts) in runs.items() if a == approach]
+        shared = set.intersection(*(set(parts) for parts in siblings)) if len(siblings) > 1 else set()
+        kept = [tokens[0], *(t for t in tokens[1:] if t not in shared)]
+        names[model] = ", ".join(readable_token(t) for t in kept)
+    seen: dict[str, int] = {}
+    for model in models:
+        seen[names[model]] = seen.get(names[model], 0) + 1
+        if seen[names[model]] > 1:
+            names[model] = f"{names[model]} #{seen[names[model]]}"
+    return names
+
+
+def with_short_names(table: pd.DataFrame, column: str = "model", names: Mapping[str, str] | None = None
+                     ) -> pd.DataFrame:
+    """``table`` with ``column``'s model names replaced by ``short_names`` of them (or the ``names`` given)."""
+    names = names or short_names(table[column].astype(str))
+    return table.assign(**{column: table[column].astype(str).map(names)})
+
+
+def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | None = None) -> Styler:
+    """``table`` as the book shows it: the columns of ``first`` (those present) leading, no index, ``-`` for
+    missing values, floats with one decimal, the CSS class ``results-table``; ``caption`` above it."""
+    leading = [column for column in first if column in table.columns]
+    ordered = table[[*leading, *(c for c in table.columns if c not in leading)]].reset_index(drop=True)
+    ordered = ordered.loc[:, ~ordered.columns.duplicated()]
+    styler = ordered.style.hide(axis="index").format(precision=1, na_rep=MISSING)
+    styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
+    return styler.set_caption(caption) if caption else styler
+
+
+def frame_of(table: pd.DataFrame | Styler) -> pd.DataFrame:
+    """The data behind a table or a ``book_table`` (without a hidden index)."""
+    return table.data if isinstance(table, Styler) else table
+
+
+def result_dirs(paths: profiles.RunPaths | Path | str) -> tuple[Path, Path]:
+    """``(tables, figures)``: ``results/<profile>/tables`` and ``.../figures`` of ``paths`` (a ``RunPaths`` or a
+    profile's results folder)."""
+    root = paths.results if isinstance(paths, profiles.RunPaths) else Path(paths)
+    return root / "tables", root / "figures"
+
+
+def file_stem(name: str) -> str:
+    """A file name made of ``name``: lower case, words joined by ``_`` (``"03 summary"`` -> ``03_summary``)."""
+    stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not stem:
+        raise ValueError(f"{name!r} has no letters or digits to name a file by")
+    return stem
+
+
+def save_table(table: pd.DataFrame | Styler, name: str, paths: profiles.RunPaths | Path | str) -> list[Path]:
+    """Write ``table`` as ``<name>.csv`` and ``<name>.tex`` (LaTeX, booktabs rules: ``\\usepackage{booktabs}``)
+    under ``results/<profile>/tables/``; missing values as ``-``, no index. Returns the two paths."""
+    data = frame_of(table).reset_index(drop=True)
+    folder = result_dirs(paths)[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(name)
+    csv_path, tex_path = folder / f"{stem}.csv", folder / f"{stem}.tex"
+    data.to_csv(csv_path, index=False, na_rep=MISSING)
+    text = data.style.hide(axis="index").format(precision=1, na_rep=MISSING, escape="latex").format_index(
+        escape="latex", axis=1).to_latex(hrules=True, column_format="l" * len(data.columns))
+    tex_path.write_text(text)
+    return [csv_path, tex_path]
+
+
+def save_figure(fig: Figure, name: str, paths: profiles.RunPaths | Path | str, dpi: int = 200) -> list[Path]:
+    """Write ``fig`` as ``<name>.png`` (``dpi``) and ``<name>.pdf`` (vector) under ``results/<profile>/figures/``.
+    Returns the two paths."""
+    folder = result_dirs(paths)[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(name)
+    written = [folder / f"{stem}.png", folder / f"{stem}.pdf"]
+    for path in written:
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return written
+
+
+def saved_note(paths: profiles.RunPaths) -> str:
+    """The line a notebook prints to say where its tables and figures are saved."""
+    root = profiles.project_root()
+    where = paths.results
+    if root is not None and where.resolve().is_relative_to(root):
+        where = where.resolve().relative_to(root)  # never the absolute path of the machine that ran it
+    return (f"Every results table of this notebook is also saved as CSV and LaTeX (booktabs) in {where}/tables/, "
+            "every figure as PNG and PDF in " f"{where}/figures/.")
