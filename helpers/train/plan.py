@@ -9,6 +9,7 @@ fit), extracts missing crops, and on Colab copies the crops to the VM's disk, wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -79,11 +80,14 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
     return plan
 
 
-def run_grid(plan: GridPlan, force: bool = False) -> float:
+def run_grid(plan: GridPlan, force: bool = False, epoch_lines: bool = False) -> float:
     """Train every configuration with pending folds (each fold resumes from its checkpoint if one was
-    interrupted); returns the seconds it took."""
+    interrupted); returns the seconds it took. One printed line per fold, its epochs in the fold folder's
+    ``train.log``; ``epoch_lines`` also prints every epoch."""
     started = time.perf_counter()
     for config in plan.configs:
         if any(pending is config for pending, _ in plan.pending):
+            if not epoch_lines:  # verbose is not part of the run's identity: same run id, same folders
+                config = dataclasses.replace(config, train=dataclasses.replace(config.train, verbose=False))
             run_experiment(config, plan.dataset, plan.crops_dir, force=force)
     return time.perf_counter() - started
