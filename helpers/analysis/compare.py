@@ -35,20 +35,21 @@ KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
 
 # The published numbers, all on the real SASE-FE (DESIGN.md, "Reference numbers"). ``ours`` names the
-# metric of ``summary_table`` that measures the same thing, taken from the best model of ``approach``.
+# metric of ``summary_table`` that measures the same thing, taken from the selected model of ``approach``;
+# ``model`` (when set) is the architecture the number belongs to: ours is shown only when every fold chose it.
 REFERENCE_NUMBERS = pd.DataFrame([
-    ("Gagatsis 2023 (thesis)", "12-class, frames (InceptionResNetV1 VGGFace2)", 29.06, "single_task", "frame_accuracy"),
-    ("Gagatsis 2023 (thesis)", "multi-task: emotion (frames)", 54.6, "multitask", "emotion_frame_accuracy"),
-    ("Gagatsis 2023 (thesis)", "multi-task: real/fake (frames)", 55.9, "multitask", "authenticity_frame_accuracy"),
-    ("Gagatsis 2023 (thesis)", "multi-task: both right, 12-class (frames)", 30.15, "multitask", "frame_accuracy"),
-    ("Gagatsis 2023 (thesis)", "temporal 12-class (slow_r50)", 23.3, "temporal", "video_accuracy"),
-    ("ChaLearn LAP 2017 winners", "real/fake, paired protocol", 66.7, None, "paired_accuracy"),
+    ("Gagatsis 2023 (thesis)", "12-class, frames (InceptionResNetV1 VGGFace2)", 29.06, "single_task", "frame_accuracy", None),
+    ("Gagatsis 2023 (thesis)", "multi-task: emotion (frames)", 54.6, "multitask", "emotion_frame_accuracy", None),
+    ("Gagatsis 2023 (thesis)", "multi-task: real/fake (frames)", 55.9, "multitask", "authenticity_frame_accuracy", None),
+    ("Gagatsis 2023 (thesis)", "multi-task: both right, 12-class (frames)", 30.15, "multitask", "frame_accuracy", None),
+    ("Gagatsis 2023 (thesis)", "temporal 12-class (slow_r50)", 23.3, "temporal", "video_accuracy", "slow_r50"),
+    ("ChaLearn LAP 2017 winners", "real/fake, paired protocol", 66.7, None, "paired_accuracy", None),
     ("NIT-OVGU 2017 (tied first)", "real/fake, paired: activity descriptors + Rank-SVM", 66.7, "descriptors",
-     "paired_accuracy"),
+     "paired_accuracy", None),
     ("HCILab 2017 (tied first)", "real/fake, paired: landmarks + recurrent network", 66.7, "trajectories",
-     "paired_accuracy"),
-    ("TUBITAK UZAY-METU 2017", "real/fake, paired protocol", 65.0, None, "paired_accuracy"),
-], columns=["source", "task", "sase_fe_percent", "approach", "metric"])
+     "paired_accuracy", None),
+    ("TUBITAK UZAY-METU 2017", "real/fake, paired protocol", 65.0, None, "paired_accuracy", None),
+], columns=["source", "task", "sase_fe_percent", "approach", "metric", "model"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,27 +285,58 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={**TABLE_METRICS, **DISPLAY_EXTRA})
 
 
-def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool) -> pd.DataFrame:
+def chosen_fold_metrics(folds: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """Per approach: mean ± std over folds (percent text, ``aggregate_folds``) of every metric of ``folds``
+    (``comparison_folds``), each fold's row being the configuration chosen on that fold's validation
+    (``choices`` from ``selection.selected_models``): the measures the video scores do not have (frames)."""
+    chosen = {(row.approach, int(row.fold)): f"{row.approach}/{row.configuration}" for row in choices.itertuples()}
+    keep = [chosen.get((row.approach, int(row.fold))) == row.model for row in folds.itertuples()]
+    metrics = [m for m in (*TABLE_METRICS, "emotion_frame_accuracy", "authenticity_frame_accuracy") if m in folds]
+    return evaluate.aggregate_folds(folds[keep], metrics=metrics, by=("approach",))
+
+
+def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool, folds: pd.DataFrame | None = None,
+                         choices: pd.DataFrame | None = None) -> pd.DataFrame:
     """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``score_summary`` of
     the *selected* models, its first row the model ranked first on each fold's validation): the row's
-    approach's model, or for a row of any approach the first row. On synthetic data the column says that the
-    two are not comparable."""
+    approach's model, or for a row of any approach the first row; a frame-level measure comes from the chosen
+    configurations' ``folds`` (``chosen_fold_metrics``). A row about one architecture (slow_r50) is filled only
+    when every fold chose it, never with another model's number. On synthetic data the column says that the
+    two are not comparable; ``not run`` means that the approach has no results, ``-`` that it did not
+    measure this."""
     column_name = f"ours: {dataset}" + (" (synthetic data: not comparable)" if synthetic else "")
+    by_fold = chosen_fold_metrics(folds, choices).set_index("approach") if folds is not None and choices is not None \
+        else pd.DataFrame()
     rows = []
     for ref in REFERENCE_NUMBERS.itertuples():
         # pandas stores the missing approach as NaN: any approach may answer these rows
-        candidates = summary if pd.isna(ref.approach) else summary[summary["approach"] == ref.approach]
+        any_approach = pd.isna(ref.approach)
+        candidates = summary if any_approach else summary[summary["approach"] == ref.approach]
         column = f"{ref.metric}_mean"
-        candidates = candidates.dropna(subset=[column]) if column in candidates else candidates.iloc[:0]
-        if len(candidates):
-            best = candidates.iloc[0]
-            ours = best.get("paired_interval", best[ref.metric]) if ref.metric == "paired_accuracy" else best[ref.metric]
-            model = best["model"]
-        else:
-            ours, model = "not run", ""
+        measured = candidates.dropna(subset=[column]) if column in candidates else candidates.iloc[:0]
+        ours, model = MISSING_VALUE, ""
+        if not any_approach and candidates.empty:
+            ours = "not run"
+        elif isinstance(ref.model, str) and (choices is None or not _every_fold_chose(choices, ref.approach, ref.model)):
+            ours = f"- (no {ref.model} chosen)"
+        elif len(measured):
+            best = measured.iloc[0]
+            interval = ref.metric == "paired_accuracy" and pd.notna(best.get("paired_interval"))
+            ours, model = best["paired_interval"] if interval else best[ref.metric], best["model"]
+        elif not any_approach and ref.approach in by_fold.index and pd.notna(by_fold.loc[ref.approach].get(column)):
+            ours, model = by_fold.loc[ref.approach, ref.metric], f"{ref.approach}/{selection.SELECTED}"
         rows.append({"source": ref.source, "task": ref.task, "SASE-FE (published)": f"{ref.sase_fe_percent:.1f}",
                      column_name: ours, "our model": model})
     return pd.DataFrame(rows)
+
+
+MISSING_VALUE = "-"
+
+
+def _every_fold_chose(choices: pd.DataFrame, approach: str, model: str) -> bool:
+    """Whether every fold's configuration of ``approach`` is a run of the architecture ``model``."""
+    chosen = choices[choices["approach"] == approach]["configuration"].astype(str)
+    return len(chosen) > 0 and all(name == model or name.startswith(f"{model}-") for name in chosen)
 
 
 def run_differences(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:
