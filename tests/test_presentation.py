@@ -1,4 +1,4 @@
-"""Short model names, book tables and the tables and figures saved for a thesis (helpers.analysis.display)."""
+"""Short model names, book tables and the tables and figures saved for a thesis (helpers.analysis.presentation)."""
 
 import matplotlib
 
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from helpers import profiles
-from helpers.analysis import display
+from helpers.analysis import presentation
 
 
 def test_short_names_keep_what_differs_and_drop_the_hash():
-    names = display.short_names(["descriptors/rank_svm-C0.1-15models-de3eb2",
+    names = presentation.short_names(["descriptors/rank_svm-C0.1-15models-de3eb2",
                                  "descriptors/rank_svm-C0.01-15models-009e58",
                                  "trajectories/gru-registered-1a2b3c"])
     assert names["descriptors/rank_svm-C0.1-15models-de3eb2"] == "Rank-SVM, C 0.1"
@@ -25,14 +25,14 @@ def test_short_names_keep_what_differs_and_drop_the_hash():
 def test_short_names_are_unique_even_when_only_the_hash_differs():
     models = ["single_task/resnet18-focal-aaaaaa", "single_task/resnet18-focal-bbbbbb",
               "single_task/resnet18-cross_entropy-cccccc"]
-    names = display.short_names(models)
+    names = presentation.short_names(models)
     assert len(set(names.values())) == 3
     assert not any(re_hash in name for name in names.values() for re_hash in ("aaaaaa", "bbbbbb", "cccccc"))
     assert names["single_task/resnet18-cross_entropy-cccccc"] == "resnet18, cross entropy"
 
 
 def test_short_names_of_selected_models_and_ensembles_name_the_approach():
-    names = display.short_names(["descriptors/selected on validation", "ensemble/ensemble:average"])
+    names = presentation.short_names(["descriptors/selected on validation", "ensemble/ensemble:average"])
     assert names["descriptors/selected on validation"] == "activity descriptors + Rank-SVM (05): selected on validation"
     assert names["ensemble/ensemble:average"] == "ensemble: average"
 
@@ -40,7 +40,7 @@ def test_short_names_of_selected_models_and_ensembles_name_the_approach():
 def test_book_table_leads_with_the_columns_asked_for_hides_the_index_and_shows_a_dash_for_nan():
     table = pd.DataFrame({"model": ["a", "b"], "frames %": [50.0, np.nan], "paired": ["81.2 % (71.9-88.5)", "-"]},
                          index=[7, 8])
-    html = display.book_table(table, first=["paired", "model"]).to_html()
+    html = presentation.book_table(table, first=["paired", "model"]).to_html()
     assert 'class="results-table"' in html
     assert "NaN" not in html and "nan" not in html
     assert html.index(">paired<") < html.index(">model<") < html.index(">frames %<")
@@ -50,10 +50,10 @@ def test_book_table_leads_with_the_columns_asked_for_hides_the_index_and_shows_a
 
 def test_save_table_writes_csv_and_booktabs_latex(tmp_path):
     table = pd.DataFrame({"model": ["Rank-SVM, C 0.1"], "video %": [91.66666], "paired": [np.nan]})
-    csv_path, tex_path = display.save_table(display.book_table(table), "05 Geometry models", tmp_path)
+    csv_path, tex_path = presentation.save_table(presentation.book_table(table), "05 Geometry models", tmp_path)
     assert csv_path == tmp_path / "tables" / "05_geometry_models.csv"
     back = pd.read_csv(csv_path, keep_default_na=False)
-    assert list(back.columns) == ["model", "video %", "paired"] and back.loc[0, "paired"] == "-"
+    assert list(back.columns) == ["model", "paired", "video %"] and back.loc[0, "paired"] == "-"  # reader order
     latex = tex_path.read_text()
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
     assert "91.7" in latex and "video \\%" in latex  # formatted, and % escaped for LaTeX
@@ -63,7 +63,7 @@ def test_save_figure_writes_png_and_pdf_under_the_profiles_figures(tmp_path):
     paths = profiles.RunPaths("smoke", tmp_path / "work", tmp_path / "results" / "smoke")
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
-    written = display.save_figure(fig, "03 learning curves", paths)
+    written = presentation.save_figure(fig, "03 learning curves", paths)
     plt.close(fig)
     assert written == [tmp_path / "results/smoke/figures/03_learning_curves.png",
                        tmp_path / "results/smoke/figures/03_learning_curves.pdf"]
@@ -72,4 +72,12 @@ def test_save_figure_writes_png_and_pdf_under_the_profiles_figures(tmp_path):
 
 def test_a_name_without_letters_or_digits_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no letters or digits"):
-        display.save_table(pd.DataFrame({"a": [1]}), " - ", tmp_path)
+        presentation.save_table(pd.DataFrame({"a": [1]}), " - ", tmp_path)
+
+
+def test_book_table_puts_paired_then_real_fake_first_and_shortens_model_names():
+    table = pd.DataFrame({"12-class, video": ["20.0 ± 1.0"], "real/fake, video": ["n/a"],
+                          "model": ["descriptors/rank_svm-C0.1-de3eb2"], "real/fake, paired": ["80.0 ± 2.0"]})
+    shown = presentation.book_table(table).data
+    assert list(shown.columns) == ["model", "real/fake, paired", "real/fake, video", "12-class, video"]
+    assert shown.loc[0, "model"] == "Rank-SVM, C 0.1" and shown.loc[0, "real/fake, video"] == "-"

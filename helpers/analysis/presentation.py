@@ -86,12 +86,39 @@ def with_short_names(table: pd.DataFrame, column: str = "model", names: Mapping[
     return table.assign(**{column: table[column].astype(str).map(names)})
 
 
-def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | None = None) -> Styler:
-    """``table`` as the book shows it: the columns of ``first`` (those present) leading, no index, ``-`` for
-    missing values, floats with one decimal, the CSS class ``results-table``; ``caption`` above it."""
+NAME_COLUMNS = ("approach", "model", "run", "source", "task", "baseline", "variant", "loss", "weighting")
+MISSING_TEXTS = frozenset({"n/a", "nan", "NaN", "None", "<NA>"})
+
+
+def reader_order(columns: Iterable[str]) -> list[str]:
+    """The columns a reader came for first: what names the row, then real/fake on pairs (the ChaLearn
+    protocol), then real/fake per video, then the rest in their order."""
+    columns = list(dict.fromkeys(columns))
+
+    def rank(column: str) -> int:
+        text = str(column).lower()
+        if column in NAME_COLUMNS:
+            return 0
+        if "paired" in text:
+            return 1
+        if "real/fake" in text:
+            return 2
+        return 3
+
+    return sorted(columns, key=lambda column: (rank(column), columns.index(column)))
+
+
+def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | None = None,
+               names: str | None = "model") -> Styler:
+    """``table`` as the book shows it: the columns of ``first`` (those present) leading, then ``reader_order``,
+    no index, ``-`` for missing values (also the ``n/a`` of ``aggregate_folds``), floats with one decimal,
+    the CSS class ``results-table``; model names in the column ``names`` made short (``short_names``)."""
+    if names in table.columns and table[names].astype(str).str.contains("/").any():
+        table = with_short_names(table, names)
     leading = [column for column in first if column in table.columns]
-    ordered = table[[*leading, *(c for c in table.columns if c not in leading)]].reset_index(drop=True)
+    ordered = table[[*leading, *reader_order(c for c in table.columns if c not in leading)]].reset_index(drop=True)
     ordered = ordered.loc[:, ~ordered.columns.duplicated()]
+    ordered = ordered.map(lambda value: MISSING if isinstance(value, str) and value in MISSING_TEXTS else value)
     styler = ordered.style.hide(axis="index").format(precision=1, na_rep=MISSING)
     styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
     return styler.set_caption(caption) if caption else styler
