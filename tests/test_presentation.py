@@ -81,3 +81,17 @@ def test_book_table_puts_paired_then_real_fake_first_and_shortens_model_names():
     shown = presentation.book_table(table).data
     assert list(shown.columns) == ["model", "real/fake, paired", "real/fake, video", "12-class, video"]
     assert shown.loc[0, "model"] == "Rank-SVM, C 0.1" and shown.loc[0, "real/fake, video"] == "-"
+
+
+def test_twelve_class_confusion_matrices_stack_and_two_class_ones_sit_side_by_side():
+    from helpers import labels, plots
+
+    twelve = {f"model {k}": np.eye(12, dtype=int) * 5 for k in range(3)}
+    fig = plots.confusion_matrices(twelve, labels.CLASS_NAMES)
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len({round(ax.get_position().x0, 3) for ax in visible}) == 1  # one column
+    assert fig.get_size_inches()[0] >= 7  # each as wide as a lone 12-class matrix
+    plt.close(fig)
+    two = plots.confusion_matrices({f"model {k}": np.eye(2, dtype=int) for k in range(3)}, labels.AUTHENTICITY)
+    assert len({round(ax.get_position().y0, 3) for ax in two.axes if ax.get_title()}) == 1  # one row
+    plt.close(two)
