@@ -95,3 +95,25 @@ def test_twelve_class_confusion_matrices_stack_and_two_class_ones_sit_side_by_si
     two = plots.confusion_matrices({f"model {k}": np.eye(2, dtype=int) for k in range(3)}, labels.AUTHENTICITY)
     assert len({round(ax.get_position().y0, 3) for ax in two.axes if ax.get_title()}) == 1  # one row
     plt.close(two)
+
+
+def test_the_paired_note_counts_from_the_numbers_and_adds_the_caveat_on_synthetic_data():
+    table = pd.DataFrame({"authenticity_video_accuracy_mean": [55.0, 70.0, np.nan],
+                          "paired_accuracy_mean": [80.0, 65.0, 90.0]})
+    note = presentation.paired_note(table, synthetic=True)
+    assert "1 of 2 models" in note and "per video 55.0-70.0 %" in note and "paired 65.0-80.0 %" in note
+    assert "generator" in note
+    assert "generator" not in presentation.paired_note(table, synthetic=False)
+
+
+def test_the_confusion_note_tells_real_fake_mistakes_from_emotion_mistakes():
+    from helpers import labels
+
+    counts = np.zeros((12, 12), dtype=int)
+    happy_genuine, happy_posed = labels.class_index("happy", True), labels.class_index("happy", False)
+    sad_genuine = labels.class_index("sad", True)
+    counts[happy_genuine, happy_genuine] = 6
+    counts[happy_genuine, happy_posed] = 3  # same emotion, wrong authenticity
+    counts[happy_posed, sad_genuine] = 1  # another emotion
+    note = presentation.confusion_note(counts, labels.CLASS_NAMES)
+    assert "60% of the 10 videos" in note and "75% of the mistakes keep the emotion" in note and "25% take" in note

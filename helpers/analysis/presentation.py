@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pandas.io.formats.style import Styler
 
-from helpers import approaches, profiles
+from helpers import approaches, labels, profiles
 
 TABLE_CLASS = "results-table"  # styled by _static/results.css (scrolls sideways rather than pass the page edge)
 MISSING = "-"
@@ -179,3 +179,42 @@ def saved_note(paths: profiles.RunPaths) -> str:
         where = where.resolve().relative_to(root)  # never the absolute path of the machine that ran it
     return (f"Every results table of this notebook is also saved as CSV and LaTeX (booktabs) in {where}/tables/, "
             "every figure as PNG and PDF in " f"{where}/figures/.")
+
+
+SYNTHETIC_CAVEAT = ("These videos are synthetic: the generator makes genuine and posed expressions differ by documented "
+                    "cues (onset speed, asymmetry, eye involvement; see the synthetic data page) that show in motion and "
+                    "in the landmarks more than in one frame, so it predicts clip and geometry models above frame models. "
+                    "A ranking here is the generator's design, not a finding about faces.")
+
+
+def paired_note(table: pd.DataFrame, video: str = "authenticity_video_accuracy_mean",
+                paired: str = "paired_accuracy_mean", synthetic: bool = False, scale: float = 1.0) -> str:
+    """What a table of per-video and paired real/fake accuracy shows, from its numbers (columns ``video`` and
+    ``paired``, in percent after ``scale``): how many models do better on pairs, and why they can."""
+    both = table[[video, paired]].apply(pd.to_numeric, errors="coerce").dropna() * scale
+    if both.empty:
+        return "No model here has both a per-video and a paired real/fake accuracy."
+    higher = int((both[paired] > both[video]).sum())
+    text = (f"**What this shows.** {higher} of {len(both)} models are right more often on pairs than on single videos "
+            f"(per video {both[video].min():.1f}-{both[video].max():.1f} %, paired {both[paired].min():.1f}-"
+            f"{both[paired].max():.1f} %). A pair only asks which of the two videos of one person and emotion looks "
+            "more genuine: a model whose scores lean to one side (calling most videos genuine, say) loses per-video "
+            "accuracy but can still order the pair, which is why the ChaLearn 2017 protocol scores pairs.")
+    return text + (f" {SYNTHETIC_CAVEAT}" if synthetic else "")
+
+
+def confusion_note(matrix, class_names: Sequence[str]) -> str:
+    """What a 12-class confusion matrix (counts; classes ``<emotion> <genuine|posed>`` in ``labels`` order)
+    shows: how often the class is right, and whether the errors keep the emotion (a real/fake mistake) or not."""
+    counts = pd.DataFrame(matrix).to_numpy(dtype=float)
+    total = counts.sum()
+    if total == 0:
+        return "No predictions to count."
+    errors = total - counts.trace()
+    same_emotion = sum(counts[i, j] for i in range(len(counts)) for j in range(len(counts))
+                       if i != j and labels.split_class_index(i)[0] == labels.split_class_index(j)[0])
+    text = f"**What this shows.** {counts.trace() / total:.0%} of the {int(total)} videos get their class right"
+    if errors:
+        text += (f"; {same_emotion / errors:.0%} of the mistakes keep the emotion and miss only genuine vs posed, "
+                 f"{1 - same_emotion / errors:.0%} take another emotion")
+    return text + f" (chance: {1 / len(class_names):.0%})."

@@ -59,9 +59,10 @@ def pending_folds(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths,
 
 def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, force: bool = False,
               drive_id: str | None = None, dataset_dir: str | Path | None = None, data_always: bool = False,
-              workers: int | None = None) -> GridPlan:
+              workers: int | None = None, dataset: data.Dataset | None = None) -> GridPlan:
     """The plan of a grid; with something to train (or ``data_always``), its dataset and crops are made ready
-    and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit)."""
+    and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit).
+    ``dataset``: one an earlier plan of the same profile prepared (its report is not printed again)."""
     if not configs:
         raise SettingError("the grid holds no configuration: nothing to train (a list of values to try was empty?)")
     # the crops each configuration trains on are part of its identity (and of its run id)
@@ -69,7 +70,7 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
     plan = GridPlan(configs, pending_folds(configs, paths, force))
     if not plan.pending and not data_always:
         return plan  # every fold has results: nothing needs the data
-    plan.dataset = data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir)
+    plan.dataset = dataset or data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir)
     extraction = extraction_config(configs[0], paths.crops)
     plan.space = budget.check(budget.plan(paths.work, [*budget.grid_items(plan.pending),
                                                        budget.crops_item(plan.dataset.usable, paths.crops, extraction)]))
