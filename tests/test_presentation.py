@@ -117,3 +117,8 @@ def test_the_confusion_note_tells_real_fake_mistakes_from_emotion_mistakes():
     counts[happy_posed, sad_genuine] = 1  # another emotion
     note = presentation.confusion_note(counts, labels.CLASS_NAMES)
     assert "60% of the 10 videos" in note and "75% of the mistakes keep the emotion" in note and "25% take" in note
+
+
+def test_named_runs_replace_run_names_by_short_names_from_the_run_ids():
+    table = pd.DataFrame({"run": ["rank_svm-C0.1", "rank_svm-C1"], "run_id": ["rank_svm-C0.1-aaaaaa", "rank_svm-C1-bbbbbb"]})
+    assert list(presentation.named_runs(table, "descriptors")["run"]) == ["Rank-SVM, C 0.1", "Rank-SVM, C 1"]

@@ -108,6 +108,13 @@ def reader_order(columns: Iterable[str]) -> list[str]:
     return sorted(columns, key=lambda column: (rank(column), columns.index(column)))
 
 
+def named_runs(table: pd.DataFrame, approach: str) -> pd.DataFrame:
+    """``table`` (rows of ``approach``'s runs with a ``run_id``) with its ``run`` column holding their short names,
+    for tables and legends that name runs (``fold_table``, ``aggregate_folds``)."""
+    models = approach + "/" + table["run_id"].astype(str)
+    return table.assign(run=models.map(short_names(models)))
+
+
 def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | None = None,
                names: str | None = "model") -> Styler:
     """``table`` as the book shows it: the columns of ``first`` (those present) leading, then ``reader_order``,
