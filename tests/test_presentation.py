@@ -122,3 +122,11 @@ def test_the_confusion_note_tells_real_fake_mistakes_from_emotion_mistakes():
 def test_named_runs_replace_run_names_by_short_names_from_the_run_ids():
     table = pd.DataFrame({"run": ["rank_svm-C0.1", "rank_svm-C1"], "run_id": ["rank_svm-C0.1-aaaaaa", "rank_svm-C1-bbbbbb"]})
     assert list(presentation.named_runs(table, "descriptors")["run"]) == ["Rank-SVM, C 0.1", "Rank-SVM, C 1"]
+
+
+def test_grouped_columns_get_one_header_row_and_the_precision_asked_for(tmp_path):
+    table = pd.DataFrame([[0.51234, 0.4]], columns=pd.MultiIndex.from_tuples([("run a", "genuine"), ("run a", "posed")]))
+    styled = presentation.book_table(table, precision=3)
+    assert list(styled.data.columns) == ["run a, genuine", "run a, posed"] and "0.512" in styled.to_html()
+    tex = presentation.save_table(styled, "weights", tmp_path, precision=3)[1].read_text()
+    assert "0.512" in tex and "run a, genuine" in tex

@@ -116,17 +116,19 @@ def named_runs(table: pd.DataFrame, approach: str) -> pd.DataFrame:
 
 
 def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | None = None,
-               names: str | None = "model") -> Styler:
+               names: str | None = "model", precision: int = 1) -> Styler:
     """``table`` as the book shows it: the columns of ``first`` (those present) leading, then ``reader_order``,
-    no index, ``-`` for missing values (also the ``n/a`` of ``aggregate_folds``), floats with one decimal,
+    no index, ``-`` for missing values (also the ``n/a`` of ``aggregate_folds``), floats with ``precision`` decimals, one header row,
     the CSS class ``results-table``; model names in the column ``names`` made short (``short_names``)."""
+    if isinstance(table.columns, pd.MultiIndex):  # one header row: "<metric>, <group>"
+        table = table.set_axis([", ".join(str(p) for p in parts if str(p)) for parts in table.columns], axis=1)
     if names in table.columns and table[names].astype(str).str.contains("/").any():
         table = with_short_names(table, names)
     leading = [column for column in first if column in table.columns]
     ordered = table[[*leading, *reader_order(c for c in table.columns if c not in leading)]].reset_index(drop=True)
     ordered = ordered.loc[:, ~ordered.columns.duplicated()]
     ordered = ordered.map(lambda value: MISSING if isinstance(value, str) and value in MISSING_TEXTS else value)
-    styler = ordered.style.hide(axis="index").format(precision=1, na_rep=MISSING)
+    styler = ordered.style.hide(axis="index").format(precision=precision, na_rep=MISSING)
     styler = styler.set_table_attributes(f'class="{TABLE_CLASS}"')
     return styler.set_caption(caption) if caption else styler
 
@@ -151,16 +153,18 @@ def file_stem(name: str) -> str:
     return stem
 
 
-def save_table(table: pd.DataFrame | Styler, name: str, paths: profiles.RunPaths | Path | str) -> list[Path]:
+def save_table(table: pd.DataFrame | Styler, name: str, paths: profiles.RunPaths | Path | str,
+               precision: int = 1) -> list[Path]:
     """Write ``table`` as ``<name>.csv`` and ``<name>.tex`` (LaTeX, booktabs rules: ``\\usepackage{booktabs}``)
-    under ``results/<profile>/tables/``; missing values as ``-``, no index. Returns the two paths."""
+    under ``results/<profile>/tables/``; missing values as ``-``, no index, LaTeX floats with ``precision``
+    decimals (the CSV keeps every digit). Returns the two paths."""
     data = frame_of(table).reset_index(drop=True)
     folder = result_dirs(paths)[0]
     folder.mkdir(parents=True, exist_ok=True)
     stem = file_stem(name)
     csv_path, tex_path = folder / f"{stem}.csv", folder / f"{stem}.tex"
     data.to_csv(csv_path, index=False, na_rep=MISSING)
-    text = data.style.hide(axis="index").format(precision=1, na_rep=MISSING, escape="latex").format_index(
+    text = data.style.hide(axis="index").format(precision=precision, na_rep=MISSING, escape="latex").format_index(
         escape="latex", axis=1).to_latex(hrules=True, column_format="l" * len(data.columns))
     tex_path.write_text(text)
     return [csv_path, tex_path]
