@@ -130,3 +130,12 @@ def test_grouped_columns_get_one_header_row_and_the_precision_asked_for(tmp_path
     assert list(styled.data.columns) == ["run a, genuine", "run a, posed"] and "0.512" in styled.to_html()
     tex = presentation.save_table(styled, "weights", tmp_path, precision=3)[1].read_text()
     assert "0.512" in tex and "run a, genuine" in tex
+
+
+def test_the_paired_interval_leads_and_an_empty_cell_reads_as_a_dash():
+    table = pd.DataFrame({"real/fake, paired": ["80.0 ± 2.0"], "chosen": [""],
+                          "real/fake, paired, pooled (95 % CI)": ["80.0 % (95 % CI 70-90)"], "run": ["a"]})
+    shown = presentation.book_table(table).data
+    assert list(shown.columns) == ["run", "real/fake, paired, pooled (95 % CI)", "real/fake, paired",
+                                   "chosen"]
+    assert shown.loc[0, "chosen"] == "-"

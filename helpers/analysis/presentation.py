@@ -25,7 +25,9 @@ TABLE_CLASS = "results-table"  # styled by _static/results.css (scrolls sideways
 MISSING = "-"
 HASH = re.compile(r"-[0-9a-f]{6}$")  # the settings hash that ends a run id (``helpers.train.config.run_id``)
 WORDS = {"rank_svm": "Rank-SVM", "cnn_lstm": "CNN-LSTM", "cnn_gru": "CNN-GRU", "gru": "GRU", "lstm": "LSTM",
-         "12class": "12 classes", "two_task": "two heads"}
+         "landmark_gru": "landmark GRU", "landmark_lstm": "landmark LSTM", "simple_cnn": "simple CNN",
+         "simple_cnn_lstm": "simple CNN-LSTM", "simple_cnn_gru": "simple CNN-GRU", "conv3d": "3D CNN",
+         "12class": "12 classes", "two_task": "two heads", "mfl": "MFL"}
 NUMBER_SUFFIX = re.compile(r"^(?P<number>\d+)(?P<word>[a-z]+)$")  # 15models -> 15 models
 LETTER_NUMBER = re.compile(r"^(?P<letter>[A-Z]|lr|wd)(?P<number>\d[\d.e+-]*)$")  # C0.1 -> C 0.1
 
@@ -87,12 +89,12 @@ def with_short_names(table: pd.DataFrame, column: str = "model", names: Mapping[
 
 
 NAME_COLUMNS = ("approach", "model", "run", "source", "task", "baseline", "variant", "loss", "weighting")
-MISSING_TEXTS = frozenset({"n/a", "nan", "NaN", "None", "<NA>"})
+MISSING_TEXTS = frozenset({"", "n/a", "nan", "NaN", "None", "<NA>"})
 
 
 def reader_order(columns: Iterable[str]) -> list[str]:
     """The columns a reader came for first: what names the row, then real/fake on pairs (the ChaLearn
-    protocol), then real/fake per video, then the rest in their order."""
+    protocol; its interval first), then real/fake per video, then the rest in their order."""
     columns = list(dict.fromkeys(columns))
 
     def rank(column: str) -> int:
@@ -100,10 +102,10 @@ def reader_order(columns: Iterable[str]) -> list[str]:
         if column in NAME_COLUMNS:
             return 0
         if "paired" in text:
-            return 1
-        if "real/fake" in text:
-            return 2
-        return 3
+            return 1 if re.search(r"\bci\b", text) or "interval" in text else 2
+        if "real/fake" in text or text.startswith("video"):
+            return 3
+        return 4
 
     return sorted(columns, key=lambda column: (rank(column), columns.index(column)))
 
