@@ -139,3 +139,8 @@ def test_the_paired_interval_leads_and_an_empty_cell_reads_as_a_dash():
     assert list(shown.columns) == ["run", "real/fake, paired, pooled (95 % CI)", "real/fake, paired",
                                    "chosen"]
     assert shown.loc[0, "chosen"] == "-"
+
+
+def test_book_table_names_registered_approaches_by_their_display_names():
+    shown = presentation.book_table(pd.DataFrame({"approach": ["single_task", "per fold"], "model": ["a", "b"]})).data
+    assert list(shown["approach"]) == ["single-task (03)", "per fold"]

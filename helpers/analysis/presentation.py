@@ -121,11 +121,15 @@ def book_table(table: pd.DataFrame, first: Sequence[str] = (), caption: str | No
                names: str | None = "model", precision: int = 1) -> Styler:
     """``table`` as the book shows it: the columns of ``first`` (those present) leading, then ``reader_order``,
     no index, ``-`` for missing values (also the ``n/a`` of ``aggregate_folds``), floats with ``precision`` decimals, one header row,
-    the CSS class ``results-table``; model names in the column ``names`` made short (``short_names``)."""
+    the CSS class ``results-table``; model names in the column ``names`` made short (``short_names``) and
+    registered approaches by their display names."""
     if isinstance(table.columns, pd.MultiIndex):  # one header row: "<metric>, <group>"
         table = table.set_axis([", ".join(str(p) for p in parts if str(p)) for parts in table.columns], axis=1)
     if names in table.columns and table[names].astype(str).str.contains("/").any():
         table = with_short_names(table, names)
+    if "approach" in table.columns:  # registered approaches by their display names
+        table = table.assign(approach=table["approach"].map(
+            lambda a: approach_label(a) if isinstance(a, str) and a in approaches.APPROACHES else a))
     leading = [column for column in first if column in table.columns]
     ordered = table[[*leading, *reader_order(c for c in table.columns if c not in leading)]].reset_index(drop=True)
     ordered = ordered.loc[:, ~ordered.columns.duplicated()]
