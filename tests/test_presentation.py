@@ -144,3 +144,18 @@ def test_the_paired_interval_leads_and_an_empty_cell_reads_as_a_dash():
 def test_book_table_names_registered_approaches_by_their_display_names():
     shown = presentation.book_table(pd.DataFrame({"approach": ["single_task", "per fold"], "model": ["a", "b"]})).data
     assert list(shown["approach"]) == ["single-task (03)", "per fold"]
+
+
+def test_the_genuineness_note_explains_a_posed_video_called_genuine_in_a_pair_ordered_right():
+    curves = {"s1 H2N2H (genuine)": pd.DataFrame({"p_genuine": [0.8, 0.9]}),
+              "s1 D2N2H (posed)": pd.DataFrame({"p_genuine": [0.6, 0.7]})}
+    note = presentation.genuineness_note(curves)
+    assert "0.85 (called genuine)" in note and "0.65 (called genuine)" in note and "ordered right" in note
+    curves["s1 D2N2H (posed)"] = pd.DataFrame({"p_genuine": [0.9, 0.95]})
+    assert "ordered wrong" in presentation.genuineness_note(curves)
+
+
+def test_the_emotion_note_names_the_best_and_worst_emotion():
+    table = pd.DataFrame({"emotion": ["happy", "happy", "sad", "sad"], "accuracy": [0.9, 0.8, 0.5, 0.6]})
+    note = presentation.emotion_note(table, synthetic=True)
+    assert "best for happy (85.0 %)" in note and "worst for sad (55.0 %)" in note and "generator" in note

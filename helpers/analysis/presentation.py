@@ -235,3 +235,40 @@ def confusion_note(matrix, class_names: Sequence[str]) -> str:
         text += (f"; {same_emotion / errors:.0%} of the mistakes keep the emotion and miss only genuine vs posed, "
                  f"{1 - same_emotion / errors:.0%} take another emotion")
     return text + f" (chance: {1 / len(class_names):.0%})."
+
+
+def genuineness_note(curves: Mapping[str, pd.DataFrame]) -> str:
+    """What a p(genuine)-over-time figure of one genuine and one posed video shows (``curves`` named
+    ``"... (genuine)"`` / ``"... (posed)"``, tables with ``p_genuine``): how each video alone is called, and
+    whether the pair is still ordered right."""
+    means = {("genuine" if name.endswith("(genuine)") else "posed"): float(table["p_genuine"].mean())
+             for name, table in curves.items()}
+    if set(means) != {"genuine", "posed"}:
+        return ""
+    called = {kind: "genuine" if value >= 0.5 else "posed" for kind, value in means.items()}
+    text = (f"**What this shows.** Averaged over its clips, the genuine video gets p(genuine) {means['genuine']:.2f} "
+            f"(called {called['genuine']}) and the posed one {means['posed']:.2f} (called {called['posed']}). ")
+    if called["posed"] == "genuine" and means["genuine"] > means["posed"]:
+        text += ("The posed video is called genuine on its own, yet the pair is ordered right: the model's scores "
+                 "lean towards genuine, and only their order within the pair is what the paired protocol asks for.")
+    elif means["genuine"] > means["posed"]:
+        text += "The pair is ordered right: the genuine video scores higher."
+    else:
+        text += "The pair is ordered wrong: the posed video scores at least as high as the genuine one."
+    return text
+
+
+def emotion_note(per_emotion: pd.DataFrame, synthetic: bool = False) -> str:
+    """What a real/fake-per-emotion figure shows (``emotion``, ``accuracy`` per model and fold): the emotions
+    where the models shown tell genuine from posed best and worst, and how far apart."""
+    means = per_emotion.groupby("emotion")["accuracy"].mean().dropna().sort_values() * 100
+    if len(means) < 2:
+        return ""
+    spread = per_emotion.groupby("emotion")["accuracy"].std().mean() * 100
+    text = (f"**What this shows.** Over the models shown, real vs fake is judged best for {means.index[-1]} "
+            f"({means.iloc[-1]:.1f} %) and worst for {means.index[0]} ({means.iloc[0]:.1f} %); the models and folds "
+            f"behind each mean spread by {spread:.1f} points (sd), so a smaller gap is not a difference between emotions.")
+    if synthetic:
+        text += (" The synthetic generator gives every emotion the same genuine-vs-posed cues: a gap here comes from "
+                 "the data's size and the expressions' geometry, not from how people fake emotions.")
+    return text
