@@ -177,7 +177,8 @@ def confusion_matrices(matrices: dict[str, Sequence[Sequence[int]]], class_names
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # leave the suptitle its own band above the panels' titles (tight_layout alone lets them overlap)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_size_inches()[1]) if title else None)
     return fig
 
 
