@@ -159,3 +159,8 @@ def test_the_emotion_note_names_the_best_and_worst_emotion():
     table = pd.DataFrame({"emotion": ["happy", "happy", "sad", "sad"], "accuracy": [0.9, 0.8, 0.5, 0.6]})
     note = presentation.emotion_note(table, synthetic=True)
     assert "best for happy (85.0 %)" in note and "worst for sad (55.0 %)" in note and "generator" in note
+
+
+def test_html_list_escapes_its_items():
+    assert presentation.html_list("Ensembles:", ["a < b", "c"]) == "<p>Ensembles:</p><ul><li>a &lt; b</li><li>c</li></ul>"
+    assert presentation.html_list("none", []) == "<p>none</p>"

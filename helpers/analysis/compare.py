@@ -34,7 +34,7 @@ ENSEMBLE_NAME = "ensemble (06)"
 KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
 
-# The published numbers, all on the real SASE-FE (DESIGN.md, "Reference numbers"). ``ours`` names the
+# The published numbers, all on the real SASE-FE (sources in book/references.bib). ``ours`` names the
 # metric of ``summary_table`` that measures the same thing, taken from the selected model of ``approach``;
 # ``model`` (when set) is the architecture the number belongs to: ours is shown only when every fold chose it.
 REFERENCE_NUMBERS = pd.DataFrame([

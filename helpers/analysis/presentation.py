@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -272,3 +273,10 @@ def emotion_note(per_emotion: pd.DataFrame, synthetic: bool = False) -> str:
         text += (" The synthetic generator gives every emotion the same genuine-vs-posed cues: a gap here comes from "
                  "the data's size and the expressions' geometry, not from how people fake emotions.")
     return text
+
+
+def html_list(heading: str, items: Sequence[str]) -> str:
+    """``heading`` and ``items`` as HTML (a paragraph and a bulleted list, text escaped): what a page pastes
+    from another page as a list (a text glue would run the items into one line)."""
+    listed = "".join(f"<li>{escape(item)}</li>" for item in items)
+    return f"<p>{escape(heading)}</p>" + (f"<ul>{listed}</ul>" if items else "")
