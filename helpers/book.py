@@ -28,7 +28,7 @@ from helpers.profiles import PROFILES, project_root
 
 COLAB = "https://colab.research.google.com"
 BADGE_IMAGE = f"{COLAB}/assets/colab-badge.svg"
-BOOK_SOURCES = ("_config.yml", "_toc.yml", "book")
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "_static", "book")
 
 
 STATIC_RUN_VARIABLE = "GENUINE_POSED_STATIC_RUN"  # set while `execute` runs notebooks for the static book

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import approaches, labels, results
-from helpers.analysis import compare, ensembles, selection
+from helpers.analysis import compare, ensembles, published, selection
 from helpers.metrics import evaluate, scoring
 
 
@@ -193,7 +193,7 @@ def reference_summary(models: dict[str, float]) -> pd.DataFrame:
 def test_the_reference_rows_take_the_first_ranked_model_not_the_best_test_score():
     # the first row (ranked first on validation) answers the open rows, although the second scored higher on test
     summary = reference_summary({"temporal/selected on validation": 60.0, "single_task/selected on validation": 80.0})
-    reference = compare.reference_comparison(summary, "full", synthetic=False)
+    reference = published.reference_comparison(summary, "full", synthetic=False)
     per_video = reference[reference["task"].str.startswith("real/fake per test video (challenge accuracy)")]
     assert len(per_video) == 2 and (per_video["our model"] == "temporal/selected on validation").all()
     # like with like: the challenge scored each test video, so ours is the per-video accuracy, not the paired one
@@ -206,11 +206,41 @@ def test_the_reference_rows_take_the_first_ranked_model_not_the_best_test_score(
     assert (reference.loc[reference["task"].str.startswith("multi-task"), "ours: full"] == "not run").all()
 
 
+def test_the_slow_r50_row_is_never_filled_with_another_models_number():
+    summary = reference_summary({"temporal/selected on validation": 60.0}).assign(
+        video_accuracy="40.0 ± 2.0", video_accuracy_mean=40.0)
+    row = "temporal 12-class (slow_r50)"
+    choices = pd.DataFrame({"approach": ["temporal"] * 2, "fold": [0, 1],
+                            "configuration": ["cnn_gru-aaaaaa", "slow_r50-bbbbbb"]})
+    other = published.reference_comparison(summary, "full", synthetic=False, choices=choices)
+    assert other.loc[other["task"] == row, "ours: full"].item() == "- (no slow_r50 chosen)"
+    assert published.reference_comparison(summary, "full", synthetic=False).loc[
+        lambda t: t["task"] == row, "ours: full"].item() == "- (no slow_r50 chosen)"  # unknown: not claimed
+    choices["configuration"] = ["slow_r50-aaaaaa", "slow_r50-bbbbbb"]
+    slow = published.reference_comparison(summary, "full", synthetic=False, choices=choices)
+    assert slow.loc[slow["task"] == row, "ours: full"].item() == "40.0 ± 2.0"
+
+
+def test_frame_measures_come_from_the_configurations_chosen_per_fold():
+    summary = pd.DataFrame([{"approach": "multitask", "model": "multitask/selected on validation",
+                             "paired_accuracy_mean": 70.0, "paired_interval": "70.0 (CI)"}])
+    folds = pd.DataFrame({"approach": ["multitask"] * 4, "fold": [0, 0, 1, 1],
+                          "model": ["multitask/a-111111", "multitask/b-222222"] * 2,
+                          "emotion_frame_accuracy": [0.5, 0.9, 0.7, 0.1]})
+    choices = pd.DataFrame({"approach": ["multitask"] * 2, "fold": [0, 1], "configuration": ["a-111111", "b-222222"]})
+    reference = published.reference_comparison(summary, "full", False, folds=folds, choices=choices)
+    emotion = reference[reference["task"] == "multi-task: emotion (frames)"].iloc[0]
+    assert emotion["ours: full"] == "30.0 ± 28.3"  # fold 0 chose a (0.5), fold 1 chose b (0.1)
+    both = reference[reference["task"] == "multi-task: both right, 12-class (frames)"].iloc[0]
+    assert both["ours: full"] == "-"  # ran, but this measure is not in its folds
+    assert (reference.loc[reference["task"].str.startswith("12-class, frames"), "ours: full"] == "not run").all()
+
+
 def test_synthetic_numbers_are_labelled_not_comparable():
-    reference = compare.reference_comparison(reference_summary({"temporal/x": 99.0}), "smoke", synthetic=True)
+    reference = published.reference_comparison(reference_summary({"temporal/x": 99.0}), "smoke", synthetic=True)
     ours = [column for column in reference.columns if column.startswith("ours")]
     assert ours == ["ours: smoke (synthetic data: not comparable)"]
-    real = compare.reference_comparison(reference_summary({"temporal/x": 99.0}), "full", synthetic=False)
+    real = published.reference_comparison(reference_summary({"temporal/x": 99.0}), "full", synthetic=False)
     assert "not comparable" not in " ".join(real.columns)
 
 

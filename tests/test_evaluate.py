@@ -137,6 +137,7 @@ def test_reading_many_runs_back(tmp_path, predictions):
     assert evaluate.summed_confusion(runs, "authenticity").sum() == 4  # 2 videos x 2 folds
     table = evaluate.authenticity_by_emotion_table(runs)
     assert table["emotion"].tolist() == ["happy", "happy"] and table["accuracy"].tolist() == [0.5, 0.5]
+    assert set(table["run_id"]) == set(curves["run_id"]) == {runs[0].run_id}  # short names are made of run ids
 
 
 def test_result_figures_draw(predictions):

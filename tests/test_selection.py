@@ -54,7 +54,7 @@ def test_the_configuration_better_on_test_is_not_selected():
     runs, scores = two_configurations()
     assert selection.selected_per_fold(runs) == {0: "honest-111111", 1: "honest-111111"}
     assert [run.run_id for run in selection.chosen_runs(runs)] == ["honest-111111"] * 2
-    assert selection.describe_choice(runs) == "honest-111111 (every fold)"
+    assert selection.describe_choice(runs) == "honest (every fold)"  # short names, no settings hash
     chosen = selection.selected_scores(scores, runs, "single_task")
     assert set(chosen["run"]) == {"honest-111111"} and set(chosen["model"]) == {"single_task/selected on validation"}
     assert sorted(chosen["fold"].unique()) == [0, 1] and len(chosen) == 2 * 2 * 12  # every fold, once
@@ -69,7 +69,7 @@ def test_each_fold_chooses_on_its_own_validation_subjects():
     assert selection.chosen_folds(runs_of_two)["single_task/b-222222"] == [1]  # chosen among its own approach
     summary = pd.DataFrame({"run_id": ["a-111111", "b-222222"], "model": ["simple_cnn", "resnet18"]})  # backbones
     assert list(selection.with_chosen_folds(summary, runs)["chosen_in_folds"]) == ["0", "1"]
-    assert selection.describe_choice(runs) == "fold 0: a-111111, fold 1: b-222222"
+    assert selection.describe_choice(runs) == "fold 0: a, fold 1: b"
     scores = pd.concat([test_scores(run_id, fold, FOLDS[fold], right=(run_id, fold) == ("b-222222", 1))
                         for run_id in ("a-111111", "b-222222") for fold in FOLDS], ignore_index=True)
     chosen = selection.selected_scores(scores, runs, "single_task")

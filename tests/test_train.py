@@ -356,3 +356,22 @@ def test_a_fold_normalises_with_its_training_crops_only(tmp_path):
     assert np.allclose(stored.config["normalization_stats"]["mean"], expected["mean"])
     everyone = train.crop_statistics(pd.concat([fold.train, fold.test]))
     assert not np.allclose(expected["mean"], everyone["mean"]), "the test subjects' crops must not count"
+
+
+def test_run_grid_prints_one_line_per_fold_and_keeps_the_epoch_log_beside_the_history(tmp_path, capsys):
+    from helpers import profiles, results
+
+    dataset = fake_crops(tmp_path / "crops")
+    config = approaches.SingleTaskConfig(
+        profile="smoke", model="simple_cnn", weights=None, image_size=32, normalization="imagenet", frames_per_video=1,
+        eval_frames_per_video=1, batch_size=12, workers=0, work_dir=str(tmp_path / "work"),
+        results_dir=str(tmp_path / "results"), train=quiet(epochs=3, verbose=True))
+    plan = train.GridPlan([config], [(config, 0), (config, 1)], dataset, tmp_path / "crops")
+    train.run_grid(plan)
+    lines = [line for line in capsys.readouterr().out.splitlines() if " fold " in line]
+    assert len(lines) == 2, lines  # one per fold, although the configuration asks for every epoch
+    assert all("3 epoch(s)" in line and "train.log" in line for line in lines)
+    paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
+    for fold in (0, 1):
+        log = (results.run_dir(paths.results, "single_task", config.run_id, fold) / "train.log").read_text()
+        assert [line.split(":")[0] for line in log.splitlines()] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]

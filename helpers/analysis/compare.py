@@ -17,7 +17,7 @@ that train them come from ``helpers.approaches``' registry (``load_all``, ``miss
   are skipped and counted (the challenge's test videos have no subject: there, pairs are found, not known);
 - ``summary_table`` / ``interval_table``: mean ± std over folds, and pooled scores with 95 % intervals from
   resampling *subjects* (``stats``); no score orders the rows; ``selection`` says which fold chose what;
-- ``reference_comparison``: the published SASE-FE numbers beside the selected models' (``selection``);
+- the published SASE-FE numbers beside the selected models' live in ``published``;
 - tests between models and ensembles live in ``stats`` and ``ensembles``.
 """
 
@@ -37,33 +37,6 @@ ENSEMBLE = "ensemble"  # the approach column of ensembles' rows (``helpers.analy
 ENSEMBLE_NAME = "ensemble (06)"
 KEYS = ["fold", "subject", "code"]
 PROBS = evaluate.prob_columns(len(labels.CLASS_NAMES))
-
-# The published numbers, all on the real SASE-FE (book/intro.md, "Results to beat on SASE-FE"). ``metric`` names the column of ``summary_table`` that
-# measures the same thing, taken from the first-ranked model of ``approach``. The challenge scored each of its
-# 60 test videos on its own (challenge accuracy): ``correct`` of ``videos`` give the exact interval. The teams
-# judged each video with the one they guessed was the same person's (pairs found); ours judges each video
-# alone under the subject K-fold protocol, the same measure of a different test set.
-CHALLENGE_MEASURE = (f"{challenge.METRIC_NAMES['challenge_accuracy']}: theirs on the challenge's 60 test videos, "
-                     "each judged with its partner found by the team; ours per video, each judged alone, mean ± std "
-                     "over the K folds of subjects")
-REFERENCE_NUMBERS = pd.DataFrame([
-    ("Gagatsis 2023 (thesis)", "12-class, frames (InceptionResNetV1 VGGFace2)", 29.06, "single_task", "frame_accuracy",
-     None, None),
-    ("Gagatsis 2023 (thesis)", "multi-task: emotion (frames)", 54.6, "multitask", "emotion_frame_accuracy", None, None),
-    ("Gagatsis 2023 (thesis)", "multi-task: real/fake (frames)", 55.9, "multitask", "authenticity_frame_accuracy",
-     None, None),
-    ("Gagatsis 2023 (thesis)", "multi-task: both right, 12-class (frames)", 30.15, "multitask", "frame_accuracy",
-     None, None),
-    ("Gagatsis 2023 (thesis)", "temporal 12-class (slow_r50)", 23.3, "temporal", "video_accuracy", None, None),
-    ("ChaLearn LAP 2017 winners", "real/fake per test video (challenge accuracy), pairs found by the teams", 66.7,
-     None, "authenticity_video_accuracy", 40, 60),
-    ("NIT-OVGU 2017 (tied first)", "challenge accuracy, pairs found by face identity: activity descriptors + "
-     "Rank-SVM", 66.7, "descriptors", "authenticity_video_accuracy", 40, 60),
-    ("HCILab 2017 (tied first)", "challenge accuracy, pairs found by first-frame similarity: landmarks + recurrent "
-     "network", 66.7, "trajectories", "authenticity_video_accuracy", 40, 60),
-    ("TUBITAK UZAY-METU 2017", "real/fake per test video (challenge accuracy)", 65.0, None,
-     "authenticity_video_accuracy", 39, 60),
-], columns=["source", "task", "sase_fe_percent", "approach", "metric", "correct", "videos"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,34 +273,14 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.rename(columns={**TABLE_METRICS, **DISPLAY_EXTRA})
 
 
-def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool) -> pd.DataFrame:
-    """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``score_summary`` of
-    the *selected* models, its first row the model ranked first on each fold's validation): the row's
-    approach's model, or for a row of any approach the first row. ``measure`` says what is compared (for the
-    challenge's rows: ``CHALLENGE_MEASURE``); a published challenge accuracy comes with its exact 95 % interval.
-    On synthetic data the column says that the two are not comparable."""
-    column_name = f"ours: {dataset}" + (" (synthetic data: not comparable)" if synthetic else "")
-    rows = []
-    for ref in REFERENCE_NUMBERS.itertuples():
-        # pandas stores the missing approach as NaN: any approach may answer these rows
-        candidates = summary if pd.isna(ref.approach) else summary[summary["approach"] == ref.approach]
-        column = f"{ref.metric}_mean"
-        candidates = candidates.dropna(subset=[column]) if column in candidates else candidates.iloc[:0]
-        if len(candidates):
-            best = candidates.iloc[0]
-            ours = best.get("paired_interval", best[ref.metric]) if ref.metric == "paired_accuracy" else best[ref.metric]
-            model = best["model"]
-        else:
-            ours, model = "not run", ""
-        published = f"{ref.sase_fe_percent:.1f}"
-        measure = TABLE_METRICS.get(ref.metric, ref.metric.replace("_", " "))
-        if not pd.isna(ref.videos):
-            low, high = challenge.exact_interval(int(ref.correct), int(ref.videos))
-            published += f" ({100 * low:.1f}-{100 * high:.1f}), {int(ref.correct)} of {int(ref.videos)} videos"
-            measure = CHALLENGE_MEASURE
-        rows.append({"source": ref.source, "task": ref.task, "SASE-FE (published)": published,
-                     column_name: ours, "measure": measure, "our model": model})
-    return pd.DataFrame(rows)
+def chosen_fold_metrics(folds: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """Per approach: mean ± std over folds (percent text, ``aggregate_folds``) of every metric of ``folds``
+    (``comparison_folds``), each fold's row being the configuration chosen on that fold's validation
+    (``choices`` from ``selection.selected_models``): the measures the video scores do not have (frames)."""
+    chosen = {(row.approach, int(row.fold)): f"{row.approach}/{row.configuration}" for row in choices.itertuples()}
+    keep = [chosen.get((row.approach, int(row.fold))) == row.model for row in folds.itertuples()]
+    metrics = [m for m in (*TABLE_METRICS, "emotion_frame_accuracy", "authenticity_frame_accuracy") if m in folds]
+    return evaluate.aggregate_folds(folds[keep], metrics=metrics, by=("approach",))
 
 
 def run_differences(runs: Sequence[results.RunArtifacts]) -> pd.DataFrame:

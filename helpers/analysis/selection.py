@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import results
+from helpers.analysis import presentation
 
 #: What a configuration is chosen by on the validation subjects, in order (ties go to the next).
 SELECTION_METRICS = ("paired_accuracy", "authenticity_video_accuracy", "video_accuracy")
@@ -85,12 +86,15 @@ def with_chosen_folds(summary: pd.DataFrame, runs: Sequence[results.RunArtifacts
 
 
 def describe_choice(runs: Sequence[results.RunArtifacts]) -> str:
-    """In words, which configuration each fold chose: ``"a-1234 (every fold)"`` or ``"fold 0: a-1234, fold 1:
-    b-5678"``."""
+    """In words, which configuration each fold chose, by its short name among ``runs``
+    (``presentation.short_names``): ``"resnet18, focal (every fold)"`` or ``"fold 0: focal, fold 1: ..."``."""
     chosen = selected_per_fold(runs)
-    if len(set(chosen.values())) == 1:
-        return f"{next(iter(chosen.values()))} (every fold)"
-    return ", ".join(f"fold {fold}: {run_id}" for fold, run_id in sorted(chosen.items()))
+    approach_of = {run.run_id: run.config.get("approach") for run in runs}
+    names = presentation.short_names(f"{approach_of[run_id]}/{run_id}" for run_id in approach_of)
+    named = {fold: names[f"{approach_of[run_id]}/{run_id}"] for fold, run_id in chosen.items()}
+    if len(set(named.values())) == 1:
+        return f"{next(iter(named.values()))} (every fold)"
+    return ", ".join(f"fold {fold}: {name}" for fold, name in sorted(named.items()))
 
 
 def selected_scores(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts], approach: str) -> pd.DataFrame:

@@ -24,7 +24,7 @@ To add an approach:
 
 06 then finds its results, lists it in every table under its display name, chooses its configuration on
 validation subjects, makes it an ensemble member, and names its notebook while it has no results; nothing
-else lists the approaches. Optionally, add published numbers it answers to ``compare.REFERENCE_NUMBERS``.
+else lists the approaches. Optionally, add published numbers it answers to ``published.REFERENCE_NUMBERS`` (``helpers.analysis.published``).
 
 - ``single_task``, ``multitask``, ``temporal`` (clips of face crops), ``descriptors`` (activity descriptors +
   Rank-SVM ensemble, fitted by scikit-learn through the ``fit`` hook), ``trajectories`` (landmark sequences +

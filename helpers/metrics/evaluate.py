@@ -234,8 +234,9 @@ def load_runs(profile_results, approach: str | None = None, runs: Sequence[str] 
 
 
 def histories(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:
-    """Every epoch of every run and fold: ``run, fold, epoch, train_loss, ...`` (for learning curves)."""
-    frames = [run.history.assign(run=run.config.get("run"), fold=int(run.config.get("fold", -1))) for run in runs]
+    """Every epoch of every run and fold: ``run, run_id, fold, epoch, train_loss, ...`` (for learning curves)."""
+    frames = [run.history.assign(run=run.config.get("run"), run_id=run.run_id, fold=int(run.config.get("fold", -1)))
+              for run in runs]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -248,8 +249,8 @@ def summed_confusion(runs: Iterable[results.RunArtifacts], view: str = "label", 
 
 
 def authenticity_by_emotion_table(runs: Iterable[results.RunArtifacts]) -> pd.DataFrame:
-    """``run, fold, emotion, accuracy``: video-level real/fake accuracy within each emotion, per fold."""
-    rows = [{"run": run.config.get("run"), "fold": int(run.config.get("fold", -1)), "emotion": emotion,
-             "accuracy": accuracy}
+    """``run, run_id, fold, emotion, accuracy``: video-level real/fake accuracy within each emotion, per fold."""
+    rows = [{"run": run.config.get("run"), "run_id": run.run_id, "fold": int(run.config.get("fold", -1)),
+             "emotion": emotion, "accuracy": accuracy}
             for run in runs for emotion, accuracy in run.metrics.get("authenticity", {}).get("by_emotion", {}).items()]
-    return pd.DataFrame(rows, columns=["run", "fold", "emotion", "accuracy"])
+    return pd.DataFrame(rows, columns=["run", "run_id", "fold", "emotion", "accuracy"])

@@ -144,7 +144,8 @@ def metric_bars(table: pd.DataFrame, metrics: dict[str, str], by: str = "run", t
     long["metric"] = long["metric"].map(metrics)
     width = min(11.0, max(6.5, 1.6 * len(metrics) + 0.25 * table[by].nunique() * len(metrics)))
     fig, ax = plt.subplots(figsize=(width, 3.8))
-    sns.barplot(data=long, x="metric", y="value", hue=by, errorbar="sd", ax=ax)
+    sns.barplot(data=long, x="metric", y="value", hue=by, errorbar="sd", ax=ax,
+                palette=distinct_colours(long[by].nunique()))
     for position, column in enumerate(metrics):
         if chance and column in chance:
             ax.hlines(chance[column], position - 0.4, position + 0.4, color="black", linestyle=":", linewidth=1)
@@ -159,12 +160,15 @@ def metric_bars(table: pd.DataFrame, metrics: dict[str, str], by: str = "run", t
 
 
 def confusion_matrices(matrices: dict[str, Sequence[Sequence[int]]], class_names: Sequence[str],
-                       title: str = "", columns: int = 3) -> Figure:
-    """Several confusion matrices side by side (row percentages), one per name of ``matrices``."""
+                       title: str = "", columns: int | None = None) -> Figure:
+    """Several confusion matrices (row percentages), one per name of ``matrices``: side by side (``columns``,
+    default 3) when they have few classes, one under the other when they have more than 6, so that each
+    keeps the size at which its labels are read (a page scales a wide figure down to its column)."""
     names = list(matrices)
+    columns = columns or (1 if len(class_names) > 6 else 3)
     columns = max(1, min(columns, len(names)))
     rows = int(np.ceil(len(names) / columns))
-    size = max(3.2, 0.42 * len(class_names) + 1.6)
+    size = max(3.2, 0.5 * len(class_names) + 1.5)
     fig, axes = plt.subplots(rows, columns, figsize=(size * columns + 0.8 * columns, size * rows), squeeze=False)
     for ax, name in zip(axes.ravel(), names):
         confusion_matrix(matrices[name], class_names, title=name, ax=ax)
@@ -173,7 +177,8 @@ def confusion_matrices(matrices: dict[str, Sequence[Sequence[int]]], class_names
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # leave the suptitle its own band above the panels' titles (tight_layout alone lets them overlap)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_size_inches()[1]) if title else None)
     return fig
 
 

@@ -18,6 +18,7 @@ import torch
 CHECKPOINT_FORMAT = 1
 LAST_CHECKPOINT = "last.pt"
 BEST_WEIGHTS = "best.pt"
+EPOCH_LOG = "train.log"  # one line per epoch, beside the checkpoints; copied beside the fold's history.csv
 
 
 @dataclass

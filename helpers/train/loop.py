@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from helpers import results, runtime
 from helpers.train.checkpoints import (
-    BEST_WEIGHTS, LAST_CHECKPOINT, LoopState, checkpoint_payload, load_checkpoint, restore,
+    BEST_WEIGHTS, EPOCH_LOG, LAST_CHECKPOINT, LoopState, checkpoint_payload, load_checkpoint, restore,
 )
 from helpers.train.setting_types import check_at_least, check_fields, dataclass_from_dict
 from helpers.train.tasks import Task
@@ -65,7 +65,7 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     seed: int = 0
     progress: bool = True  # tqdm bars per epoch
-    verbose: bool = True  # one printed line per epoch
+    verbose: bool = True  # one printed line per epoch (always written to the fold's train.log)
 
     def __post_init__(self):
         check_fields(self)  # "1e-3" from YAML -> 0.001; "ten" refused, naming the key
@@ -335,8 +335,12 @@ def fit(
                                       checkpoint_payload(accelerator, model, optimizer, scheduler, state, config))
             results.write_csv(folder / "history.csv", pd.DataFrame(state.history))
         accelerator.wait_for_everyone()
+        line = _epoch_line(record, config.epochs, monitor, state)
+        if folder is not None and accelerator.is_main_process:
+            with open(folder / EPOCH_LOG, "a") as log:  # the full log, printed or not
+                log.write(line + "\n")
         if config.verbose:
-            accelerator.print(_epoch_line(record, config.epochs, monitor, state))
+            accelerator.print(line)
         for callback in callbacks:
             callback(epoch + 1, record)
 

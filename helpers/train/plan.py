@@ -9,6 +9,7 @@ fit), extracts missing crops, and on Colab copies the crops to the VM's disk, wh
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -59,9 +60,10 @@ def pending_folds(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths,
 
 def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, force: bool = False,
               drive_id: str | None = None, dataset_dir: str | Path | None = None, data_always: bool = False,
-              workers: int | None = None) -> GridPlan:
+              workers: int | None = None, dataset: data.Dataset | None = None) -> GridPlan:
     """The plan of a grid; with something to train (or ``data_always``), its dataset and crops are made ready
-    and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit)."""
+    and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit).
+    ``dataset``: one an earlier plan of the same profile prepared (its report is not printed again)."""
     if not configs:
         raise SettingError("the grid holds no configuration: nothing to train (a list of values to try was empty?)")
     # the crops each configuration trains on are part of its identity (and of its run id)
@@ -69,7 +71,7 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
     plan = GridPlan(configs, pending_folds(configs, paths, force))
     if not plan.pending and not data_always:
         return plan  # every fold has results: nothing needs the data
-    plan.dataset = data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir)
+    plan.dataset = dataset or data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir)
     extraction = extraction_config(configs[0], paths.crops)
     plan.space = budget.check(budget.plan(paths.work, [*budget.grid_items(plan.pending),
                                                        budget.crops_item(plan.dataset.usable, paths.crops, extraction)]))
@@ -80,11 +82,14 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
     return plan
 
 
-def run_grid(plan: GridPlan, force: bool = False) -> float:
+def run_grid(plan: GridPlan, force: bool = False, epoch_lines: bool = False) -> float:
     """Train every configuration with pending folds (each fold resumes from its checkpoint if one was
-    interrupted); returns the seconds it took."""
+    interrupted); returns the seconds it took. One printed line per fold, its epochs in the fold folder's
+    ``train.log``; ``epoch_lines`` also prints every epoch."""
     started = time.perf_counter()
     for config in plan.configs:
         if any(pending is config for pending, _ in plan.pending):
+            if not epoch_lines:  # verbose is not part of the run's identity: same run id, same folders
+                config = dataclasses.replace(config, train=dataclasses.replace(config.train, verbose=False))
             run_experiment(config, plan.dataset, plan.crops_dir, force=force)
     return time.perf_counter() - started

@@ -27,6 +27,7 @@ from helpers import data, frames, profiles, results, storage
 from helpers.metrics import evaluate
 from helpers.train.config import ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
+from helpers.train.checkpoints import EPOCH_LOG
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
 from helpers.train.processes import on_main_process, printing_once
 from helpers.train.tasks import Task
@@ -99,6 +100,10 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
     files = dict(config.fold_files(outcome))
     if outcome.val_predictions is not None:
         files[results.VALIDATION_FILE] = outcome.val_predictions
+    epoch_log = checkpoint_dir(paths, config, fold.fold) / EPOCH_LOG
+    if epoch_log.exists():  # the full epoch log beside history.csv (the page shows one line per fold)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(epoch_log, folder / EPOCH_LOG)
     kept = kept_weights_path(paths, config, fold.fold)
     weights = (kept, outcome.fitted.model) if kept is not None else None
     if kept is None:  # weights of an earlier training of this fold would be taken for this one's
@@ -106,6 +111,14 @@ def write_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPath
     results.write_run(folder, outcome.metrics, outcome.fitted.history, outcome.predictions, run_config, env,
                       tables=files, weights=weights)
     return folder
+
+
+def fold_line(metrics: dict, folder: Path) -> str:
+    """How a trained fold ends its one line on the page: epochs, the best one, time, where its epoch log is."""
+    best = f", best epoch {metrics['best_epoch']}" if metrics.get("best_epoch") else ""
+    stopped = " (stopped early)" if metrics.get("stopped_early") else ""
+    return (f"{metrics.get('epochs_run', 0)} epoch(s){stopped}{best}, {metrics.get('train_seconds', 0):.0f} s; "
+            f"epoch log: {folder.parent.name}/{folder.name}/{EPOCH_LOG}")
 
 
 def checkpoint_dir(paths: profiles.RunPaths, config: ExperimentConfig, fold: int) -> Path:
@@ -333,9 +346,12 @@ def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, ac
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
         elif folder.exists():
             accelerator.print(f"{config.run_id} fold {fold}: {prepared.missing[fold]}; training it again")
-        accelerator.print(f"{config.run_id} fold {fold}: training")
-        run_fold(config, config.fold_data(prepared.dataset.index, prepared.dataset.splits, fold, prepared.crops_dir),
-                 paths, accelerator)
+        accelerator.print(f"{config.run_id} fold {fold}: training", end="" if not config.train.verbose else "\n",
+                          flush=True)
+        metrics = run_fold(config, config.fold_data(prepared.dataset.index, prepared.dataset.splits, fold,
+                                                    prepared.crops_dir), paths, accelerator)
+        if not config.train.verbose:  # the rest of the fold's line: what the epoch log in its folder holds
+            accelerator.print(" " + fold_line(metrics, folder))
     names = {results.fold_dir_name(fold) for fold in folds}  # other folds are not read (one may be damaged)
     runs = [results.load_run(f, predictions=False) for f in results.find_runs(paths.results, config.approach,
                                                                                  config.run_id) if f.name in names]
