@@ -2,10 +2,10 @@
 
 For each model of the grid, the first configuration with folds to train runs a few steps of its real training
 (its fold's loader, optimiser, mixed precision and device); the seconds of a step, times the steps the grid
-has left (epochs x the batches of training and validation, per pending fold), give the estimate. Validation
-batches count as training steps and early stopping is ignored, so it errs long. Configurations that fit
-another way (the Rank-SVM ensemble) or train on cached features (their caching would run here first) are
-listed as not estimated.
+has left (epochs x the batches of training and validation, per pending fold), give the estimate. It counts
+steps only (validation batches as training ones, no early stopping): each fold's setup, testing and results
+come on top, which weigh less the more steps a fold has. Configurations that fit another way (the Rank-SVM
+ensemble) or train on cached features (their caching would run here first) are listed as not estimated.
 
 A Colab session ends after at most ``COLAB_SESSION_HOURS`` (Colab's FAQ: up to 12 hours on the free tier, less
 when idle or busy); a longer grid resumes in the next session from its checkpoints, which the estimate says.
