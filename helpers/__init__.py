@@ -10,6 +10,6 @@ no side effects (nothing is downloaded or generated at import time).
 #   1. bump __version__ here;
 #   2. run `python -m helpers.book badges` (rewrites _config.yml's branch, the notebooks' badges and
 #      install lines, and README's badges and install line to the new tag);
-#   3. commit, then `git tag v<version>` and `git push origin v<version>`.
-# The badges and install lines only resolve once the tag is pushed.
+#   3. merge into main: .github/workflows/release.yml tags the commit v<version> once its tests pass.
+# The badges and install lines only resolve once the tag exists (a fork must tag too: README.md).
 __version__ = "0.1.0"

@@ -8,7 +8,8 @@ and runs ``jupyter-book build -W -n`` (warnings are errors); prints where the HT
 ``python -m helpers.book badges``                   points every link at the release tag ``v<__version__>``
 (:func:`release_ref`): ``_config.yml``'s ``repository.branch`` (the book's launch buttons), each notebook's
 Colab badge and install line, and README's badges and install line, all from the repository url in
-``_config.yml``, the one place that names the repository. Run it after bumping ``helpers.__version__``.
+``_config.yml``, the one place that names the repository. Run it after bumping ``helpers.__version__``;
+``badges --check`` changes nothing and fails when a link names another ref (the release workflow runs it).
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ _INSTALL_PATTERN = re.compile(r"genuine-posed @ git\+[^\"'`\s]+")
 _BRANCH_PATTERN = re.compile(r"(?P<key>[ \t]+branch:[ \t]*)(?P<value>[^\s#]*)")
 
 
-def sync_notebook(notebook: Path, root: Path | None = None) -> bool:
-    """Rewrite the badge and the install line of one notebook; True when something changed."""
+def sync_notebook(notebook: Path, root: Path | None = None, write: bool = True) -> bool:
+    """Rewrite the badge and the install line of one notebook; True when something changed (or, with
+    ``write=False``, would change: the file is left as it is)."""
     content = json.loads(notebook.read_text())
     badge, install = colab_badge(notebook, root), install_requirement(root)
     changed = False
@@ -133,7 +135,7 @@ def sync_notebook(notebook: Path, root: Path | None = None) -> bool:
         if updated != source:
             cell["source"] = updated.splitlines(keepends=True)
             changed = True
-    if changed:
+    if changed and write:
         notebook.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
     return changed
 
@@ -155,12 +157,12 @@ def synced_config(text: str) -> str:
                      "under `repository:`")
 
 
-def sync_config(root: Path | None = None) -> bool:
+def sync_config(root: Path | None = None, write: bool = True) -> bool:
     """Point ``_config.yml``'s ``repository.branch`` at the release tag; True when something changed."""
     path = (root or root_dir()) / "_config.yml"
     text = path.read_text()
     updated = synced_config(text)
-    if updated != text:
+    if updated != text and write:
         path.write_text(updated)
     return updated != text
 
@@ -180,12 +182,12 @@ def synced_readme(text: str, root: Path | None = None) -> str:
     return _INSTALL_PATTERN.sub(install_requirement(root), _BADGE_PATTERN.sub(badge, text))
 
 
-def sync_readme(root: Path | None = None) -> bool:
+def sync_readme(root: Path | None = None, write: bool = True) -> bool:
     """Rewrite README's Colab badges and install line; True when something changed."""
     path = (root or root_dir()) / "README.md"
     text = path.read_text()
     updated = synced_readme(text, root)
-    if updated != text:
+    if updated != text and write:
         path.write_text(updated)
     return updated != text
 
@@ -311,6 +313,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["execute", "build", "badges"])
     parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    parser.add_argument("--check", action="store_true",
+                        help="badges: change nothing, exit 1 when a link does not name the release tag "
+                             "(the release workflow runs this before it tags)")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                         help="execute: a parameter for every notebook, e.g. -p DATASET_DIR=/data/FakeTrue_DB "
                              "(VALUE is read as JSON when it parses, else as a string)")
@@ -323,11 +328,14 @@ def main(argv: list[str] | None = None) -> None:
     elif args.action == "build":
         build(args.profile)
     else:
+        write = not args.check
         print(f"every link -> {release_ref()}")
-        print(f"_config.yml: {'updated' if sync_config() else 'up to date'}")
-        for notebook in notebook_paths():
-            print(f"{notebook.name}: {'updated' if sync_notebook(notebook) else 'up to date'}")
-        print(f"README.md: {'updated' if sync_readme() else 'up to date'}")
+        stale = {"_config.yml": sync_config(write=write), "README.md": sync_readme(write=write)}
+        stale.update({notebook.name: sync_notebook(notebook, write=write) for notebook in notebook_paths()})
+        for name, changed in stale.items():
+            print(f"{name}: {('updated' if write else 'STALE') if changed else 'up to date'}")
+        if args.check and any(stale.values()):
+            sys.exit(f"links that do not name {release_ref()}: run `python -m helpers.book badges` and commit")
 
 
 if __name__ == "__main__":

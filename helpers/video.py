@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import av.logging
 import numpy as np
 
 
@@ -27,6 +28,20 @@ class VideoReadError(RuntimeError):
         )
 
 
+def stop_log_forwarding() -> None:
+    """Keep FFmpeg's log messages out of Python, as PyAV does by default. torchvision <= 0.25 turns the
+    forwarding on when imported (``av.logging.set_level(av.logging.ERROR)``); then a threaded decoder's
+    threads wait for the GIL to log while the thread that holds it waits for them, and decoding hangs.
+    Called before every video is opened, so that an import after ours cannot turn it back on in between."""
+    if av.logging.get_level() is not None:
+        av.logging.set_level(None)
+
+
+def _open(path: Path, **options) -> av.container.Container:
+    stop_log_forwarding()
+    return av.open(str(path), **options)
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     fps: float
@@ -40,7 +55,7 @@ def probe(path: os.PathLike | str) -> VideoInfo:
     """Read a video's metadata; counts frames by demuxing when the container does not store the count."""
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             if not container.streams.video:
                 raise VideoReadError(path, "it has no video stream")
             stream = container.streams.video[0]
@@ -114,7 +129,7 @@ class _Misnumbered(Exception):
 
 def _decode(path: Path, kept: range, stop: int, threads: int | None,
             ranks: dict[int, int] | None) -> Iterator[tuple[int, float, np.ndarray]]:
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if threads is not None:
@@ -139,7 +154,7 @@ def _decode(path: Path, kept: range, stop: int, threads: int | None,
 def _display_ranks(path: Path, total_frames: int) -> dict[int, int] | None:
     """Each frame's display index by its timestamp, from the packets alone (no decoding), or None when the
     timestamps cannot tell (missing, repeated, packets to discard, not one packet per frame)."""
-    with av.open(str(path)) as container:
+    with _open(path) as container:
         stamps = []
         for packet in container.demux(container.streams.video[0]):
             if not packet.size:
@@ -193,7 +208,7 @@ def write_video(path: os.PathLike | str, frames: Iterable[np.ndarray], fps: floa
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     try:
-        with av.open(str(partial), mode="w", format="mp4") as container:
+        with _open(partial, mode="w", format="mp4") as container:
             stream = None
             for rgb in frames:
                 if stream is None:

@@ -69,3 +69,23 @@ def _write_fake_run(root, approach, run, fold, subjects, target="label", seed=0)
 def write_fake_run():
     """Writes fake run artifacts: ``write_fake_run(root, approach, run, fold, subjects, target, seed)``."""
     return _write_fake_run
+
+
+@pytest.fixture
+def upload_as_the_browser_does():
+    """``upload(widget, name, content)``: fill a ``FileUpload`` as the browser does, in the installed ipywidgets'
+    format (8: a tuple of dicts; 7.7, Colab's: ``{name: {"metadata", "content"}}``, read-only for Python)."""
+    import datetime
+
+    import ipywidgets
+
+    def upload(widget, name: str, content: bytes) -> None:
+        if int(ipywidgets.__version__.split(".")[0]) >= 8:
+            value = ({"name": name, "type": "video/mp4", "size": len(content), "content": memoryview(content),
+                      "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+        else:
+            value = {name: {"metadata": {"name": name, "type": "video/mp4", "size": len(content),
+                                         "lastModified": 1767225600000}, "content": content}}
+        widget.set_trait("value", value)
+
+    return upload

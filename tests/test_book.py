@@ -159,3 +159,39 @@ def test_the_built_book_says_which_profile_and_data_on_every_page(tmp_path, prof
     assert title.startswith("Genuine or posed?") and words in title
     assert yaml.safe_load(config.read_text())["repository"] == yaml.safe_load(
         (book.root_dir() / "_config.yml").read_text())["repository"]  # nothing else changed
+
+
+def test_badges_check_fails_on_stale_links_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    """What the release workflow runs before it tags: a link naming another ref stops the release."""
+    root = fork(tmp_path)
+    monkeypatch.setattr(book, "root_dir", lambda: root)
+    before = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    with pytest.raises(SystemExit, match=rf"do not name {book.release_ref()}"):
+        book.main(["badges", "--check"])
+    assert "STALE" in capsys.readouterr().out
+    assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == before
+    book.main(["badges"])
+    book.main(["badges", "--check"])  # passes once the links are synced
+
+
+def test_the_release_workflow_tags_this_version_once_the_links_agree():
+    """The tag every link opens is made by the project's own workflow, after the tests and the book passed,
+    only when the links name it and it does not exist; README says how to cut a release, forks included."""
+    import helpers
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    trigger = workflow[True]["workflow_run"]  # YAML 1.1 reads the key `on` as True
+    assert trigger["workflows"] == [yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())["name"]]
+    assert trigger["branches"] == ["main"] and workflow["permissions"]["contents"] == "write"
+    steps = [step.get("run", "") for step in workflow["jobs"]["tag"]["steps"]]
+    check = next(i for i, run in enumerate(steps) if "helpers.book badges --check" in run)
+    tag = next(i for i, run in enumerate(steps) if "git tag" in run)
+    assert check < tag and "helpers.__version__" in steps[tag] and 'tag="v' in steps[tag]
+    assert "git ls-remote --exit-code --tags origin" in steps[tag], "an existing tag is left alone"
+    assert "success" in workflow["jobs"]["tag"]["if"]
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Cutting a release"):]
+    section = section.split("\n#")[0]  # up to the next heading, if any
+    for needed in ("helpers.__version__", "python -m helpers.book badges", "fork", "release.yml"):
+        assert needed in section, f"README's 'Cutting a release' does not mention {needed}"
+    assert book.release_ref() == f"v{helpers.__version__}" and book.release_ref() in readme

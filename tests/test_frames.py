@@ -522,3 +522,23 @@ def test_detected_boxes_match_the_synthetic_ground_truth(tmp_path):
     assert len(scored) == len(extraction.manifest) > 0
     assert (scored["iou_raw"] >= IOU_HIT).mean() >= FACE_SHARE
     assert (scored["iou_smoothed"] >= IOU_HIT).mean() >= FACE_SHARE
+
+
+def test_an_opencv_without_haar_cascades_says_what_to_install(monkeypatch):
+    """What a Colab user whose OpenCV 5 came back (reinstalled over this package's 4.x) gets: the fix, not an
+    AttributeError. OpenCV 5 has neither ``CascadeClassifier`` nor ``cv2.data``."""
+    import types
+
+    from helpers.frames import detectors
+
+    opencv5 = types.SimpleNamespace(__version__="5.0.0")
+    monkeypatch.setattr(detectors, "cv2", opencv5)
+    with pytest.raises(RuntimeError, match=r"OpenCV 5\.0\.0 has no Haar cascades.*opencv-python-headless>=4.8,<5.*mtcnn"):
+        frames.HaarDetector()
+
+
+def test_the_installed_opencv_has_the_haar_cascade_the_baseline_needs():
+    import cv2
+
+    assert int(cv2.__version__.split(".")[0]) < 5
+    assert not frames.HaarDetector().cascade.empty()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -116,16 +115,13 @@ def test_no_face_and_unreadable_files_name_the_file(tmp_path):
         inference.extract_faces(not_a_video, tmp_path / "crops", config)
 
 
-def test_the_upload_panel_analyses_what_is_uploaded(paths, tmp_path):
+def test_the_upload_panel_analyses_what_is_uploaded(paths, tmp_path, upload_as_the_browser_does):
     save_fold(paths, 0, seed=0)
     trained = inference.load_trained_models(run_folder(paths), paths)
     clip = video.write_video(tmp_path / "source.mp4", face_frames(n_frames=30), fps=25)
     panel = widgets.upload_panel(trained, frames.ExtractionConfig(size=IMAGE_SIZE, context_scale=None),
                                  tmp_path / "uploads")
-    upload = {"name": "Me smiling.MP4", "type": "video/mp4", "size": clip.stat().st_size,
-              "content": memoryview(clip.read_bytes()),
-              "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)}
-    panel.controls["upload"].value = (upload,)
+    upload_as_the_browser_does(panel.controls["upload"], "Me smiling.MP4", clip.read_bytes())
     assert (tmp_path / "uploads" / "Me_smiling.mp4").read_bytes() == clip.read_bytes()
     assert (tmp_path / "uploads" / "crops" / "uploads" / "Me_smiling.face.npy").exists()
     plt.close("all")

@@ -139,3 +139,51 @@ def test_an_unreadable_video_decoded_ahead_is_reported(clip, tmp_path):
     table = extraction.videos.set_index("code")
     assert table.loc["N2D", "status"] == "error" and "N2D.MP4" in table.loc["N2D", "error"]
     assert table.loc["N2H", "status"] == "ok"
+
+
+# Turns on PyAV's log forwarding as torchvision <= 0.25 does when imported (torchvision/io/video.py), after the
+# helpers are imported, then decodes with FFmpeg's threads: in this thread, and ahead in another as the
+# extractor does. With the forwarding on, the decoder's threads wait for the GIL to log and this hangs.
+FORWARDING_THEN_THREADED_DECODING = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+import av, av.logging
+from helpers import frames, video
+from helpers.frames import one_video
+av.logging.set_level(av.logging.ERROR)
+clip = sys.argv[1]
+assert len(list(video.iter_frames(clip, 0.0, 1.0, 1, threads=2))) == video.probe(clip).frames
+av.logging.set_level(av.logging.ERROR)
+with ThreadPoolExecutor(1) as ahead:
+    for _ in range(5):
+        info, decoded = ahead.submit(one_video.decode_ahead, clip, frames.ExtractionConfig(), 2).result()
+        assert decoded, "frames decoded ahead"
+print("decoded", av.logging.get_level())
+"""
+
+
+def test_threaded_decoding_finishes_when_an_import_turned_log_forwarding_on(clip):
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    try:
+        done = subprocess.run([sys.executable, "-c", FORWARDING_THEN_THREADED_DECODING, str(clip)],
+                              capture_output=True, text=True, timeout=60, cwd=repo, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("threaded decoding hung with PyAV's log forwarding on (as torchvision <= 0.25 sets it)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["decoded", "None"], "decoding turned the forwarding off again"
+
+
+def test_pyav_can_turn_log_forwarding_off():
+    """``av.logging.set_level(None)`` exists from PyAV 12.1; 12.0 forwards logs by default and refuses None."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    av_requirement = next(r for r in map(Requirement, pyproject["project"]["dependencies"]) if r.name == "av")
+    assert not av_requirement.specifier.contains("12.0.0") and av_requirement.specifier.contains("12.1.0")

@@ -98,7 +98,7 @@ def test_nothing_uploaded_yet_is_no_file(empty):
     assert widgets.uploaded_files(empty) == []
 
 
-def test_upload_panel_saves_and_analyses_the_uploaded_video(tmp_path, monkeypatch):
+def test_upload_panel_saves_and_analyses_the_uploaded_video(tmp_path, monkeypatch, upload_as_the_browser_does):
     from helpers import frames
 
     analysed = []
@@ -109,6 +109,6 @@ def test_upload_panel_saves_and_analyses_the_uploaded_video(tmp_path, monkeypatc
 
     monkeypatch.setattr(widgets, "video_figure", fake_video_figure)
     panel = widgets.upload_panel([], frames.ExtractionConfig(), tmp_path, model="m")
-    panel.controls["upload"].value = IPYWIDGETS_8_VALUE  # the installed ipywidgets is 8 (see requirements.txt)
+    upload_as_the_browser_does(panel.controls["upload"], "my clip.MP4", b"abc")
     assert analysed == [(tmp_path / "my_clip.mp4", b"abc")]
     plt.close("all")

@@ -47,6 +47,11 @@ class HaarDetector:
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, track_neighbors: int = 3,
                  track_scale_factor: float = 1.1):
+        if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
+            raise RuntimeError(
+                f"OpenCV {cv2.__version__} has no Haar cascades (OpenCV 5 dropped them), which the haar detector "
+                "needs: run `pip install \"opencv-python-headless>=4.8,<5\"` and restart the runtime (installing "
+                "this package does it), or extract with detector=\"mtcnn\"")
         path = cv2.data.haarcascades + HAAR_CASCADE
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():

@@ -156,7 +156,7 @@ class SimpleCNN(nn.Module):
 
 
 def _seresnet50(pretrained: bool, image_size: int) -> tuple[nn.Module, int]:
-    # imported here, not with the module: a timm older than 1.0.10 finds use_weights_cache's folder only in
+    # imported here, not with the module: a timm older than 1.0.13 finds use_weights_cache's folder only in
     # HF_HUB_CACHE, which Hugging Face's hub reads once, when it is first imported (by timm)
     import timm
 

@@ -108,8 +108,8 @@ def use_weights_cache(folder: Path | str) -> Path:
 
 def hub_cache_options(create: Callable) -> dict[str, Any]:
     """Keyword arguments that make ``create`` (``timm.create_model``) download into ``use_weights_cache``'s
-    folder; nothing before that call. A timm without ``cache_dir`` (older than 1.0.10) reads the
-    ``HF_HUB_CACHE`` variable instead, which takes effect if Hugging Face's hub was not imported yet."""
+    folder; nothing before that call. A timm without ``cache_dir`` (older than 1.0.13, below the declared
+    bound) reads the ``HF_HUB_CACHE`` variable instead, which works only if Hugging Face's hub is not imported yet."""
     if _hub_cache is None:
         return {}
     if "cache_dir" in inspect.signature(create).parameters:

@@ -9,8 +9,9 @@
   several); ``checkpoints``: what a resumed run reads; ``tasks``: how a batch becomes a loss;
 - ``folds``: the videos of one fold; ``crops``, ``datasets``, ``transforms``, ``loaders``: the packed crops
   as frames or clips, on the device, in batches; ``features``: cached features of a frozen CNN;
-- ``budget``: what a grid writes, beside the free space; ``plan``: a notebook's grid from its pending folds
-  and its data to every fold trained (``plan_grid``, ``run_grid``).
+- ``budget``: what a grid writes, beside the free space; ``estimate``: how long it trains, measured on a few
+  steps (``estimate_grid_time``); ``plan``: a notebook's grid from its pending folds and its data to every
+  fold trained (``plan_grid``, ``run_grid``).
 
 Command line (any approach; the file's ``approach`` key picks it)::
 
@@ -28,6 +29,7 @@ from helpers.train.crops import (
     CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, attach_context_paths, attach_crop_paths, crop_statistics, packed_shape,
     select_frames, stage_locally,
 )
+from helpers.train.estimate import COLAB_SESSION_HOURS, GridTime, StepTiming, estimate_grid_time
 from helpers.train.datasets import ClipDataset, FaceContextDataset, FeatureClipDataset, FrameDataset, onset_apex_segment
 from helpers.train.features import cache_frame_features, feature_cache_dir
 from helpers.train.geometry_inputs import (
@@ -52,15 +54,15 @@ from helpers.train.tasks import (
 from helpers.train.transforms import BatchTransform, IdentityTransform, normalization_stats, resize_uint8
 
 __all__ = [
-    "BEST_WEIGHTS", "CLASS_INDEX", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
+    "BEST_WEIGHTS", "CLASS_INDEX", "COLAB_SESSION_HOURS", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
     "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
     "DamagedCheckpointError",
     "DescriptorDataset", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
-    "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan",
-    "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "Task", "TrainConfig",
+    "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan", "GridTime",
+    "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "StepTiming", "Task", "TrainConfig",
     "TrajectoryDataset", "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
     "cache_frame_features", "checkpoint_dir", "combine_probabilities", "crop_statistics", "default_workers",
-    "ensure_crops", "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data",
+    "ensure_crops", "estimate_grid_time", "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data",
     "geometry_timing", "grid_items", "has_partner", "head_metrics", "keeps_weights", "latest_extraction",
     "load_checkpoint", "load_trained_model", "make_accelerator", "make_loader", "model_weights_path",
     "model_with_weights", "normalization_stats", "onset_apex_segment", "other_settings", "packed_shape",

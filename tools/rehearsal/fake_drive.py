@@ -69,7 +69,8 @@ class FakeDrive:
         body = content[offset:]
         answer = {
             "Content-Type": "application/zip",
-            "Content-Disposition": 'attachment; filename="FakeTrue_DB.zip"',
+            # as Drive sends it: both forms of the name (gdown 5.0 reads only the RFC 5987 one)
+            "Content-Disposition": "attachment; filename=\"FakeTrue_DB.zip\"; filename*=UTF-8''FakeTrue_DB.zip",
             "Content-Length": str(len(body)),
             "ETag": '"v1"',
         }
