@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -69,3 +72,27 @@ def test_the_first_kept_frame_is_read_from_the_crops(tmp_path):
     first = scores[scores["model"] == confounds.FIRST_FRAME]
     assert len(first) == len(videos) and scoring.paired_protocol(first)["accuracy"] > 0.95
     assert confounds.first_frame_features(videos.head(2), tmp_path).shape == (2, confounds.FIRST_FRAME_SIZE ** 2)
+
+
+def test_videos_without_crops_are_left_out_of_the_first_frame_baseline(tmp_path):
+    videos, splits = index_and_splits(posed_longer=0.0)
+    for video in videos.itertuples():
+        if (video.subject, video.code) != ("s00", "N2H"):  # no face was found in this one
+            frames.save_array(frames.video_files(tmp_path, video.subject, video.code)["face"],
+                              np.zeros((2, 16, 16, 3), dtype=np.uint8))
+    scores = confounds.baseline_scores(videos, splits, folds=[0, 1, 2], crops_dir=tmp_path)
+    first = scores[scores["model"] == confounds.FIRST_FRAME]
+    assert len(first) == len(videos) - 1 and not ((first["subject"] == "s00") & (first["code"] == "N2H")).any()
+    assert len(scores[scores["model"] == confounds.VIDEO_LENGTH]) == len(videos)  # length needs no crops
+
+
+def test_the_baseline_reads_the_latest_extraction(tmp_path):
+    assert confounds.latest_crops_dir(tmp_path / "none") is None
+    old, new = frames.ExtractionConfig(size=32), frames.ExtractionConfig(size=48)
+    for settings, when in ((old, 1_000_000), (new, 2_000_000)):
+        folder = tmp_path / settings.name
+        folder.mkdir()
+        (folder / frames.CONFIG_FILE).write_text(json.dumps({"config": settings.to_dict()}))
+        (folder / frames.VIDEOS_FILE).write_text("subject,code\n")
+        os.utime(folder / frames.VIDEOS_FILE, (when, when))
+    assert confounds.latest_crops_dir(tmp_path) == tmp_path / new.name

@@ -187,3 +187,19 @@ def test_configurations_equal_in_expectation_are_not_inflated_by_per_fold_select
     assert abs(per_fold.mean() - 0.5) < 3 * error + 0.005, f"per-fold selection inflated: {per_fold.mean():.3f}"
     # the simulation can see inflation: the pooled rule it replaced is clearly optimistic on the same studies
     assert pooled.mean() - 0.5 > 3 * pooled.std(ddof=1) / np.sqrt(len(pooled)), f"{pooled.mean():.3f}"
+
+
+def test_a_fold_without_a_complete_validation_pair_still_chooses_by_the_next_metric():
+    runs = [run("a-111111", 0, 0.6), run("b-222222", 0, 0.7)]
+    for r in runs:
+        r.metrics["validation"]["paired_accuracy"] = np.nan  # no complete pair among the validation subjects
+    runs[0].metrics["validation"]["authenticity_video_accuracy"] = 0.9
+    assert selection.selected_per_fold(runs) == {0: "a-111111"}
+
+
+def test_the_first_chosen_run_is_none_without_runs_or_validation_scores():
+    assert selection.first_chosen_run([], "single_task") is None
+    assert selection.first_chosen_run([run("old-333333", 0, None)], "single_task") is None
+    runs = [run("a-111111", 1, 0.9), run("b-222222", 0, 0.4), run("a-111111", 0, 0.6), run("t-4", 0, 0.99, "temporal")]
+    chosen = selection.first_chosen_run(runs, "single_task")
+    assert (chosen.run_id, chosen.config["fold"]) == ("a-111111", 0)

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from helpers import frames, labels
+from helpers import frames, labels, train
 from helpers.data import splits as data_splits
 
 APPROACH = "confound baseline"
@@ -86,7 +86,17 @@ def baseline_scores(videos: pd.DataFrame, splits: pd.DataFrame, folds: Sequence[
     usable = videos[videos["subject"].astype(str).isin(splits["subject"].astype(str))].reset_index(drop=True)
     parts = [fold_baseline(usable, splits, video_length_features(usable), VIDEO_LENGTH, folds)]
     if crops_dir is not None:
+        # videos without crops (no face found, unreadable) are left out, as training leaves them out
+        cropped = usable[[frames.video_files(Path(crops_dir), row.subject, row.code)["face"].exists()
+                          for row in usable.itertuples()]].reset_index(drop=True)
         if progress:
-            progress(f"reading the first kept crop of {len(usable)} videos")
-        parts.append(fold_baseline(usable, splits, first_frame_features(usable, crops_dir), FIRST_FRAME, folds))
+            progress(f"reading the first kept crop of {len(cropped)} videos")
+        parts.append(fold_baseline(cropped, splits, first_frame_features(cropped, crops_dir), FIRST_FRAME, folds))
     return pd.concat(parts, ignore_index=True)
+
+
+def latest_crops_dir(crops_root: str | Path) -> Path | None:
+    """The folder of the most recently finished extraction under ``crops_root``: the crops the runner trains
+    on (``train.latest_extraction``), so the baseline reads what the models read. None when 02 never ran."""
+    latest = train.latest_extraction(crops_root) if Path(crops_root).exists() else None
+    return Path(crops_root) / latest.name if latest is not None else None

@@ -50,7 +50,8 @@ def _ranked(table: pd.DataFrame) -> pd.DataFrame:
 def selected_per_fold(runs: Sequence[results.RunArtifacts]) -> dict[int, str]:
     """``{fold: run_id}``: for each fold, the run with the best validation score (runs of one approach).
     Raises ``ValueError`` when no run has validation scores."""
-    table = validation_table(runs).dropna(subset=[SELECTION_METRICS[0]])
+    # a fold whose validation subjects form no complete pair still chooses, by the next metrics
+    table = validation_table(runs).dropna(subset=list(SELECTION_METRICS), how="all")
     if table.empty:
         raise ValueError("no run has validation scores to choose by: retrain them with this version "
                          "(validation predictions are kept since the runs record a run_id)")
@@ -114,6 +115,16 @@ def chosen_runs(runs: Sequence[results.RunArtifacts], approach: str | None = Non
     of_approach = [run for run in runs if approach is None or run.config.get("approach") == approach]
     chosen = selected_per_fold(of_approach)
     return [run for run in of_approach if chosen.get(int(run.config.get("fold", -1))) == run.run_id]
+
+
+def first_chosen_run(runs: Sequence[results.RunArtifacts], approach: str) -> results.RunArtifacts | None:
+    """The run ``approach`` chose on its first fold's validation subjects (None: no run of it, or none with
+    validation scores)."""
+    of_approach = [run for run in runs if run.config.get("approach") == approach]
+    try:
+        return min(chosen_runs(of_approach), key=lambda run: int(run.config.get("fold", -1)), default=None)
+    except ValueError:
+        return None
 
 
 def selected_models(scores: pd.DataFrame, runs: Sequence[results.RunArtifacts]) -> tuple[pd.DataFrame, pd.DataFrame]:
