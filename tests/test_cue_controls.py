@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from helpers import synthetic
-from helpers.analysis import cue_experiments
+from helpers.analysis import compare, cue_experiments
 from helpers.synthetic import CueConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,3 +87,26 @@ def test_the_scripts_run_every_approach_and_cut_only_when_asked(capsys):
     with pytest.raises(SystemExit):
         control.main(["--help"])
     assert "--quick" in capsys.readouterr().out
+
+
+def test_each_dataset_gets_its_own_folder(tmp_path):
+    experiment = cue_experiments.CueExperiment(profile="smoke")
+    folder = cue_experiments.setting_folder(tmp_path, "all", CueConfig(), experiment)
+    assert folder.parent == tmp_path and folder.name.startswith("all-")
+    assert folder == cue_experiments.setting_folder(tmp_path, "all", CueConfig(), experiment)
+    others = {cue_experiments.setting_folder(tmp_path, "all", CueConfig(), cue_experiments.CueExperiment(
+                  profile="smoke", subjects=9)),
+              cue_experiments.setting_folder(tmp_path, "all", CueConfig(eye_effect=2.0), experiment)}
+    assert folder not in others and len(others) == 2  # another size or other cues: other data, another folder
+
+
+def test_only_this_experiments_configurations_are_chosen_among(tmp_path, write_fake_run):
+    for fold, subjects in enumerate((["s1", "s2"], ["s3", "s4"])):
+        write_fake_run(tmp_path, "descriptors", "this-run", fold, subjects, seed=fold)
+        write_fake_run(tmp_path, "descriptors", "left-by-quick", fold, subjects, seed=10 + fold)
+    everything = cue_experiments.selected_intervals(tmp_path, ["descriptors"])
+    ours = cue_experiments.selected_intervals(tmp_path, ["descriptors"], {"descriptors": {"this-run"}})
+    runs = [run for run in compare.load_all(tmp_path, ["descriptors"]) if run.run_id == "this-run"]
+    expected = compare.interval_table(compare.video_scores(runs), "paired").iloc[0]["estimate"]
+    assert ours.loc[0, "estimate"] == expected
+    assert len(everything) == 1

@@ -12,7 +12,9 @@ This module trains models: it is imported by those scripts and their tests, not 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +23,8 @@ import pandas as pd
 from helpers import approaches, data, profiles, results, train
 from helpers.analysis import compare, selection
 from helpers.metrics import evaluate
-from helpers.synthetic.generate import ensure_dataset
+from helpers.profiles import SyntheticSpec
+from helpers.synthetic.generate import dataset_parameters, ensure_dataset
 from helpers.synthetic.plans import CUES, CueConfig
 
 NEGATIVE_CONTROL = "none"
@@ -44,17 +47,30 @@ class CueExperiment:
     workers: int | None = None  # extraction and loader processes (default: the runner's)
 
 
-def prepare(cues: CueConfig, experiment: CueExperiment, paths: profiles.RunPaths) -> data.Dataset:
-    """The dataset of ``cues`` at the experiment's size under ``paths``, indexed and split as 01 does."""
+def dataset_spec(experiment: CueExperiment) -> SyntheticSpec:
+    """The size of the experiment's datasets: its profile's, with its number of subjects."""
     profile = profiles.get_profile(experiment.profile)
     if profile.synthetic is None:
         raise ValueError(f"profile {experiment.profile!r} has no synthetic data: use 'smoke' or 'demo'")
-    spec = replace(profile.synthetic, subjects=experiment.subjects or profile.synthetic.subjects)
+    return replace(profile.synthetic, subjects=experiment.subjects or profile.synthetic.subjects)
+
+
+def setting_folder(out: Path, name: str, cues: CueConfig, experiment: CueExperiment) -> Path:
+    """``out/<name>-<hash of the dataset's parameters>``: another size, other cues or another generator version
+    makes another folder, so results of models trained on other data are never reported as this setting's."""
+    parameters = json.dumps(dataset_parameters(dataset_spec(experiment), cues), sort_keys=True)
+    return Path(out) / f"{name}-{hashlib.sha1(parameters.encode()).hexdigest()[:8]}"
+
+
+def prepare(cues: CueConfig, experiment: CueExperiment, paths: profiles.RunPaths) -> data.Dataset:
+    """The dataset of ``cues`` at the experiment's size under ``paths``, indexed and split as 01 does."""
+    spec = dataset_spec(experiment)
     root = ensure_dataset(paths.dataset, spec, cues, workers=experiment.workers, progress=False)
     index = data.cached_index(root, paths.index)
     report = data.validate_layout(root, index)
-    splits = data.ensure_splits(index, paths.splits, min(profile.n_folds, spec.subjects))
-    return data.Dataset(root, index, report, splits, profile)
+    splits = data.ensure_splits(index, paths.splits, min(profiles.get_profile(experiment.profile).n_folds,
+                                                         spec.subjects))
+    return data.Dataset(root, index, report, splits, profiles.get_profile(experiment.profile))
 
 
 def configurations(experiment: CueExperiment, paths: profiles.RunPaths, approach: str) -> list:
@@ -69,10 +85,15 @@ def configurations(experiment: CueExperiment, paths: profiles.RunPaths, approach
     return approaches.grid(experiment.profile, approach, settings=settings)
 
 
-def selected_intervals(profile_results: Path, approach_names: Sequence[str]) -> pd.DataFrame:
+def selected_intervals(profile_results: Path, approach_names: Sequence[str],
+                       run_ids: Mapping[str, Collection[str]] | None = None) -> pd.DataFrame:
     """Per approach: the paired accuracy of its configuration chosen on validation subjects, pooled over its
-    test folds, with the 95 % interval over subjects: ``approach, estimate, ci_low, ci_high, items, subjects``."""
+    test folds, with the 95 % interval over subjects: ``approach, estimate, ci_low, ci_high, items, subjects``.
+    ``run_ids`` (per approach) keeps to the configurations of this experiment: runs left in the folder by
+    another call (``--quick``, other epochs) are never chosen among."""
     runs = compare.load_all(profile_results, tuple(approach_names))
+    if run_ids is not None:
+        runs = [run for run in runs if run.run_id in run_ids.get(run.config.get("approach"), ())]
     scores = compare.video_scores(runs)
     rows = []
     for approach in approach_names:
@@ -83,14 +104,17 @@ def selected_intervals(profile_results: Path, approach_names: Sequence[str]) -> 
 
 
 def run_setting(name: str, cues: CueConfig, experiment: CueExperiment, out: Path) -> pd.DataFrame:
-    """Every approach of ``experiment`` on the dataset of ``cues`` (under ``out/<name>``): the table of
+    """Every approach of ``experiment`` on the dataset of ``cues`` (under ``setting_folder``): the table of
     :func:`selected_intervals` with the setting's name and whether each interval covers 50 %."""
-    paths = profiles.paths_for(experiment.profile, out / name / "work", out / name / "results")
+    folder = setting_folder(out, name, cues, experiment)
+    paths = profiles.paths_for(experiment.profile, folder / "work", folder / "results")
     dataset = prepare(cues, experiment, paths)
+    run_ids: dict[str, set[str]] = {}
     for approach in experiment.approaches:
         for config in configurations(experiment, paths, approach):
             train.run_experiment(config, dataset)
-    table = selected_intervals(paths.results, experiment.approaches)
+            run_ids.setdefault(approach, set()).add(train.with_extraction(config, paths.crops).run_id)
+    table = selected_intervals(paths.results, experiment.approaches, run_ids)
     table.insert(0, "cues", name)
     table["covers_chance"] = (table["ci_low"] <= 0.5) & (table["ci_high"] >= 0.5)
     return table
