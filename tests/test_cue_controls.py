@@ -38,7 +38,8 @@ def test_geometry_approaches_are_at_chance_without_cues(tmp_path):
     assert list(table["approach"]) == list(GEOMETRY)
     assert (table["items"] == 6 * SUBJECTS).all() and (table["subjects"] == SUBJECTS).all()
     assert table["covers_chance"].all(), table.to_string()
-    recorded = synthetic.read_parameters(tmp_path / "none" / "work" / "smoke" / "FakeTrue_DB")["cues"]
+    folder = cue_experiments.setting_folder(tmp_path, "none", CueConfig.cue_free(), experiment)
+    recorded = synthetic.read_parameters(folder / "work" / "smoke" / "FakeTrue_DB")["cues"]
     assert all(recorded[f"{cue}_effect"] == 0.0 for cue in synthetic.CUES) and recorded["contrast_start"] == 0.0
 
 
