@@ -51,6 +51,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -126,30 +127,37 @@ def cpu_time() -> float:
 def baseline_video(path: str, out_dir: Path, name: str, config: frames.ExtractionConfig,
                    cascade: cv2.CascadeClassifier) -> list[dict]:
     """Read every frame with OpenCV, run Haar on each kept full frame, write one JPEG per face."""
-    capture = cv2.VideoCapture(path)
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    wanted = set(frames.sampled_indices(total, fps, config).tolist())
-    last = max(wanted) if wanted else -1
-    rows, index = [], 0
-    while index <= last:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index in wanted:
-            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-            faces = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5)
-            row = {"frame": index, "detected": len(faces) > 0, "x": np.nan, "y": np.nan, "w": np.nan, "h": np.nan}
-            if len(faces):
-                x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
-                pad = int(config.margin * w)
-                crop = bgr[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
-                cv2.imwrite(str(out_dir / f"{name}_{index:05d}.jpg"), cv2.resize(crop, (config.size, config.size)))
-                row.update(x=x, y=y, w=w, h=h)
-            rows.append(row)
-        index += 1
-    capture.release()
+    rows = []
+    for index, bgr in kept_full_frames(path, config):
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        faces = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5)
+        row = {"frame": index, "detected": len(faces) > 0, "x": np.nan, "y": np.nan, "w": np.nan, "h": np.nan}
+        if len(faces):
+            x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
+            pad = int(config.margin * w)
+            crop = bgr[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
+            cv2.imwrite(str(out_dir / f"{name}_{index:05d}.jpg"), cv2.resize(crop, (config.size, config.size)))
+            row.update(x=x, y=y, w=w, h=h)
+        rows.append(row)
     return rows
+
+
+def kept_full_frames(path: str, config: frames.ExtractionConfig) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, BGR frame)`` of each kept frame, read as the thesis did: OpenCV decodes every frame up to
+    the last kept one (the naive loops' shared reader)."""
+    capture = cv2.VideoCapture(path)
+    try:
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        wanted = set(frames.sampled_indices(total, capture.get(cv2.CAP_PROP_FPS), config).tolist())
+        last = max(wanted) if wanted else -1
+        for index in range(last + 1):
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if index in wanted:
+                yield index, bgr
+    finally:
+        capture.release()
 
 
 def run_baseline(videos: pd.DataFrame, out_dir: Path, config: frames.ExtractionConfig) -> tuple[Timing, pd.DataFrame]:
@@ -177,26 +185,16 @@ def naive_landmark_video(path: str, out_file: Path, config: frames.ExtractionCon
                          predictor: object) -> list[dict]:
     """Read every frame with OpenCV; on each kept full frame run dlib's HOG face detector and fit the 68 points
     in its largest box; save the video's points (NaN where no face was found) as one ``.npy``."""
-    capture = cv2.VideoCapture(path)
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    wanted = set(frames.sampled_indices(total, capture.get(cv2.CAP_PROP_FPS), config).tolist())
-    last = max(wanted) if wanted else -1
-    rows, points, index = [], [], 0
-    while index <= last:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index in wanted:
-            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-            faces = detector(grey, 0)
-            fitted = np.full((landmarks.N_POINTS, 2), np.nan, np.float32)
-            if len(faces):
-                shape = predictor(grey, max(faces, key=lambda box: box.area()))
-                fitted = np.array([(part.x, part.y) for part in shape.parts()], np.float32)
-            points.append(fitted)
-            rows.append({"frame": index, "detected": len(faces) > 0})
-        index += 1
-    capture.release()
+    rows, points = [], []
+    for index, bgr in kept_full_frames(path, config):
+        grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        faces = detector(grey, 0)
+        fitted = np.full((landmarks.N_POINTS, 2), np.nan, np.float32)
+        if len(faces):
+            shape = predictor(grey, max(faces, key=lambda box: box.area()))
+            fitted = np.array([(part.x, part.y) for part in shape.parts()], np.float32)
+        points.append(fitted)
+        rows.append({"frame": index, "detected": len(faces) > 0})
     np.save(out_file, np.stack(points) if points else np.zeros((0, landmarks.N_POINTS, 2), np.float32))
     return rows
 

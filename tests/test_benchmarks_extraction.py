@@ -65,13 +65,10 @@ def test_without_landmarks_the_benchmark_judges_the_crops_alone(tmp_path):
 def test_the_naive_landmark_loop_fits_68_points_where_dlib_finds_the_face(tmp_path, monkeypatch):
     import dlib
 
-    from helpers import frames, profiles, synthetic, video
+    from helpers import frames
 
     benchmark = load_benchmark(monkeypatch)
-    smoke = profiles.PROFILES["smoke"].synthetic
-    clip, _ = synthetic.render_video(0, "N2H", smoke)
-    path = synthetic.video_path(tmp_path, 0, "N2H", smoke.subjects)
-    video.write_video(path, clip, smoke.fps)
+    path, clip, smoke = smoke_video(tmp_path)
     config = frames.ExtractionConfig()
     rows = benchmark.naive_landmark_video(str(path), tmp_path / "points.npy", config,
                                           dlib.get_frontal_face_detector(), frames.cached_predictor())
@@ -82,6 +79,17 @@ def test_the_naive_landmark_loop_fits_68_points_where_dlib_finds_the_face(tmp_pa
     found = np.array([row["detected"] for row in rows])
     assert np.isfinite(points[found]).all() and np.isnan(points[~found]).all()
     assert found.any(), "dlib's detector found no face in any kept frame of a synthetic video"
+
+
+def smoke_video(folder):
+    """One smoke-profile synthetic video written under ``folder``: its path, its frames and the smoke spec."""
+    from helpers import profiles, synthetic, video
+
+    smoke = profiles.PROFILES["smoke"].synthetic
+    clip, _ = synthetic.render_video(0, "N2H", smoke)
+    path = synthetic.video_path(folder, 0, "N2H", smoke.subjects)
+    video.write_video(path, clip, smoke.fps)
+    return path, clip, smoke
 
 
 def load_benchmark(monkeypatch):
@@ -97,13 +105,10 @@ def load_benchmark(monkeypatch):
 def test_decode_only_uses_no_more_processes_than_videos_as_the_extractor(tmp_path, monkeypatch):
     import pandas as pd
 
-    from helpers import frames, profiles, synthetic, video
+    from helpers import frames, video
 
     benchmark = load_benchmark(monkeypatch)
-    smoke = profiles.PROFILES["smoke"].synthetic
-    clip, _ = synthetic.render_video(0, "N2H", smoke)
-    path = synthetic.video_path(tmp_path, 0, "N2H", smoke.subjects)
-    video.write_video(path, clip, smoke.fps)
+    path, clip, smoke = smoke_video(tmp_path)
     timing = benchmark.run_decode_only(pd.DataFrame({"path": [str(path)]}), frames.ExtractionConfig(), workers=4)
     threads = video.decode_threads(1)
     assert timing.processes == 1 and f"({threads} FFmpeg thread" in timing.what, timing
