@@ -41,6 +41,7 @@ def test_a_grid_longer_than_a_colab_session_says_so_and_how_many():
     assert train.GridTime("CPU", 0.0).summary() == "nothing to train: no time needed"
 
 
+@pytest.mark.slow
 def test_a_smoke_grid_is_measured_on_a_few_real_steps_and_printed(tmp_path, capsys):
     paths = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     settings = {"profile": "smoke", "work_dir": str(paths.work), "results_dir": str(paths.results), "folds": [0, 1]}

@@ -168,6 +168,7 @@ def test_extraction_killed_with_sigkill_resumes_to_the_same_crops(clips, tmp_pat
     assert not (out / storage.LOCK_FILE).exists()
 
 
+@pytest.mark.slow
 def test_training_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     killed = run_python(FIT_SCRIPT, "0.5", str(tmp_path / "killed"))
     last = tmp_path / "killed" / train.LAST_CHECKPOINT
