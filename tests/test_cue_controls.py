@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,3 +112,17 @@ def test_only_this_experiments_configurations_are_chosen_among(tmp_path, write_f
     expected = compare.interval_table(compare.video_scores(runs), "paired").iloc[0]["estimate"]
     assert ours.loc[0, "estimate"] == expected
     assert len(everything) == 1
+
+
+def test_the_first_frame_experiment_pairs_videos_and_finds_a_class_difference_only_where_one_is():
+    first_frame = _script("first_frame_baseline")
+    codes = ["N2H", "S2N2H", "N2S", "H2N2S"]
+    videos = pd.DataFrame({"subject": [f"s{i}" for i in range(8) for _ in codes], "code": codes * 8})
+    genuine = videos["code"].str.startswith("N2").to_numpy()
+    noise = np.random.default_rng(0).normal(size=(len(videos), 5))
+    differences = first_frame.pair_differences(videos, noise + 3.0 * genuine[:, None] * (np.arange(5) == 2))
+    assert differences.shape == (16, 5)  # 8 subjects x 2 emotions, each genuine minus its posed partner
+    t = first_frame.paired_t(differences)
+    assert abs(t[2]) > 5 and (np.abs(np.delete(t, 2)) < 5).all()
+    unpaired = first_frame.pair_differences(videos.iloc[1:], noise[1:])  # s0's happy pair lost its genuine video
+    assert unpaired.shape == (15, 5)
