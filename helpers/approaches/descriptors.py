@@ -137,7 +137,7 @@ class DescriptorConfig(ExperimentConfig):
             checkpoints: Path, accelerator: Any) -> FitResult:
         """scikit-learn's solvers on the training videos; the history's one row says how it went."""
         videos: DescriptorDataset = train_loader.dataset
-        fitted, fit = self._fit_ranker([videos], train.seed)
+        fitted, fit = self.fit_ensembles([videos], train.seed)
         model.load_state_dict(fitted.state_dict())
         row = {"epoch": 1, "train_pairs": fit.pairs, "train_oob_paired_accuracy": fit.oob_paired_accuracy,
                "train_oob_coverage": fit.oob_coverage}
@@ -147,11 +147,11 @@ class DescriptorConfig(ExperimentConfig):
         if not self.refit_on_validation:
             return FitResult(model, pd.DataFrame([row]), None, False, 0, monitor="none")
         # chosen on the validation subjects by the fit without them; the test subjects get the fit on all
-        refitted, refit = self._fit_ranker([videos, val_loader.dataset], train.seed)
+        refitted, refit = self.fit_ensembles([videos, val_loader.dataset], train.seed)
         row.update({"refit_pairs": refit.pairs, "refit_videos": len(videos) + len(val_loader.dataset)})
         return FitResult(refitted, pd.DataFrame([row]), None, False, 0, monitor="none", validation_model=model)
 
-    def _fit_ranker(self, parts: list[DescriptorDataset], seed: int) -> tuple[RankSVMEnsemble, Any]:
+    def fit_ensembles(self, parts: list[DescriptorDataset], seed: int) -> tuple[RankSVMEnsemble, Any]:
         """The ensembles fitted on the videos of ``parts`` (the training videos, or those and the validation's)."""
         targets = np.concatenate([part.targets for part in parts])
         subjects = np.concatenate([part.videos["subject"].astype(str).to_numpy() for part in parts])
