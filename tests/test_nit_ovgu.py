@@ -14,10 +14,13 @@ import pytest
 import torch
 from sklearn.svm import SVC
 
-from helpers import geometry, labels
+from helpers import frames, geometry, labels, profiles, synthetic, video
 from helpers.approaches.descriptors import NIT_OVGU_REFERENCE, DescriptorConfig
+from helpers.frames import ExtractionConfig
 from helpers.models import losses
 from helpers.models.ranking import RankSVMEnsemble, fit_ranker, linear_svm
+from helpers.train import geometry_inputs
+from helpers.train.geometry_inputs import DescriptorSettings
 from helpers.train.loop import TrainConfig
 from helpers.train.tasks import ClassificationTask
 
@@ -207,3 +210,46 @@ def test_without_internet_the_user_is_told_the_weights_need_it(monkeypatch):
     monkeypatch.setattr(geometry.au_model, "_DETECTORS", {})
     with pytest.raises(geometry.AUModelUnavailable, match="Hugging Face hub.*needs internet"):
         geometry.load_au_detector("py-feat")
+
+
+def test_whole_video_landmarks_stay_out_of_the_fingerprint_at_their_default():
+    default = ExtractionConfig()
+    assert default.fingerprint == "ca1c1b34"  # as before the setting: existing crops folders stay current
+    assert "whole_video_landmarks" not in default.to_dict()
+    whole = ExtractionConfig(whole_video_landmarks=True)
+    assert whole.fingerprint != default.fingerprint and whole.to_dict()["whole_video_landmarks"] is True
+    assert ExtractionConfig.from_dict(whole.to_dict()) == whole
+    assert whole.whole_video().window == (0.0, 1.0) and whole.whole_video().target_fps is None
+    with pytest.raises(ValueError, match="needs landmarks=True"):
+        ExtractionConfig(landmarks=False, whole_video_landmarks=True)
+
+
+def test_whole_video_landmarks_cover_every_frame_while_the_crops_keep_their_window(tmp_path):
+    smoke = profiles.PROFILES["smoke"].synthetic
+    clip, _ = synthetic.render_video(0, "N2H", smoke)
+    path = synthetic.video_path(tmp_path / "data", 0, "N2H", smoke.subjects)
+    video.write_video(path, clip, smoke.fps)
+    videos = frames.list_videos(tmp_path / "data")
+    config = ExtractionConfig(whole_video_landmarks=True)
+    extraction = frames.extract_dataset(videos, tmp_path / "crops", config, progress=False)
+    subject, code = videos["subject"].iloc[0], videos["code"].iloc[0]
+    files = frames.video_files(extraction.root, subject, code)
+    kept = frames.load_crops(extraction.root, subject, code)
+    info = video.probe(path)
+    assert len(kept) == len(frames.sampled_indices(info.frames, info.fps, config)) < info.frames
+    whole = np.load(files["whole_landmarks"])
+    table = pd.read_csv(files["whole_frames"])
+    assert whole.shape == (info.frames, 68, 2) and table["frame"].tolist() == list(range(info.frames))
+    assert table["landmarks_ok"].mean() > 0.9
+    crop_path = files["face"]
+    kept_geometry = geometry_inputs.video_geometry(crop_path)
+    whole_geometry = geometry_inputs.video_geometry(crop_path, whole_video=True)
+    assert whole_geometry.fps == pytest.approx(info.fps) and kept_geometry.fps < info.fps / 2
+    settings = DescriptorSettings(landmark_frames="whole_video")
+    assert not np.allclose(geometry_inputs.video_descriptors(kept_geometry, settings), kept_geometry.descriptors)
+    assert frames.is_finished(extraction.root, subject, code, config)
+    files["whole_landmarks"].unlink()
+    assert not frames.is_finished(extraction.root, subject, code, config)
+    assert frames.is_finished(extraction.root, subject, code, ExtractionConfig()) is False  # another fingerprint
+    with pytest.raises(ValueError, match="an AU model reads the face crops"):
+        DescriptorSettings(au_source="py-feat", landmark_frames="whole_video")

@@ -48,7 +48,7 @@ NIT_OVGU_REFERENCE: dict[str, Any] = {"C": 1.0, "n_models": 75, "svm_loss": "hin
 #: these values, so earlier runs keep their folders.
 LATER_SETTINGS: dict[str, Any] = {"svm_loss": "squared_hinge", "intercept": False, "combination": "mean",
                                   "action_units": "proxies", "squared_terms": False, "au_source": "landmarks",
-                                  "refit_on_validation": False}
+                                  "refit_on_validation": False, "landmark_frames": "kept"}
 
 
 @dataclass
@@ -72,6 +72,9 @@ class DescriptorConfig(ExperimentConfig):
     squared_terms: bool = False  # add the squares of 11 statistics of each smoothed series (NIT-OVGU)
     au_source: str = "landmarks"  # the series: landmark proxies, "py-feat" (its AU model) or "module:factory"
     refit_on_validation: bool = False  # refit on train + validation subjects for the test subjects
+    # the landmarks' frames: 02's kept frames, or "whole_video" (every frame at the video's own rate: needs
+    # the extraction setting whole_video_landmarks)
+    landmark_frames: str = "kept"
 
     def __post_init__(self):
         super().__post_init__()
@@ -82,11 +85,12 @@ class DescriptorConfig(ExperimentConfig):
         for name, allowed in (("svm_loss", SVM_LOSSES), ("combination", COMBINATIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        DescriptorSettings(self.action_units, self.squared_terms, self.au_source)  # refuses unknown ones, naming them
+        if not self.descriptor_settings.columns:  # DescriptorSettings refuses unknown sets, sources and frames
+            raise ValueError(f"the AU source {self.au_source!r} gives none of the {self.action_units!r} columns")
 
     @property
     def descriptor_settings(self) -> DescriptorSettings:
-        return DescriptorSettings(self.action_units, self.squared_terms, self.au_source)
+        return DescriptorSettings(self.action_units, self.squared_terms, self.au_source, self.landmark_frames)
 
     @property
     def run_name(self) -> str:
@@ -101,7 +105,8 @@ class DescriptorConfig(ExperimentConfig):
             *([f"{self.action_units}_aus"] if self.action_units != "proxies" else []),
             *(["squared"] if self.squared_terms else []), *(["refit"] if self.refit_on_validation else [])]
         source = self.au_source.rsplit(":", 1)[-1].replace(".", "-").replace("_", "-")
-        return "-".join(parts + ([source] if self.au_source != "landmarks" else []))
+        return "-".join(parts + ([source] if self.au_source != "landmarks" else [])
+                        + (["whole_video"] if self.landmark_frames == "whole_video" else []))
 
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()
@@ -164,9 +169,10 @@ class DescriptorConfig(ExperimentConfig):
         return {**super().fold_metrics(outcome, model), "C": self.C, "n_models": self.n_models,
                 "svm_loss": self.svm_loss, "intercept": self.intercept, "combination": self.combination,
                 "action_units": self.action_units, "squared_terms": self.squared_terms, "au_source": self.au_source,
-                "refit_on_validation": self.refit_on_validation,
+                "refit_on_validation": self.refit_on_validation, "landmark_frames": self.landmark_frames,
                 "train_pairs": int(history["train_pairs"]),
-                "train_oob_paired_accuracy": float(history["train_oob_paired_accuracy"])}
+                "train_oob_paired_accuracy": float(history["train_oob_paired_accuracy"]),
+                **({"refit_pairs": int(history["refit_pairs"])} if "refit_pairs" in history else {})}
 
     def fold_files(self, outcome) -> dict[str, pd.DataFrame]:
         return {WEIGHTS_FILE: descriptor_weights(outcome.fitted.model, self.descriptor_settings.names)}
@@ -176,6 +182,7 @@ class DescriptorConfig(ExperimentConfig):
                 "models per ensemble": self.n_models, "SVM": f"{self.svm_loss}" + (" + intercept" if self.intercept else ""),
                 "combination": self.combination, "action units": self.action_units, "source": self.au_source,
                 "descriptors": len(self.descriptor_settings.names), "refit on validation": self.refit_on_validation,
+                "landmark frames": self.landmark_frames,
                 "folds": len(self.folds) if self.folds is not None else "all"}
 
 

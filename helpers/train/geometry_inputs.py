@@ -34,6 +34,7 @@ from helpers import frames, geometry, labels
 from helpers.train.crops import CROP_PATH_COLUMN
 
 INPUTS = ("landmarks", "proxies")
+LANDMARK_FRAMES = ("kept", "whole_video")
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,16 @@ class DescriptorSettings:
     action_units: str = "proxies"
     squared_terms: bool = False
     au_source: str = geometry.LANDMARK_SOURCE
+    landmark_frames: str = "kept"  # or "whole_video": every frame of the whole video (whole_video_landmarks)
 
     def __post_init__(self):
         geometry.action_unit_columns(self.action_units)
         geometry.check_au_source(self.au_source)
+        if self.landmark_frames not in LANDMARK_FRAMES:
+            raise ValueError(f"landmark_frames must be one of {', '.join(LANDMARK_FRAMES)}, got {self.landmark_frames!r}")
+        if self.landmark_frames == "whole_video" and self.au_source != geometry.LANDMARK_SOURCE:
+            raise ValueError("landmark_frames='whole_video' is for the landmark proxies: an AU model reads the face "
+                             "crops (the kept frames)")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -104,6 +111,8 @@ def video_descriptors(video: VideoGeometry, settings: DescriptorSettings) -> np.
         return video.descriptors
     key = (video.crop_path, settings)
     if key not in _DESCRIPTORS:
+        if settings.landmark_frames == "whole_video":
+            video = video_geometry(video.crop_path, whole_video=True)
         emotion = labels.parse_code(video.code).emotion
         series = video_series(video, settings.au_source)
         _DESCRIPTORS[key] = geometry.video_descriptors(series, video.fps, emotion, columns=settings.columns,
@@ -131,20 +140,27 @@ def kept_fps(times: np.ndarray) -> float:
     return float(1.0 / np.median(steps))
 
 
-def video_geometry(crop_path: str | Path) -> VideoGeometry:
+def video_geometry(crop_path: str | Path, whole_video: bool = False) -> VideoGeometry:
     """The geometry of the video whose face crops are ``crop_path`` (its landmarks and frames table beside
-    them); raises ``FileNotFoundError`` naming notebook 02 when the extraction kept no landmarks."""
+    them; ``whole_video``: those of every frame of the whole video); raises ``FileNotFoundError`` naming
+    notebook 02 (or the extraction setting) when the extraction kept no such landmarks."""
     crop_path = Path(crop_path)
     crops_dir, subject = crop_path.parents[1], crop_path.parent.name
     code = crop_path.name.split(".")[0]
     files = frames.video_files(crops_dir, subject, code)
-    if not files["landmarks"].exists():
+    landmarks_file, frames_file = (files["whole_landmarks"], files["whole_frames"]) if whole_video else (
+        files["landmarks"], files["frames"])
+    if whole_video and not landmarks_file.exists():
+        raise FileNotFoundError(f"no whole-video landmarks for {subject}/{code} in {crops_dir}: extract with "
+                                "ExtractionConfig(whole_video_landmarks=True) (an experiment's setting "
+                                "extraction: {whole_video_landmarks: true})")
+    if not landmarks_file.exists():
         raise FileNotFoundError(f"no landmarks for {subject}/{code} in {crops_dir}: extract the faces with "
                                 "landmarks (notebook 02, ExtractionConfig(landmarks=True), the default)")
-    key = (str(files["landmarks"]), files["landmarks"].stat().st_mtime)
+    key = (str(landmarks_file), landmarks_file.stat().st_mtime)
     if key not in _CACHE:
-        table = pd.read_csv(files["frames"])
-        points = frames.load_landmarks(crops_dir, subject, code)
+        table = pd.read_csv(frames_file)
+        points = np.load(landmarks_file) if whole_video else frames.load_landmarks(crops_dir, subject, code)
         ok = table["landmarks_ok"].to_numpy(bool) if "landmarks_ok" in table else np.isfinite(points).all(axis=(1, 2))
         times = table["time_s"].to_numpy(float)
         try:
