@@ -27,9 +27,11 @@ Where this differs from the paper:
   the team's own AU estimator (trained on DISFA), which is not available; each AU is stood in for by a
   landmark distance, or estimated by py-feat's AU model (step 5). Landmarks see shape, not texture:
   wrinkles and furrows (AU6's crow's feet, AU9's nose wrinkles) show only through the landmarks they move.
-* **The frame rate.** The paper filtered 100 fps series with a 1 Hz cut-off. The extraction here keeps
-  frames at about 10 fps (SASE-FE, every 10th frame of 100 fps) or 8.3 fps (the 25 fps synthetic videos,
-  every 3rd); the cut-off stays 1 Hz because :func:`smooth` scales it to each video's rate. Short series
+* **The frame rate.** The paper filtered 100 fps series of the whole video with a 1 Hz cut-off. The
+  extraction here keeps frames at about 10 fps (SASE-FE, every 10th frame of 100 fps) or 8.3 fps (the
+  25 fps synthetic videos, every 3rd) in the 40-90 % window, unless it also fits every frame of the whole
+  video (``ExtractionConfig(whole_video_landmarks=True)``); the cut-off stays 1 Hz because :func:`smooth`
+  scales it to each video's rate. Short series
   are padded less, so 5-frame videos still get descriptors.
 * **Length-independent statistics.** Times are fractions of the video and areas means, not seconds and
   sums (see :mod:`~helpers.geometry.descriptors`).

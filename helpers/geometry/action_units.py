@@ -1,7 +1,7 @@
 """Action-unit proxies: per-frame geometric measures of registered landmarks, one per FACS action unit.
 
-OpenFace's AU intensity estimators (used by the ChaLearn 2017 winners) cannot be installed here, so each
-action unit is stood in for by a distance on the 68 landmarks after :func:`~helpers.geometry.register`
+The AU intensity estimator of the ChaLearn 2017 winners NIT-OVGU (their own, trained on DISFA) is not
+available, so each action unit is stood in for by a distance on the 68 landmarks after :func:`~helpers.geometry.register`
 (eyes 1 apart, the head's roll, size and position removed). Every proxy is measured relative to the mean
 face (:func:`~helpers.geometry.mean_face` gives 0 for each), and grows with its action unit. Distances are
 in inter-ocular units; vertical ones along the registered y axis (the eyes' line is horizontal), with
