@@ -30,7 +30,7 @@ from torch import nn
 
 from helpers import geometry, labels, profiles, results
 from helpers.models import losses
-from helpers.models.ranking import COMBINATIONS, SVM_LOSSES, RankSVMEnsemble, fit_ranker
+from helpers.models.ranking import COMBINATIONS, SVM_LOSSES, RankerFit, RankSVMEnsemble, fit_ranker
 from helpers.train.config import ExperimentConfig, FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import DescriptorDataset, DescriptorSettings
@@ -156,7 +156,7 @@ class DescriptorConfig(ExperimentConfig):
         row.update({"refit_pairs": refit.pairs, "refit_videos": len(videos) + len(val_loader.dataset)})
         return FitResult(refitted, pd.DataFrame([row]), None, False, 0, monitor="none", validation_model=model)
 
-    def fit_ensembles(self, parts: list[DescriptorDataset], seed: int) -> tuple[RankSVMEnsemble, Any]:
+    def fit_ensembles(self, parts: list[DescriptorDataset], seed: int) -> tuple[RankSVMEnsemble, RankerFit]:
         """The ensembles fitted on the videos of ``parts`` (the training videos, or those and the validation's)."""
         targets = np.concatenate([part.targets for part in parts])
         subjects = np.concatenate([part.videos["subject"].astype(str).to_numpy() for part in parts])
