@@ -4,6 +4,8 @@ recurrent model on landmark trajectories (the training loop), with the artifacts
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import approaches, data, geometry, labels, profiles, results, train
+from helpers import approaches, data, frames, geometry, labels, profiles, results, train
 from helpers.analysis import compare
 from helpers.metrics import evaluate
 from helpers.approaches import descriptors
+from helpers.train import geometry_inputs
 
 pytestmark = pytest.mark.slow  # generates, extracts with landmarks and trains: left out of `make test-fast`
 
@@ -143,3 +146,55 @@ def test_a_video_without_usable_landmarks_is_left_out_by_name_not_the_fold(smoke
         zip(descriptors_set.videos["subject"].astype(str), descriptors_set.videos["code"].astype(str)))
     assert f"left out of the geometry models: {subject}/{code}" in capsys.readouterr().out
     assert len(train.TrajectoryDataset(videos, "proxies")) == 3
+
+
+def test_nit_ovgus_reference_runs_through_the_runner_and_refits_on_validation(smoke):
+    paths = smoke[0]
+    settings = {**descriptors.NIT_OVGU_REFERENCE, "n_models": 9}
+    config = approaches.DescriptorConfig(profile="smoke", folds=[0], work_dir=str(paths.work),
+                                         results_dir=str(paths.results), **settings)
+    fold = first_fold(config, smoke)
+    metrics = train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "descriptors", config.run_id, 0))
+    train_subjects, val_subjects = len(fold.train["subject"].unique()), len(fold.val["subject"].unique())
+    assert run.metrics["train_pairs"] == 6 * train_subjects
+    assert run.metrics["refit_pairs"] == 6 * (train_subjects + val_subjects)  # validation subjects included
+    assert metrics["validation"]["pairs"] > 0
+    names = config.descriptor_settings.names
+    weights = pd.read_csv(run.folder / descriptors.WEIGHTS_FILE)
+    assert list(weights["descriptor"]) == list(names) and len(names) == 7 * 62 + 6
+    reloaded = train.load_trained_model(config, 0, paths)
+    test = train.DescriptorDataset(fold.test, config.descriptor_settings)
+    with torch.no_grad():
+        p = reloaded(test.inputs).softmax(dim=1)[:, 1].numpy()
+    saved = test.videos[["subject", "code"]].astype(str).assign(p=p).merge(
+        run.predictions.astype({"subject": str, "code": str}), on=["subject", "code"])
+    assert len(saved) == len(test) and np.allclose(saved["p"], saved["prob_1"], atol=2e-2)
+    pairs = saved.assign(emotion=[labels.parse_code(c).emotion for c in saved["code"]]).groupby(["subject", "emotion"])
+    assert np.allclose(pairs["p"].sum(), 1.0, atol=2e-2)  # vote shares: one video of each pair above the median
+
+
+def test_an_au_model_source_reads_each_videos_face_crops(smoke, monkeypatch):
+    class Brightness:
+        """A stand-in AU model whose every AU is a known function of the crop: its mean brightness times k."""
+
+        def intensities(self, faces):
+            level = np.asarray(faces, dtype=float).mean(axis=(1, 2, 3))
+            return pd.DataFrame({unit: level * (k + 1) for k, unit in enumerate(geometry.AU_MODEL_COLUMNS)})
+
+    module = types.ModuleType("au_stand_in")
+    module.detector = Brightness
+    monkeypatch.setitem(sys.modules, "au_stand_in", module)
+    paths, dataset, crops_dir = smoke
+    fold = first_fold(approaches.DescriptorConfig(profile="smoke"), smoke)
+    settings = train.DescriptorSettings("nit_ovgu", True, "au_stand_in:detector")
+    videos = train.DescriptorDataset(fold.test.iloc[:2], settings)
+    row = videos.videos.iloc[0]
+    faces = frames.load_crops(crops_dir, row["subject"], row["code"], "face")
+    known = Brightness().intensities(faces).rename(columns=geometry.AU_MODEL_COLUMNS)
+    video = geometry_inputs.video_geometry(row[train.CROP_PATH_COLUMN])
+    expected = geometry.video_descriptors(known, video.fps, labels.parse_code(row["code"]).emotion,
+                                          columns=settings.columns, squared_terms=True)
+    assert np.allclose(videos.descriptors[0], expected.to_numpy(), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(videos.descriptors[0], geometry_inputs.video_descriptors(
+        video, train.DescriptorSettings("nit_ovgu", True)), atol=1e-3)  # not the landmark proxies

@@ -28,7 +28,8 @@ HASH = re.compile(r"-[0-9a-f]{6}$")  # the settings hash that ends a run id (``h
 WORDS = {"rank_svm": "Rank-SVM", "cnn_lstm": "CNN-LSTM", "cnn_gru": "CNN-GRU", "gru": "GRU", "lstm": "LSTM",
          "landmark_gru": "landmark GRU", "landmark_lstm": "landmark LSTM", "simple_cnn": "simple CNN",
          "simple_cnn_lstm": "simple CNN-LSTM", "simple_cnn_gru": "simple CNN-GRU", "conv3d": "3D CNN",
-         "12class": "12 classes", "two_task": "two heads", "mfl": "MFL"}
+         "12class": "12 classes", "two_task": "two heads", "mfl": "MFL", "nit_ovgu": "NIT-OVGU as published",
+         "whole_video": "whole video"}
 NUMBER_SUFFIX = re.compile(r"^(?P<number>\d+)(?P<word>[a-z]+)$")  # 15models -> 15 models
 LETTER_NUMBER = re.compile(r"^(?P<letter>[A-Z]|lr|wd)(?P<number>\d[\d.e+-]*)$")  # C0.1 -> C 0.1
 

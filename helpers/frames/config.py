@@ -46,13 +46,16 @@ class ExtractionConfig:
     # the landmarks' box-follow check on every k-th kept frame at least (VideoLandmarks); > 1 is faster but
     # lets misfits between key frames pass (book/decisions.md, "Landmarks")
     landmark_keyframe_every: int = 1
+    # also fit the landmarks in every frame of the whole video at its own rate (NIT-OVGU's series, 100 fps on
+    # SASE-FE), stored beside the kept frames' (``<CODE>.whole.landmarks.npy``); the crops keep window and rate
+    whole_video_landmarks: bool = False
 
     def __post_init__(self):
         # normalise types, so that 10 and 10.0 (or a list and a tuple) name the same configuration
         normalised = {"window": tuple(float(w) for w in self.window), "size": int(self.size),
                       "target_fps": None if self.target_fps is None else float(self.target_fps),
                       "context_scale": None if not self.context_scale else float(self.context_scale),
-                      "landmarks": bool(self.landmarks)}
+                      "landmarks": bool(self.landmarks), "whole_video_landmarks": bool(self.whole_video_landmarks)}
         for name in ("min_face", "margin", "smooth_sigma", "min_detection_rate", "mtcnn_threshold"):
             normalised[name] = float(getattr(self, name))
         for name in ("detect_every", "detect_max_side", "track_face_pixels", "median_window", "lookahead",
@@ -72,6 +75,8 @@ class ExtractionConfig:
         if self.landmark_keyframe_every < 1:
             raise ValueError("landmark_keyframe_every must be >= 1 (1: every frame), "
                              f"got {self.landmark_keyframe_every}")
+        if self.whole_video_landmarks and not self.landmarks:
+            raise ValueError("whole_video_landmarks needs landmarks=True (they are fitted by the same dlib model)")
         if self.context_scale is not None and self.context_scale <= 0:
             raise ValueError(f"context_scale must be positive or None, got {self.context_scale}")
         if self.detector not in DETECTORS and ":" not in self.detector:
@@ -86,10 +91,11 @@ class ExtractionConfig:
     def to_dict(self) -> dict[str, Any]:
         content = asdict(self)
         content["window"] = list(self.window)
-        if content["landmark_keyframe_every"] == 1:
-            # at its default as before the setting existed: the names, hashes and stored configurations of
-            # earlier crops (and the identities of the runs trained on them) stay what they were
-            del content["landmark_keyframe_every"]
+        # settings at their defaults as before they existed: the names, hashes and stored configurations of
+        # earlier crops (and the identities of the runs trained on them) stay what they were
+        for name, default in (("landmark_keyframe_every", 1), ("whole_video_landmarks", False)):
+            if content[name] == default:
+                del content[name]
         return content
 
     @classmethod
@@ -111,6 +117,11 @@ class ExtractionConfig:
         fps = "allfps" if self.target_fps is None else f"{self.target_fps:g}fps"
         window = f"w{self.window[0] * 100:.0f}-{self.window[1] * 100:.0f}"
         return f"{detector}_{self.size}px_{fps}_{window}_{self.fingerprint}"
+
+    def whole_video(self) -> ExtractionConfig:
+        """The configuration of the whole-video landmark pass: every frame of the whole video, no context."""
+        return ExtractionConfig(**{**asdict(self), "window": (0.0, 1.0), "target_fps": None, "context_scale": None,
+                                   "whole_video_landmarks": False})
 
     def step_for(self, fps: float) -> int:
         """Keep every ``step``-th frame, the smallest step that keeps at most ``target_fps`` frames per

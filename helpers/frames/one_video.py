@@ -211,9 +211,31 @@ def _extract_frames(path: Path, files: dict[str, Path], subject: Any, code: str,
                        landmarks_ok=int(sum(fit.ok for fit in track.fits)),
                        landmark_seconds=round(track.landmark_seconds, 4),
                        landmark_keyframes=track.landmark_keyframes)
+        if config.whole_video_landmarks:
+            _whole_video_landmarks(path, files, subject, code, config, summary, info.frames, decode_threads)
     table = _frames_table(subject, code, track.meta, np.asarray(track.raw), np.asarray(track.scores), evaluated,
                           rows, sources, track.fits)
     save_table(files["frames"], table)
+
+
+def _whole_video_landmarks(path: Path, files: dict[str, Path], subject: Any, code: str, config: ExtractionConfig,
+                           summary: dict[str, Any], total_frames: int, decode_threads: int | None) -> None:
+    """A second pass over every frame of the whole video (detect, track, fit the landmarks; no crops kept):
+    ``<CODE>.whole.landmarks.npy`` and its frames table ``<CODE>.whole.frames.csv``."""
+    whole = config.whole_video()
+    track, _ = _decode_detect_crop(path, whole, 1, total_frames, decode_threads)
+    evaluated, detected = np.asarray(track.evaluated), track.detected
+    if detected.any():
+        rows, sources = np.asarray(track.smoothed), box_sources(evaluated, detected, whole.detect_every)
+        save_array(files["whole_landmarks"], np.stack([fit.points for fit in track.fits]).astype(np.float32))
+    else:
+        rows, sources = np.full((len(track.meta), 3), np.nan), np.full(len(track.meta), "fallback", dtype=object)
+        track.fits = []
+        save_array(files["whole_landmarks"], np.full((len(track.meta), 68, 2), np.nan, dtype=np.float32))
+    save_table(files["whole_frames"], _frames_table(subject, code, track.meta, np.asarray(track.raw),
+                                                    np.asarray(track.scores), evaluated, rows, sources, track.fits))
+    summary.update(whole_frames=len(track.meta), whole_landmarks_ok=int(sum(fit.ok for fit in track.fits)),
+                   whole_landmark_seconds=round(track.landmark_seconds, 4))
 
 
 def is_finished(out_dir: str | Path, subject: Any, code: str, config: ExtractionConfig,
@@ -233,7 +255,9 @@ def is_finished(out_dir: str | Path, subject: Any, code: str, config: Extraction
             return False
         if summary["status"] == "ok":
             packed = config.kinds + (("landmarks",) if config.landmarks else ())
-            return all(array_shape(files[kind])[0] == summary["frames"] for kind in packed)
+            whole = (not config.whole_video_landmarks or files["whole_frames"].exists()
+                     and array_shape(files["whole_landmarks"])[0] == summary.get("whole_frames"))
+            return whole and all(array_shape(files[kind])[0] == summary["frames"] for kind in packed)
         return True
     except (OSError, ValueError, KeyError):  # DamagedArrayError is a ValueError: the video is redone
         return False

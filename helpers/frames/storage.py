@@ -33,11 +33,13 @@ FRAME_COLUMNS = ("subject", "code", "position", "frame", "time_s", "evaluated", 
 
 def video_files(out_dir: Path, subject: Any, code: str) -> dict[str, Path]:
     """Where one video's outputs go: ``<out>/<subject>/<CODE>.{face,context,landmarks}.npy``, ``.frames.csv``
-    and ``.summary.json``."""
+    and ``.summary.json``; with whole-video landmarks, ``.whole.landmarks.npy`` and ``.whole.frames.csv``."""
     folder = Path(out_dir) / str(subject)
     return {"face": folder / f"{code}.face.npy", "context": folder / f"{code}.context.npy",
             "landmarks": folder / f"{code}.landmarks.npy",
-            "frames": folder / f"{code}.frames.csv", "summary": folder / f"{code}.summary.json"}
+            "frames": folder / f"{code}.frames.csv", "summary": folder / f"{code}.summary.json",
+            "whole_landmarks": folder / f"{code}.whole.landmarks.npy",
+            "whole_frames": folder / f"{code}.whole.frames.csv"}
 
 
 class DamagedArrayError(ValueError):

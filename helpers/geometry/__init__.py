@@ -16,26 +16,49 @@ The pipeline, after the ChaLearn LAP 2017 real-vs-fake winners (NIT-OVGU: Saxen,
 4. **Activity descriptors** (:mod:`~helpers.geometry.descriptors`): each proxy series smoothed (zero-phase
    1st-order Butterworth, 1 Hz), with its smoothed 1st and 2nd derivatives, summarised by 17 statistics
    each (:data:`STATISTICS`), plus a one-hot code of the emotion: :func:`video_descriptors`, 618 values
-   named :data:`DESCRIPTOR_NAMES`, the input of a linear (ranking) model.
+   named :data:`DESCRIPTOR_NAMES`, the input of a linear (ranking) model; or NIT-OVGU's seven action units
+   (:data:`NIT_OVGU_ACTION_UNITS`) with the squares of 11 statistics (:data:`SQUARED_STATISTICS`).
+5. **AU intensities from an AU model** (:mod:`~helpers.geometry.au_model`): py-feat's AU detector on the face
+   crops, each AU in the role of its proxy, as a second source of the same descriptors.
 
 Where this differs from the paper:
 
-* **Landmark proxies instead of AU intensities.** The paper used OpenFace's per-frame action-unit
-  intensity estimates (and their AU detector), which cannot be installed here; each AU is stood in for by
-  a landmark distance. Landmarks see shape, not texture: wrinkles and furrows that OpenFace's appearance
-  features use (AU6's crow's feet, AU9's nose wrinkles) show here only through the landmarks they move.
-* **The frame rate.** The paper filtered 100 fps series with a 1 Hz cut-off. The extraction here keeps
-  frames at about 10 fps (SASE-FE, every 10th frame of 100 fps) or 8.3 fps (the 25 fps synthetic videos,
-  every 3rd); the cut-off stays 1 Hz because :func:`smooth` scales it to each video's rate. Short series
+* **Landmark proxies instead of AU intensities** (by default). The paper used the per-frame intensities of
+  the team's own AU estimator (trained on DISFA), which is not available; each AU is stood in for by a
+  landmark distance, or estimated by py-feat's AU model (step 5). Landmarks see shape, not texture:
+  wrinkles and furrows (AU6's crow's feet, AU9's nose wrinkles) show only through the landmarks they move.
+* **The frame rate.** The paper filtered 100 fps series of the whole video with a 1 Hz cut-off. The
+  extraction here keeps frames at about 10 fps (SASE-FE, every 10th frame of 100 fps) or 8.3 fps (the
+  25 fps synthetic videos, every 3rd) in the 40-90 % window, unless it also fits every frame of the whole
+  video (``ExtractionConfig(whole_video_landmarks=True)``); the cut-off stays 1 Hz because :func:`smooth`
+  scales it to each video's rate. Short series
   are padded less, so 5-frame videos still get descriptors.
 * **Length-independent statistics.** Times are fractions of the video and areas means, not seconds and
-  sums; the paper's squared statistics are left out (see :mod:`~helpers.geometry.descriptors`).
+  sums (see :mod:`~helpers.geometry.descriptors`).
 
 The mean face (``mean_face.json``, package data) is made by ``tools/mean_face.py`` with dlib; this package
 itself needs numpy, scipy and pandas only.
 """
 
-from helpers.geometry.action_units import PROXIES, PROXY_ACTION_UNITS, au_proxies, frame_proxies, good_frames
+from helpers.geometry.action_units import (
+    ACTION_UNIT_SETS,
+    NIT_OVGU_ACTION_UNITS,
+    PROXIES,
+    PROXY_ACTION_UNITS,
+    action_unit_columns,
+    au_proxies,
+    frame_proxies,
+    good_frames,
+)
+from helpers.geometry.au_model import (
+    AU_MODEL_COLUMNS,
+    AU_SOURCES,
+    LANDMARK_SOURCE,
+    AUModelUnavailable,
+    au_model_series,
+    check_au_source,
+    load_au_detector,
+)
 from helpers.geometry.descriptors import (
     ACTIVITY_DESCRIPTOR_NAMES,
     CUTOFF_HZ,
@@ -43,6 +66,7 @@ from helpers.geometry.descriptors import (
     EMOTION_DESCRIPTOR_NAMES,
     FILTER_ORDER,
     SERIES,
+    SQUARED_STATISTICS,
     STATISTICS,
     activity_descriptors,
     activity_series,
@@ -51,6 +75,7 @@ from helpers.geometry.descriptors import (
     emotion_code,
     smooth,
     statistics,
+    video_descriptor_names,
     video_descriptors,
 )
 from helpers.geometry.registration import (
@@ -71,6 +96,9 @@ from helpers.geometry.registration import (
 )
 
 __all__ = [
+    "ACTION_UNIT_SETS", "AU_MODEL_COLUMNS", "AU_SOURCES", "AUModelUnavailable", "LANDMARK_SOURCE",
+    "NIT_OVGU_ACTION_UNITS", "SQUARED_STATISTICS", "action_unit_columns", "au_model_series", "check_au_source",
+    "load_au_detector", "video_descriptor_names",
     "ACTIVITY_DESCRIPTOR_NAMES", "CUTOFF_HZ", "DESCRIPTOR_NAMES", "EMOTION_DESCRIPTOR_NAMES", "FILTER_ORDER",
     "MEAN_FACE_FILE", "MIRROR", "N_LANDMARKS", "PROXIES", "PROXY_ACTION_UNITS", "SERIES", "STABLE_POINTS",
     "STATISTICS", "Similarity", "activity_descriptors", "activity_series", "au_proxies", "derivative",

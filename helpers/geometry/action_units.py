@@ -1,7 +1,7 @@
 """Action-unit proxies: per-frame geometric measures of registered landmarks, one per FACS action unit.
 
-OpenFace's AU intensity estimators (used by the ChaLearn 2017 winners) cannot be installed here, so each
-action unit is stood in for by a distance on the 68 landmarks after :func:`~helpers.geometry.register`
+The AU intensity estimator of the ChaLearn 2017 winners NIT-OVGU (their own, trained on DISFA) is not
+available, so each action unit is stood in for by a distance on the 68 landmarks after :func:`~helpers.geometry.register`
 (eyes 1 apart, the head's roll, size and position removed). Every proxy is measured relative to the mean
 face (:func:`~helpers.geometry.mean_face` gives 0 for each), and grows with its action unit. Distances are
 in inter-ocular units; vertical ones along the registered y axis (the eyes' line is horizontal), with
@@ -65,6 +65,30 @@ PROXY_ACTION_UNITS: dict[str, str] = {
     "eye_asymmetry": "AU5/AU6/AU7",
     "lip_corner_asymmetry": "AU12/AU15",
 }
+#: NIT-OVGU's action units (Saxen et al. 2017: AU1, 2, 4, 6, 9, 12 and 25, from their own AU intensity
+#: estimator), each with the proxy that stands for it: every one of the seven has its own proxy.
+NIT_OVGU_ACTION_UNITS: dict[str, str] = {
+    "AU1": "inner_brow_raise",
+    "AU2": "outer_brow_raise",
+    "AU4": "brow_lowerer",
+    "AU6": "cheek_raise",
+    "AU9": "nose_wrinkle",
+    "AU12": "lip_corner_pull",
+    "AU25": "lips_part",
+}
+#: The descriptors' column sets by name: every proxy (the default) or NIT-OVGU's seven action units.
+ACTION_UNIT_SETS: dict[str, tuple[str, ...]] = {
+    "proxies": PROXIES,
+    "nit_ovgu": tuple(NIT_OVGU_ACTION_UNITS.values()),
+}
+
+
+def action_unit_columns(name: str) -> tuple[str, ...]:
+    """The proxy columns of an action-unit set of :data:`ACTION_UNIT_SETS`."""
+    if name not in ACTION_UNIT_SETS:
+        raise ValueError(f"unknown action-unit set {name!r}: use one of {', '.join(ACTION_UNIT_SETS)}")
+    return ACTION_UNIT_SETS[name]
+
 
 # The points each side's measures use: (image-left, image-right).
 _SIDES = {

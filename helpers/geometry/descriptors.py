@@ -28,11 +28,14 @@ sample ``i``, 0 for a single sample, so videos of different lengths compare):
                            in [-1, 1] (0 for a constant series)
 =========================  ===========================================================================
 
+``squared_terms=True`` adds, as NIT-OVGU's code does, the squares of the value, variability and area
+statistics of the smoothed value series (:data:`SQUARED_STATISTICS` of ``d0``, 11 per column, named
+``"<column>:d0:<statistic>^2"`` after the column's 51): 62 descriptors per column instead of 51.
+
 Differences from the paper: times are relative to the video's length instead of seconds, areas are means
-instead of sums (both so that length does not enter), stretches are counted directly (the paper halves
-the number of mean crossings, rounding up), and the squared value, variability and area statistics the
-paper adds are left out (a model can add them). Series that are constant give 0 for the time, share,
-run and ratio statistics. Everything is deterministic.
+instead of sums (both so that length does not enter), and stretches are counted directly (the paper halves
+the number of mean crossings, rounding up). Series that are constant give 0 for the time, share, run and
+ratio statistics. Everything is deterministic.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ STATISTICS: tuple[str, ...] = (
     "area_ratio",
     "max_after_mean_cross",
 )
+#: The statistics whose squares NIT-OVGU's descriptors add, of the smoothed value series ``d0`` only.
+SQUARED_STATISTICS: tuple[str, ...] = STATISTICS[:9] + ("area_above_min", "area_ratio")
 CUTOFF_HZ = 1.0  # the paper's low-pass cut-off (at 100 fps); scaled to each video's rate by smooth()
 FILTER_ORDER = 1
 
@@ -145,9 +150,14 @@ def statistics(series: np.ndarray) -> np.ndarray:
     return values[:, 0] if single else values
 
 
-def descriptor_names(columns: tuple[str, ...] | list[str] = PROXIES) -> list[str]:
-    """``"<column>:<series>:<statistic>"`` for every column, series and statistic, in descriptor order."""
-    return [f"{column}:{series}:{statistic}" for column in columns for series in SERIES for statistic in STATISTICS]
+def descriptor_names(columns: tuple[str, ...] | list[str] = PROXIES, squared_terms: bool = False) -> list[str]:
+    """``"<column>:<series>:<statistic>"`` for every column, series and statistic, in descriptor order; with
+    ``squared_terms``, each column's ``"<column>:d0:<statistic>^2"`` of :data:`SQUARED_STATISTICS` after them."""
+    names = []
+    for column in columns:
+        names += [f"{column}:{series}:{statistic}" for series in SERIES for statistic in STATISTICS]
+        names += [f"{column}:d0:{statistic}^2" for statistic in SQUARED_STATISTICS] if squared_terms else []
+    return names
 
 
 #: Names of the activity descriptors of the :data:`~helpers.geometry.PROXIES` (12 x 3 x 17 = 612).
@@ -159,7 +169,8 @@ DESCRIPTOR_NAMES: tuple[str, ...] = ACTIVITY_DESCRIPTOR_NAMES + EMOTION_DESCRIPT
 
 
 def activity_descriptors(
-    proxies: pd.DataFrame, fps: float, cutoff_hz: float = CUTOFF_HZ, order: int = FILTER_ORDER
+    proxies: pd.DataFrame, fps: float, cutoff_hz: float = CUTOFF_HZ, order: int = FILTER_ORDER,
+    squared_terms: bool = False,
 ) -> pd.Series:
     """The activity descriptors of one video's proxy series (rows: frames sampled at ``fps`` per second,
     e.g. the kept frames' rate; columns: the series), named by :func:`descriptor_names` of its columns.
@@ -173,8 +184,12 @@ def activity_descriptors(
                          f"({values.shape[0]} frames, {int((~np.isfinite(values)).sum())} missing values)")
     blocks = [statistics(series) for series in activity_series(values, fps, cutoff_hz, order)]  # 17 x k each
     stacked = np.stack(blocks, axis=1)  # statistic x series x column
-    ordered = stacked.transpose(2, 1, 0).reshape(-1)  # column, then series, then statistic
-    return pd.Series(ordered, index=descriptor_names(list(proxies.columns)), dtype=float)
+    ordered = stacked.transpose(2, 1, 0).reshape(len(proxies.columns), -1)  # column x (series, statistic)
+    if squared_terms:
+        rows = [STATISTICS.index(name) for name in SQUARED_STATISTICS]
+        ordered = np.concatenate([ordered, blocks[0][rows].T ** 2], axis=1)
+    names = descriptor_names(list(proxies.columns), squared_terms)
+    return pd.Series(ordered.reshape(-1), index=names, dtype=float)
 
 
 def emotion_code(emotion: str) -> np.ndarray:
@@ -187,14 +202,22 @@ def emotion_code(emotion: str) -> np.ndarray:
     return code
 
 
+def video_descriptor_names(columns: tuple[str, ...] | list[str] = PROXIES, squared_terms: bool = False
+                           ) -> tuple[str, ...]:
+    """The names of :func:`video_descriptors` of these columns: :data:`DESCRIPTOR_NAMES` at the defaults."""
+    return (*descriptor_names(columns, squared_terms), *EMOTION_DESCRIPTOR_NAMES)
+
+
 def video_descriptors(
-    proxies: pd.DataFrame, fps: float, emotion: str, cutoff_hz: float = CUTOFF_HZ, order: int = FILTER_ORDER
+    proxies: pd.DataFrame, fps: float, emotion: str, cutoff_hz: float = CUTOFF_HZ, order: int = FILTER_ORDER,
+    columns: tuple[str, ...] | list[str] = PROXIES, squared_terms: bool = False,
 ) -> pd.Series:
-    """A video's descriptor vector: the activity descriptors of its ``PROXIES`` columns (in that order,
-    whatever the table's order) and the one-hot code of ``emotion``, indexed by :data:`DESCRIPTOR_NAMES`."""
-    missing = [name for name in PROXIES if name not in proxies.columns]
+    """A video's descriptor vector: the activity descriptors of its ``columns`` (``PROXIES`` unless a subset,
+    e.g. NIT-OVGU's action units, in that order whatever the table's order) and the one-hot code of
+    ``emotion``, indexed by :func:`video_descriptor_names` (:data:`DESCRIPTOR_NAMES` at the defaults)."""
+    missing = [name for name in columns if name not in proxies.columns]
     if missing:
         raise ValueError(f"the proxy table lacks {', '.join(missing)} (expected the columns of au_proxies)")
-    activity = activity_descriptors(proxies[list(PROXIES)], fps, cutoff_hz, order)
+    activity = activity_descriptors(proxies[list(columns)], fps, cutoff_hz, order, squared_terms)
     code = pd.Series(emotion_code(emotion), index=list(EMOTION_DESCRIPTOR_NAMES))
-    return pd.concat([activity, code]).set_axis(list(DESCRIPTOR_NAMES))
+    return pd.concat([activity, code]).set_axis(list(video_descriptor_names(columns, squared_terms)))

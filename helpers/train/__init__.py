@@ -33,7 +33,7 @@ from helpers.train.estimate import COLAB_SESSION_HOURS, GridTime, StepTiming, es
 from helpers.train.datasets import ClipDataset, FaceContextDataset, FeatureClipDataset, FrameDataset, onset_apex_segment
 from helpers.train.features import cache_frame_features, feature_cache_dir
 from helpers.train.geometry_inputs import (
-    DescriptorDataset, GeometryUnavailable, TrajectoryDataset, VideoGeometry, geometry_timing, has_partner,
+    DescriptorDataset, DescriptorSettings, GeometryUnavailable, TrajectoryDataset, VideoGeometry, geometry_timing, has_partner,
     pair_geometry, video_geometry, with_geometry,
 )
 from helpers.train.folds import FoldData, fingerprint, fold_data, validation_subjects
@@ -57,7 +57,7 @@ __all__ = [
     "BEST_WEIGHTS", "CLASS_INDEX", "COLAB_SESSION_HOURS", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
     "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
     "DamagedCheckpointError",
-    "DescriptorDataset", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
+    "DescriptorDataset", "DescriptorSettings", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
     "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan", "GridTime",
     "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "StepTiming", "Task", "TrainConfig",
     "TrajectoryDataset", "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",

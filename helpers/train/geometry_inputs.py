@@ -8,8 +8,10 @@ frames (SASE-FE keeps 10 of its 100 frames per second, the synthetic videos abou
 action-unit proxies (``helpers.geometry``). Reading is cached per process: the grid's configurations and
 folds read the same videos again and again.
 
-- ``DescriptorDataset``: one item per video, ``features`` = its activity descriptors (``helpers.geometry``)
-  and, last, whether the video has a partner in its split (two videos of its subject and emotion);
+- ``DescriptorDataset``: one item per video, ``features`` = its activity descriptors (``helpers.geometry``;
+  which columns, squared terms or not, and from which source: ``DescriptorSettings``), its partner's
+  (zeros without one) and, last, whether the video has a partner in its split (two videos of its subject
+  and emotion);
 - ``TrajectoryDataset``: one item per video, ``sequence`` = its per-frame features (registered landmarks or
   the proxies) padded to the longest video, then a channel marking real frames, then (for models given the
   emotion) the emotion's one-hot code.
@@ -32,6 +34,7 @@ from helpers import frames, geometry, labels
 from helpers.train.crops import CROP_PATH_COLUMN
 
 INPUTS = ("landmarks", "proxies")
+LANDMARK_FRAMES = ("kept", "whole_video")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class VideoGeometry:
     proxies: pd.DataFrame
     code: str  # the video's SASE-FE code (its emotion is part of the descriptors)
 
+    crop_path: str = ""  # the face crops it belongs to (an AU model reads them)
+
     @cached_property
     def descriptors(self) -> np.ndarray:
         """The activity descriptors and emotion code (``geometry.DESCRIPTOR_NAMES``), computed once per video:
@@ -54,7 +59,70 @@ class VideoGeometry:
         return geometry.video_descriptors(self.proxies, self.fps, emotion).to_numpy()
 
 
+@dataclass(frozen=True)
+class DescriptorSettings:
+    """What a video's descriptor vector holds: the action-unit set's columns (``geometry.ACTION_UNIT_SETS``),
+    the squared statistics or not, and the source of the series: the landmark proxies or an AU model
+    (``geometry.AU_SOURCES``; with an AU model, the set's columns that it gives)."""
+
+    action_units: str = "proxies"
+    squared_terms: bool = False
+    au_source: str = geometry.LANDMARK_SOURCE
+    landmark_frames: str = "kept"  # or "whole_video": every frame of the whole video (whole_video_landmarks)
+
+    def __post_init__(self):
+        geometry.action_unit_columns(self.action_units)
+        geometry.check_au_source(self.au_source)
+        if self.landmark_frames not in LANDMARK_FRAMES:
+            raise ValueError(f"landmark_frames must be one of {', '.join(LANDMARK_FRAMES)}, got {self.landmark_frames!r}")
+        if self.landmark_frames == "whole_video" and self.au_source != geometry.LANDMARK_SOURCE:
+            raise ValueError("landmark_frames='whole_video' is for the landmark proxies: an AU model reads the face "
+                             "crops (the kept frames)")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        columns = geometry.action_unit_columns(self.action_units)
+        if self.au_source == geometry.LANDMARK_SOURCE:
+            return columns
+        return tuple(column for column in columns if column in geometry.AU_MODEL_COLUMNS.values())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return geometry.video_descriptor_names(self.columns, self.squared_terms)
+
+
+def video_series(video: VideoGeometry, au_source: str) -> pd.DataFrame:
+    """The per-frame series the descriptors summarise: the video's proxies, or its AU model's intensities on
+    its face crops (cached per process like the geometry)."""
+    if au_source == geometry.LANDMARK_SOURCE:
+        return video.proxies
+    key = (video.crop_path, au_source)
+    if key not in _AU_SERIES:
+        crop_path = Path(video.crop_path)
+        faces = frames.load_crops(crop_path.parents[1], crop_path.parent.name, video.code, "face")
+        source = f"AU source {au_source!r} on {crop_path.parent.name}/{video.code}"
+        _AU_SERIES[key] = geometry.au_model_series(np.asarray(faces), geometry.load_au_detector(au_source), source)
+    return _AU_SERIES[key]
+
+
+def video_descriptors(video: VideoGeometry, settings: DescriptorSettings) -> np.ndarray:
+    """One video's descriptor vector under ``settings`` (``settings.names``), computed once per process."""
+    if settings == DescriptorSettings():
+        return video.descriptors
+    key = (video.crop_path, settings)
+    if key not in _DESCRIPTORS:
+        if settings.landmark_frames == "whole_video":
+            video = video_geometry(video.crop_path, whole_video=True)
+        emotion = labels.parse_code(video.code).emotion
+        series = video_series(video, settings.au_source)
+        _DESCRIPTORS[key] = geometry.video_descriptors(series, video.fps, emotion, columns=settings.columns,
+                                                       squared_terms=settings.squared_terms).to_numpy()
+    return _DESCRIPTORS[key]
+
+
 _CACHE: dict[tuple[str, float], VideoGeometry] = {}
+_AU_SERIES: dict[tuple[str, str], pd.DataFrame] = {}
+_DESCRIPTORS: dict[tuple[str, DescriptorSettings], np.ndarray] = {}
 _REPORTED: set[str] = set()
 
 
@@ -72,25 +140,33 @@ def kept_fps(times: np.ndarray) -> float:
     return float(1.0 / np.median(steps))
 
 
-def video_geometry(crop_path: str | Path) -> VideoGeometry:
+def video_geometry(crop_path: str | Path, whole_video: bool = False) -> VideoGeometry:
     """The geometry of the video whose face crops are ``crop_path`` (its landmarks and frames table beside
-    them); raises ``FileNotFoundError`` naming notebook 02 when the extraction kept no landmarks."""
+    them; ``whole_video``: those of every frame of the whole video); raises ``FileNotFoundError`` naming
+    notebook 02 (or the extraction setting) when the extraction kept no such landmarks."""
     crop_path = Path(crop_path)
     crops_dir, subject = crop_path.parents[1], crop_path.parent.name
     code = crop_path.name.split(".")[0]
     files = frames.video_files(crops_dir, subject, code)
-    if not files["landmarks"].exists():
+    landmarks_file, frames_file = (files["whole_landmarks"], files["whole_frames"]) if whole_video else (
+        files["landmarks"], files["frames"])
+    if whole_video and not landmarks_file.exists():
+        raise FileNotFoundError(f"no whole-video landmarks for {subject}/{code} in {crops_dir}: extract with "
+                                "ExtractionConfig(whole_video_landmarks=True) (an experiment's setting "
+                                "extraction: {whole_video_landmarks: true})")
+    if not landmarks_file.exists():
         raise FileNotFoundError(f"no landmarks for {subject}/{code} in {crops_dir}: extract the faces with "
                                 "landmarks (notebook 02, ExtractionConfig(landmarks=True), the default)")
-    key = (str(files["landmarks"]), files["landmarks"].stat().st_mtime)
+    key = (str(landmarks_file), landmarks_file.stat().st_mtime)
     if key not in _CACHE:
-        table = pd.read_csv(files["frames"])
-        points = frames.load_landmarks(crops_dir, subject, code)
+        table = pd.read_csv(frames_file)
+        points = np.load(landmarks_file) if whole_video else frames.load_landmarks(crops_dir, subject, code)
         ok = table["landmarks_ok"].to_numpy(bool) if "landmarks_ok" in table else np.isfinite(points).all(axis=(1, 2))
         times = table["time_s"].to_numpy(float)
         try:
             _CACHE[key] = VideoGeometry(geometry.register(points), ok, times, kept_fps(times),
-                                        geometry.au_proxies(points, ok), code)  # au_proxies registers itself
+                                        geometry.au_proxies(points, ok), code,  # au_proxies registers itself
+                                        str(crop_path))
         except ValueError as error:
             raise GeometryUnavailable(f"{subject}/{code} ({crops_dir}): {error}") from error
     return _CACHE[key]
@@ -132,15 +208,28 @@ def has_partner(videos: pd.DataFrame) -> np.ndarray:
     """Whether each video shares its subject and emotion with exactly one other video of ``videos`` (its pair
     in the challenge's sense; which of the two is genuine is what the model says). Only the emotion of the
     code is read, never its authenticity."""
+    return partner_rows(videos) >= 0
+
+
+def partner_rows(videos: pd.DataFrame) -> np.ndarray:
+    """The row position of each video's partner in ``videos`` (the one other video of its subject and emotion),
+    -1 where it has none or shares them with more than one."""
     emotion = [labels.parse_code(code).emotion for code in videos["code"].astype(str)]
-    keys = pd.Series(list(zip(videos["subject"].astype(str), emotion)))
-    return (keys.map(keys.value_counts()) == 2).to_numpy()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row, key in enumerate(zip(videos["subject"].astype(str), emotion)):
+        groups.setdefault(key, []).append(row)
+    partner = np.full(len(videos), -1, dtype=np.int64)
+    for rows in groups.values():
+        if len(rows) == 2:
+            partner[rows[0]], partner[rows[1]] = rows[1], rows[0]
+    return partner
 
 
-def descriptor_matrix(videos: pd.DataFrame) -> np.ndarray:
-    """``[N, len(geometry.DESCRIPTOR_NAMES)]``: the activity descriptors and emotion code of every video."""
-    rows = [video_geometry(path).descriptors for path in videos[CROP_PATH_COLUMN]]
-    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(geometry.DESCRIPTOR_NAMES))
+def descriptor_matrix(videos: pd.DataFrame, settings: DescriptorSettings | None = None) -> np.ndarray:
+    """``[N, len(settings.names)]``: the activity descriptors and emotion code of every video."""
+    settings = settings or DescriptorSettings()
+    rows = [video_descriptors(video_geometry(path), settings) for path in videos[CROP_PATH_COLUMN]]
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(settings.names))
 
 
 def frame_features(video: VideoGeometry, inputs: str) -> np.ndarray:
@@ -177,13 +266,17 @@ class _VideoItems(torch.utils.data.Dataset):
 
 
 class DescriptorDataset(_VideoItems):
-    """Videos as activity-descriptor vectors: ``features`` ``[D + 1]`` (descriptors, then the partner flag)."""
+    """Videos as activity-descriptor vectors: ``features`` ``[2 D + 1]`` (descriptors, the partner's
+    descriptors or zeros, then the partner flag)."""
 
-    def __init__(self, videos: pd.DataFrame):
+    def __init__(self, videos: pd.DataFrame, settings: DescriptorSettings | None = None):
         super().__init__(videos)
-        self.descriptors = descriptor_matrix(self.videos)
-        self.partnered = has_partner(self.videos)
-        self.inputs = torch.from_numpy(np.column_stack([self.descriptors, self.partnered.astype(np.float32)]))
+        self.descriptors = descriptor_matrix(self.videos, settings)
+        partner = partner_rows(self.videos)
+        self.partnered = partner >= 0
+        partners = np.where(self.partnered[:, None], self.descriptors[np.maximum(partner, 0)], 0.0)
+        self.inputs = torch.from_numpy(np.column_stack([self.descriptors, partners,
+                                                        self.partnered.astype(np.float32)]).astype(np.float32))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return {"features": self.inputs[index], **self.labels_of(index)}

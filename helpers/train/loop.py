@@ -86,6 +86,9 @@ class FitResult:
     monitor: str = "val_loss"  # the history column the best epoch and early stopping were judged by
     channels_last: bool = False  # whether the model trained in channels_last (TrainConfig.channels_last resolved)
     compiled: bool = False  # whether it trained under torch.compile
+    # the model that predicts the validation subjects when ``model`` was refitted on them too (the descriptors'
+    # refit on every training subject): selection then sees predictions of subjects the model never saw
+    validation_model: nn.Module | None = None
 
 
 def resolve_mixed_precision(setting: str) -> str:

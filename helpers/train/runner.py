@@ -51,7 +51,8 @@ def fit_and_test(model: nn.Module, task: Task, loaders: tuple, fold: FoldData, c
     metrics = evaluate.evaluate_predictions(predictions, target)
     val_predictions = None
     if val_loader is not None:  # what a configuration is chosen on: never the test subjects
-        val_outputs = predict(fitted.model, task, val_loader, accelerator)
+        val_model = fitted.validation_model if fitted.validation_model is not None else fitted.model
+        val_outputs = predict(val_model, task, val_loader, accelerator)
         val_predictions = evaluate.predictions_table(val_outputs, val_loader.dataset.videos, target)
         metrics["validation"] = evaluate.selection_row(evaluate.evaluate_predictions(val_predictions, target))
     metrics.update({
