@@ -64,9 +64,10 @@ def not_run(what: str, approach: str, profile: str, variant: str, axis: str | No
     return f"**Not run here.** No {what} is in the `{profile}` results ({where})."
 
 
-def fold_spread_note(fold_table: pd.DataFrame, metric: str, chance: float, what: str) -> str:
-    """What a per-fold score figure shows: the means, how far the folds of one configuration spread, and chance."""
-    scores = fold_table.dropna(subset=[metric]).groupby("run", sort=False)[metric]
+def fold_spread_note(fold_table: pd.DataFrame, metric: str, chance: float, what: str, by: str = "run") -> str:
+    """What a per-fold score figure shows: the means, how far the folds of one configuration (rows of one ``by``)
+    spread, and chance."""
+    scores = fold_table.dropna(subset=[metric]).groupby(by, sort=False)[metric]
     if not len(scores):
         return f"No fold has a {what}."
     means, spread = scores.mean() * 100, (scores.max() - scores.min()) * 100
