@@ -31,8 +31,8 @@ def test_the_gpu_hours_per_notebook_on_the_page_are_computed_from_the_full_grids
     full_table = text[text.index("## Expected time per notebook"):text.index("### A thesis-sized grid")]
     for notebook, (configs, folds, hours, sessions, weights) in numbers["full"].items():
         line = row(full_table, f"| {notebook[:2]} ")
-        assert f"| {configs} × {folds // configs} = {folds} |" in line and f"| {hours}" in line, line
-        assert f"| {sessions} |" in line and f"kept weights {weights}" in line, line
+        sessions = f"{sessions} session" + ("s" if sessions != 1 else "")
+        assert f"| {configs} × {folds // configs} = {folds} | {hours}, {sessions} | kept weights {weights} |" in line, line
     assert f"All three grids together: {numbers['full_total'].removesuffix(' h')} GPU hours" in text
 
 
