@@ -73,3 +73,10 @@ def test_fold_spread_note_compares_means_with_the_spread_of_folds():
     text = narrative.fold_spread_note(folds, "video_accuracy", 1 / 12, "12-class video accuracy")
     assert "27.5-30.0 %" in text and "chance 8.3 %" in text and "20.0 points apart" in text
     assert "one fold each" in narrative.fold_spread_note(folds.iloc[[0, 2]], "video_accuracy", 0.5, "x")
+
+
+def test_settings_that_are_not_every_combination_are_listed_not_multiplied():
+    configs = [{"variant": "shared", "loss": "ce"}, {"variant": "shared", "loss": "mfl"}, {"variant": "cascade", "loss": "ce"}]
+    assert narrative.axes_text(configs) == "2 variants (shared, cascade), 2 losses (ce, MFL)"
+    assert narrative.axes_text(configs[:2]) == "1 variant (shared) × 2 losses (ce, MFL)"
+    assert narrative.readable_run("04: cascade_embedding-simple_cnn-ce-0a1b2c") == "04: cascade embedding, simple CNN, ce"

@@ -25,15 +25,24 @@ def setting(config: Any, axis: str) -> Any:
     return config.get(axis) if isinstance(config, Mapping) else getattr(config, axis, None)
 
 
+def readable_run(name: str) -> str:
+    """A run name as words: ``04: cascade_embedding-simple_cnn-ce`` -> ``04: cascade embedding, simple CNN, ce``."""
+    prefix, _, run = str(name).rpartition(": ")
+    words = ", ".join(presentation.readable_token(part) for part in presentation.HASH.sub("", run).split("-"))
+    return f"{prefix}: {words}" if prefix else words
+
+
 def axes_text(configs: Sequence[Any]) -> str:
-    """``2 models (resnet50, vgg16) × 1 loss (focal)``: the settings that vary or define the configurations."""
-    parts = []
+    """``2 models (resnet50, vgg16) × 1 loss (focal)`` when the configurations are every combination of their
+    settings, else the settings listed (``3 variants (...), 2 losses (...)``)."""
+    parts, counts = [], []
     for axis in AXES:
         values = list(dict.fromkeys(str(setting(c, axis)) for c in configs if setting(c, axis) not in (None, "")))
         if values:
             noun = axis if len(values) == 1 else (f"{axis}es" if axis.endswith("s") else f"{axis}s")
             parts.append(f"{len(values)} {noun} ({', '.join(presentation.readable_token(v) for v in values)})")
-    return " × ".join(parts)
+            counts.append(len(values))
+    return (" × " if int(np.prod(counts)) == len(configs) else ", ").join(parts)
 
 
 def ran_configs(runs: Iterable[results.RunArtifacts]) -> tuple[list[dict], list[int]]:
@@ -141,7 +150,7 @@ def attention_note(attention: pd.DataFrame, profile: str) -> str:
     for run, weights in attention.groupby("run", sort=False):
         by_kind = weights.groupby("authenticity")["face_weight"].mean()
         sd = weights["face_weight"].std()
-        text = f"{run}: face weight {weights['face_weight'].mean():.2f} on average (sd {sd:.3f} over frames)"
+        text = f"{readable_run(run)}: face weight {weights['face_weight'].mean():.2f} on average (sd {sd:.3f} over frames)"
         if sd < FLAT_ATTENTION_SD:
             text += (", almost the same for every frame: the weights have not moved from where training started, "
                      "so they say nothing about face or context")
@@ -158,7 +167,7 @@ def versus_note(table: pd.DataFrame, columns: Mapping[str, str]) -> str:
         column = f"{metric}_mean"
         if column in table and table[column].notna().any():
             best = table.loc[table[column].idxmax()]
-            rows.append(f"{name}: {best['run']} ({best[column]:.1f} %)")
+            rows.append(f"{name}: {readable_run(best['run'])} ({best[column]:.1f} %)")
     if not rows:
         return ""
     return ("**What this shows.** Highest mean on the shared folds, by measure: " + "; ".join(rows)
