@@ -33,9 +33,10 @@ env: $(STAMP)
 
 # Headless Chromium for tests/test_notebooks.py's browser check of the built book (tools/check_book.py drives it
 # over its DevTools pipe: no driver, nothing from PyPI). Installed once, as root (CI) or with sudo.
-CHROMIUM := /usr/bin/chromium
+# Any of Debian's chromium, Ubuntu's chromium-browser or Google Chrome (GitHub's runners have it) will do.
 browser:
-	@test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || test -x /usr/bin/chromium-browser || test -x /usr/bin/google-chrome || \
+	{ SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 data: env

@@ -8,8 +8,8 @@ a raw object repr (``<... object at 0x...>``), a local absolute path, a broken i
 that does not load. Exits 1 and prints every problem, page by page.
 
 Chromium is driven through its DevTools protocol over a pipe (``--remote-debugging-pipe``: JSON messages
-ended by a NUL byte on file descriptors 3 and 4), so the check needs Debian's ``chromium`` and nothing from
-PyPI (``make browser`` installs it). The tests import ``check_pages`` (``tests/test_notebooks.py``).
+ended by a NUL byte on file descriptors 3 and 4), so the check needs a Chromium (Debian's ``chromium``, which
+``make browser`` installs, or Google Chrome: ``find_chromium``) and nothing from PyPI. The tests import ``check_pages`` (``tests/test_notebooks.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,17 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-CHROMIUM = "/usr/bin/chromium"
+#: Where a Chromium is looked for: ``$CHROMIUM``, Debian's package, Ubuntu's, Google Chrome (GitHub's runners).
+BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+def find_chromium() -> str:
+    """The Chromium to drive: ``$CHROMIUM`` when set, else the first of ``BROWSERS`` that exists."""
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    return next((path for path in BROWSERS if Path(path).exists()), BROWSERS[0])
+
+
 INSTALL_HINT = "install it with `make browser` (apt-get install chromium)"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -88,7 +98,8 @@ class Browser:
     """Headless Chromium driven over its DevTools pipe: ``open(url)`` a page, ``evaluate`` JavaScript there,
     ``screenshot`` it. Use as a context manager (Chromium and its profile folder are removed on exit)."""
 
-    def __init__(self, executable: str = CHROMIUM, viewport: tuple[int, int] = VIEWPORT):
+    def __init__(self, executable: str | None = None, viewport: tuple[int, int] = VIEWPORT):
+        executable = executable or find_chromium()
         if not Path(executable).exists():
             raise FileNotFoundError(f"no Chromium at {executable}: {INSTALL_HINT}")
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
@@ -262,7 +273,7 @@ def context(text: str, hit: str, width: int = 50) -> str:
 
 
 def check_pages(html_dir: Path, local_folders: list[str] = (), screenshots: Path | None = None,
-                executable: str = CHROMIUM) -> dict[str, list[str]]:
+                executable: str | None = None) -> dict[str, list[str]]:
     """``{page: problems}`` for every page of the book in ``html_dir`` (pages without problems left out).
     ``local_folders``: folders of this machine that no page may name (the repository, the work folder...);
     ``screenshots``: a folder for a full-page PNG of each page."""
