@@ -9,7 +9,8 @@ that does not load. Exits 1 and prints every problem, page by page.
 
 Chromium is driven through its DevTools protocol over a pipe (``--remote-debugging-pipe``: JSON messages
 ended by a NUL byte on file descriptors 3 and 4), so the check needs a Chromium (Debian's ``chromium``, which
-``make browser`` installs, or Google Chrome: ``find_chromium``) and nothing from PyPI. The tests import ``check_pages`` (``tests/test_notebooks.py``).
+``make browser`` installs, or Google Chrome: ``find_chromium``) and nothing from PyPI. The tests import
+``check_pages`` (``tests/test_notebooks.py``).
 """
 
 from __future__ import annotations
