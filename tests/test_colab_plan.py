@@ -78,3 +78,13 @@ def test_models_without_an_assumed_rate_are_listed_not_counted(monkeypatch):
     assert cost.gpu_hours == pytest.approx(colab_plan.fold_images(
         approaches.grid("full", "single_task", {"model": ["resnet50"], "loss": ["focal"]})[0], 5) / 250 / 3600)
     assert re.fullmatch(r"\d+\.\d\d GB", colab_plan.gigabytes(cost.weights_bytes))
+
+
+def test_the_time_of_02_on_the_page_is_the_one_its_notebook_gives():
+    import json
+
+    notebook = PAGE.parents[1] / "notebooks" / "02_frame_extraction.ipynb"
+    overview = "".join(json.loads(notebook.read_text())["cells"][0]["source"])
+    minutes = re.search(r"full:\s+about (\d+-\d+) minutes", overview)
+    assert minutes, "02's overview gives the full profile's time as 'full: about N-M minutes'"
+    assert f"| CPU | - | {minutes[1]} min |" in row(PAGE.read_text(), "| 02 ")
