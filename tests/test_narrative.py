@@ -80,3 +80,12 @@ def test_settings_that_are_not_every_combination_are_listed_not_multiplied():
     assert narrative.axes_text(configs) == "2 variants (shared, cascade), 2 losses (ce, MFL)"
     assert narrative.axes_text(configs[:2]) == "1 variant (shared) × 2 losses (ce, MFL)"
     assert narrative.readable_run("04: cascade_embedding-simple_cnn-ce-0a1b2c") == "04: cascade embedding, simple CNN, ce"
+
+
+def test_confound_note_compares_the_selected_models_with_the_best_baseline():
+    baselines = pd.DataFrame({"model": ["confound baseline/video length alone", "confound baseline/first kept frame alone"],
+                              "paired_accuracy_mean": [50.0, 61.1]})
+    selected = pd.DataFrame({"model": ["a", "b", "c"], "paired_accuracy_mean": [70.0, 55.0, 61.1]})
+    text = narrative.confound_note(baselines, selected)
+    assert "first kept frame alone, reaches 61.1 % paired" in text and "1 of the 3 rows" in text
+    assert narrative.confound_note(pd.DataFrame(), selected) == "No confound baseline was computed."

@@ -172,3 +172,20 @@ def versus_note(table: pd.DataFrame, columns: Mapping[str, str]) -> str:
         return ""
     return ("**What this shows.** Highest mean on the shared folds, by measure: " + "; ".join(rows)
             + ". Read each against the folds' spread in the figure below before calling one better.")
+
+
+def confound_note(baselines: pd.DataFrame, selected: pd.DataFrame) -> str:
+    """What the confound baselines show (``score_summary`` tables of the baselines and of the selected models,
+    ``paired_accuracy_mean`` in percent): how far above chance the trivial models get, and how many selected
+    models stand above the best of them."""
+    if baselines.empty or "paired_accuracy_mean" not in baselines:
+        return "No confound baseline was computed."
+    best = baselines.loc[baselines["paired_accuracy_mean"].idxmax()]
+    name = str(best["model"]).split("/")[-1]
+    text = (f"**What this shows.** The best trivial model, {name}, reaches {best['paired_accuracy_mean']:.1f} % "
+            "paired (chance 50 %)")
+    if "paired_accuracy_mean" in selected and selected["paired_accuracy_mean"].notna().any():
+        above = int((selected["paired_accuracy_mean"] > best["paired_accuracy_mean"]).sum())
+        text += f"; {above} of the {len(selected)} rows of the selected models' table stand above it"
+    return text + (". A score no higher than a baseline's says nothing about expressions, however far above "
+                   "chance it is.")
