@@ -186,6 +186,7 @@ def confound_note(baselines: pd.DataFrame, selected: pd.DataFrame) -> str:
             "paired (chance 50 %)")
     if "paired_accuracy_mean" in selected and selected["paired_accuracy_mean"].notna().any():
         above = int((selected["paired_accuracy_mean"] > best["paired_accuracy_mean"]).sum())
-        text += f"; {above} of the {len(selected)} rows of the selected models' table stand above it"
+        text += (f"; {above} of the {len(selected)} rows of the selected models' table "
+                 f"{'stands' if above == 1 else 'stand'} above it")
     return text + (". A score no higher than a baseline's says nothing about expressions, however far above "
                    "chance it is.")
