@@ -81,11 +81,11 @@ def fold_spread_note(fold_table: pd.DataFrame, metric: str, chance: float, what:
         return f"No fold has a {what}."
     means, spread = scores.mean() * 100, (scores.max() - scores.min()) * 100
     folds = int(scores.size().max())
-    text = (f"**What this shows.** Mean {what} {means.min():.1f}-{means.max():.1f} % over the configurations shown "
+    text = (f"**What this shows.** Mean {what} {means.min():.1f}-{means.max():.1f} % over the models shown "
             f"(chance {chance * 100:.1f} %)")
     if folds > 1:
-        text += (f"; the folds of one configuration lie up to {spread.max():.1f} points apart, so configurations whose "
-                 "means differ by less than that are not told apart by these folds")
+        text += (f"; the folds of one model lie up to {spread.max():.1f} points apart, so models whose means differ "
+                 "by less than that are not told apart by these folds")
     else:
         text += "; one fold each: no spread to judge differences by"
     return text + "."
