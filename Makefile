@@ -13,13 +13,14 @@ PROFILE ?= smoke
 # pip on this kind of machine prints one warning per package about empty local indexes: hide only those.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help env data notebooks book test test-fast rehearsal clean
+.PHONY: help env browser data notebooks book test test-fast rehearsal clean
 
 help:
 	@echo "make book   create .venv, generate the synthetic dataset, run every notebook ($(PROFILE) profile), build the book"
 	@echo "make test   create .venv and run the test suite (what CI runs)"
 	@echo "make test-fast  the unit tests only: no notebook runs, no rehearsal, no slow end-to-end tests"
 	@echo "make rehearsal  run all six notebooks in the full profile on a SASE-FE-shaped stand-in (before GPU hours)"
+	@echo "make browser    install Debian's chromium when missing (the test that opens the book's pages in it)"
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 
 env: $(STAMP)
 
+# Headless Chromium for tests/test_notebooks.py's browser check of the built book (tools/check_book.py drives it
+# over its DevTools pipe: no driver, nothing from PyPI). Installed once, as root (CI) or with sudo.
+# Any of Debian's chromium, Ubuntu's chromium-browser or Google Chrome (GitHub's runners have it) will do.
+browser:
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || test -x /usr/bin/chromium-browser || test -x /usr/bin/google-chrome || \
+	{ SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
 data: env
 	$(BIN)/python -m helpers.synthetic --profile $(PROFILE)
 
@@ -39,10 +48,10 @@ notebooks: data
 book: notebooks
 	$(BIN)/python -m helpers.book build --profile $(PROFILE)
 
-test: env
+test: env browser
 	$(BIN)/python -m pytest
 
-test-fast: env
+test-fast: env browser
 	$(BIN)/python -m pytest -m "not notebook and not slow"
 
 rehearsal: env

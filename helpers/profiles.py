@@ -161,6 +161,29 @@ class RunPaths:
         return self.work.parent / "pretrained"
 
 
+#: Environment variables that name a folder, in the order ``display_path`` tries them.
+FOLDER_VARIABLES = ("GENUINE_POSED_RESULTS", "GENUINE_POSED_WORK", "GENUINE_POSED_SCRATCH")
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as a page may show it, without the folders of the machine that ran the notebook: below a folder
+    set by an environment variable, ``$GENUINE_POSED_WORK/smoke``; below the repository, relative to it
+    (``work/smoke``); below the home folder, ``~/...``; else as it is (Colab's ``/content/...`` says where to look)."""
+    path = Path(path).resolve()
+    bases = [(f"${name}", Path(os.environ[name])) for name in FOLDER_VARIABLES if os.environ.get(name)]
+    root = project_root()
+    bases += [("", root)] if root is not None else []
+    bases.append(("~", Path.home()))
+    for label, base in bases:
+        base = base.resolve()
+        if path == base or path.is_relative_to(base):
+            relative = path.relative_to(base).as_posix()
+            if not label:
+                return relative
+            return label if relative == "." else f"{label}/{relative}"
+    return str(path)
+
+
 def paths_for(
     profile: str,
     work_dir: str | Path | None = None,

@@ -88,7 +88,8 @@ def banner(profile: str, paths: profiles.RunPaths, trains: bool = False, device:
     spec = profiles.get_profile(profile)
     device = device or current_device()
     lines = [f"PROFILE = {profile}: {spec.description}",
-             f"work directory: {paths.work}", f"results:        {paths.results}"]
+             f"work directory: {profiles.display_path(paths.work)}",
+             f"results:        {profiles.display_path(paths.results)}"]
     if device.cuda:
         gpus = f"{device.count} x " if device.count > 1 else ""
         lines.append(f"device:         {gpus}{device.name} (compute capability {device.capability_text})")

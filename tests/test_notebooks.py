@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -88,14 +89,20 @@ def test_notebook_executes_in_smoke_profile(notebook: Path, smoke_environment):
     assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook shows no figure"
 
 
-@pytest.mark.notebook
-def test_book_builds_with_warnings_as_errors(smoke_environment):
+@pytest.fixture(scope="session")
+def smoke_book(smoke_environment) -> Path:
+    """The smoke book's HTML folder, built once from the notebooks the tests above executed (those not executed
+    yet, e.g. when a book test is selected alone, are executed here)."""
     executed_dir = smoke_environment["executed"]
     missing = [nb for nb in NOTEBOOKS if not (executed_dir / nb.name).exists()]
-    if missing:  # e.g. when this test is selected alone
+    if missing:
         book.execute("smoke", executed_dir, notebooks=missing)
-    index = book.build("smoke", executed_dir, smoke_environment["book"])
-    html = index.parent
+    return book.build("smoke", executed_dir, smoke_environment["book"]).parent
+
+
+@pytest.mark.notebook
+def test_book_builds_with_warnings_as_errors(smoke_book):
+    html = smoke_book
     for notebook in NOTEBOOKS:
         page = (html / "notebooks" / f"{notebook.stem}.html").read_text()
         assert re.search(r'<img[^>]+src="\.\./_images/[0-9a-f]+\.png"', page), f"{notebook.stem} page shows no figure"
@@ -108,6 +115,19 @@ def test_book_builds_with_warnings_as_errors(smoke_environment):
     assert results_page.count("<table") >= 4, "selected, comparison, ensemble and reference tables"
     assert len(re.findall(r'<img[^>]+src="\.\./_images/', results_page)) >= 6, "pasted figures missing"
     assert "real SASE-FE" in (html / "book" / "reproduce_on_colab.html").read_text()
+
+
+@pytest.mark.notebook
+def test_every_page_reads_well_in_a_real_browser(smoke_book, smoke_environment):
+    """Every page of the smoke book opened in headless Chromium (tools/check_book.py; `make browser` installs it):
+    no table or figure wider than the content column, no NaN, traceback, object repr, local path or broken link."""
+    spec = importlib.util.spec_from_file_location("check_book", REPO / "tools" / "check_book.py")
+    check_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_book)
+    local = [str(REPO), str(smoke_environment["work"].parent)]
+    report = check_book.check_pages(smoke_book, local)
+    assert len(check_book.pages(smoke_book)) >= len(NOTEBOOKS) + 6, "every page of the book was opened"
+    assert not report, "\n".join(f"{page}: {problem}" for page, problems in report.items() for problem in problems)
 
 
 @pytest.mark.notebook

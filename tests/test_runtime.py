@@ -42,7 +42,7 @@ def test_the_banner_names_device_and_precision(tmp_path):
     paths = profiles.paths_for("full", tmp_path / "work", tmp_path / "results")
     text = runtime.banner("full", paths, trains=True, device=T4)
     assert "Tesla T4 (compute capability 7.5)" in text and "fp16 mixed precision with a gradient scaler" in text
-    assert "WARNING" not in text and str(paths.work) in text
+    assert "WARNING" not in text and profiles.display_path(paths.work) in text
     assert "bf16 mixed precision" in runtime.banner("full", paths, trains=True, device=A100)
 
 
@@ -53,3 +53,21 @@ def test_full_without_a_gpu_warns_how_to_get_one(tmp_path):
     smoke = profiles.paths_for("smoke", tmp_path / "work", tmp_path / "results")
     assert "WARNING" not in runtime.banner("smoke", smoke, trains=True, device=CPU)
     assert "WARNING" not in runtime.banner("full", paths, trains=False, device=CPU)  # 01, 02, 06 need no GPU
+
+
+def test_the_banner_shows_no_folder_of_the_machine_that_ran_it(tmp_path, monkeypatch):
+    """The book prints every notebook's banner: the folders read from the environment, the repository or the home
+    folder are named by the variable, relative to the repository or by ``~``, never by their absolute path."""
+    monkeypatch.setenv("GENUINE_POSED_WORK", str(tmp_path / "work"))
+    monkeypatch.setenv("GENUINE_POSED_RESULTS", str(tmp_path / "work" / "results"))
+    paths = profiles.paths_for("smoke")
+    text = runtime.banner("smoke", paths, device=CPU)
+    assert "$GENUINE_POSED_WORK/smoke" in text and "$GENUINE_POSED_RESULTS/smoke" in text
+    assert str(tmp_path) not in text
+    root = profiles.project_root()
+    assert profiles.display_path(root / "work" / "demo") == "work/demo"
+    monkeypatch.delenv("GENUINE_POSED_WORK")
+    assert profiles.display_path(tmp_path / "work") == str(tmp_path / "work")  # outside all of them: as it is
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert profiles.display_path(tmp_path / "data" / "x.mp4") == "~/data/x.mp4"
+    assert profiles.display_path("/content/drive/MyDrive/genuine-posed/work") == "/content/drive/MyDrive/genuine-posed/work"

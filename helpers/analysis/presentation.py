@@ -192,10 +192,7 @@ def save_figure(fig: Figure, name: str, paths: profiles.RunPaths | Path | str, d
 
 def saved_note(paths: profiles.RunPaths) -> str:
     """The line a notebook prints to say where its tables and figures are saved."""
-    root = profiles.project_root()
-    where = paths.results
-    if root is not None and where.resolve().is_relative_to(root):
-        where = where.resolve().relative_to(root)  # never the absolute path of the machine that ran it
+    where = profiles.display_path(paths.results)  # never the absolute path of the machine that ran it
     return (f"Every results table of this notebook is also saved as CSV and LaTeX (booktabs) in {where}/tables/, "
             "every figure as PNG and PDF in " f"{where}/figures/.")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import labels
+from helpers import labels, profiles
 from helpers.data.common import preview, sorted_subjects
 from helpers.data.index import INDEX_COLUMNS, as_bool, text_column, video_key
 from helpers.data.layout import scan
@@ -87,7 +87,7 @@ class LayoutReport:
         mapped = [f"{row.subject}/{row.name} -> {row.code}" for row in self.mapped.itertuples()]
         identical = [" = ".join(group) for group in self.identical_groups]
         lines = [
-            f"SASE-FE layout of {self.root}: {self.n_subjects} subjects",
+            f"SASE-FE layout of {profiles.display_path(self.root)}: {self.n_subjects} subjects",
             f"  {self.n_videos} of {self.n_expected} videos present"
             + (f" ({self.n_missing} missing: {preview(missing)})" if missing else " (none missing)"),
             f"  {self.n_unreadable} unreadable"

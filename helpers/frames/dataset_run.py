@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import results, storage, video
+from helpers import profiles, results, storage, video
 from helpers.frames.config import ALGORITHM_VERSION, STATUSES, ConfigMismatchError, ExtractionConfig
 from helpers.frames.landmarks import cached_predictor
 from helpers.frames.one_video import decode_ahead, extract_video, is_finished
@@ -49,7 +49,8 @@ class Extraction:
         counts = self.videos["status"].value_counts().reindex(list(STATUSES), fill_value=0)
         ok = self.videos[self.videos["status"] == "ok"]
         lines = [
-            f"{len(self.videos)} videos in {self.root}: {counts['ok']} ok, {counts['no_face']} without a face, "
+            f"{len(self.videos)} videos in {profiles.display_path(self.root)}: {counts['ok']} ok, "
+            f"{counts['no_face']} without a face, "
             f"{counts['error']} unreadable ({self.processed} extracted now, {self.skipped} already done)",
             f"{int(ok['frames'].sum())} crops; face found in "
             f"{ok['detected'].sum() / max(1, ok['evaluated'].sum()):.1%} "

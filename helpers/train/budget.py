@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from helpers import data, frames
+from helpers import data, frames, profiles
 from helpers.train.config import ExperimentConfig, keeps_weights
 
 #: Values an optimiser keeps per trainable parameter (AdamW/Adam: two moments; SGD: momentum).
@@ -129,7 +129,7 @@ class Budget:
         if peak:
             parts.append(f"checkpoints {data.format_bytes(peak)} at most at a time")
         detail = "; ".join(parts) or "nothing"
-        return (f"this grid writes {data.format_bytes(self.total)} into {self.folder} ({detail}); "
+        return (f"this grid writes {data.format_bytes(self.total)} into {profiles.display_path(self.folder)} ({detail}); "
                 f"{data.format_bytes(self.free)} is free there")
 
 

@@ -48,7 +48,7 @@ class GridPlan:
         text = f"{len(self.pending)} of {self.total} (configuration, fold) pairs to train"
         if self.space is not None:
             text += f"; {self.space.summary()}"
-        return text + (f"\ncrops: {self.crops_dir}" if self.crops_dir else "")
+        return text + (f"\ncrops: {profiles.display_path(self.crops_dir)}" if self.crops_dir else "")
 
 
 def pending_folds(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, force: bool = False
