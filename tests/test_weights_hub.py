@@ -76,15 +76,16 @@ def test_served_torchvision_file_is_named_after_its_own_hash(resnet_hub):
     assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in resnet18().state_dict().items()}
 
 
+@pytest.mark.slow  # two interpreters importing torch: about 10 s idle
 def test_a_second_session_reads_the_cache_instead_of_downloading(resnet_hub, tmp_path):
     """Two processes as the rehearsal's kernels start them (sitecustomize installs the stand-in): the first
     downloads into <work>/pretrained, the second finds the file there and asks the hub for nothing."""
     folder, manifest = resnet_hub
     code = ("import sys; from helpers import models; models.use_weights_cache(sys.argv[1]); "
             "b = models.build_backbone('resnet18', 'default'); print(b.pretrained)")
-    environment = {**os.environ, fake_hub.ENVIRONMENT_VARIABLE: str(folder),
-                   "PYTHONPATH": os.pathsep.join([str(REHEARSAL), str(REPO)])}
     with fake_hub.HubServer(folder) as server:
+        environment = {**os.environ, fake_hub.ENVIRONMENT_VARIABLE: server.address,
+                       "PYTHONPATH": os.pathsep.join([str(REHEARSAL), str(REPO)])}
         for session in (1, 2):
             done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pretrained")], env=environment,
                                   capture_output=True, text=True, timeout=300)

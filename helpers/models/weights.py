@@ -2,7 +2,7 @@
 they cannot be had.
 
 Pretrained weights are downloaded on first use (Colab); ``weights=None`` builds the same architecture with
-random weights (tests, CPU demos, the rehearsal). ``use_weights_cache`` points every download (torchvision,
+random weights (tests, CPU demos). ``use_weights_cache`` points every download (torchvision,
 pytorchvideo, facenet through the torch hub folder; timm through the Hugging Face cache) at one folder, which
 the notebooks put in the work directory so that a new Colab session does not download them again.
 """

@@ -30,8 +30,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 HUB_HOSTS = ("download.pytorch.org", "github.com", "dl.fbaipublicfiles.com")
-ENVIRONMENT_VARIABLE = "GENUINE_POSED_FAKE_HUB"  # a folder made by build_hub, served by a running HubServer
-MANIFEST = "hub.json"
+ENVIRONMENT_VARIABLE = "GENUINE_POSED_FAKE_HUB"  # the address of a running HubServer
+MANIFEST = "hub.json"  # written by build_hub, served (uncounted) to the processes that use the stand-in
 RECIPE_VERSION = 1
 MODELS = ("resnet18", "inception_resnet_v1", "x3d_s")
 
@@ -129,10 +129,11 @@ class HubServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802  (http.server's name)
                 name = unquote(urlsplit(self.path).path).lstrip("/")
-                with server._lock:
-                    server.requests[name] += 1
+                if name != MANIFEST:
+                    with server._lock:
+                        server.requests[name] += 1
                 path = (server.folder / name).resolve()
-                if name == MANIFEST or not path.is_relative_to(server.folder) or not path.is_file():
+                if not path.is_relative_to(server.folder) or not path.is_file():
                     self.send_error(404, "Not Found")
                     return
                 self.send_response(200)
@@ -154,10 +155,7 @@ class HubServer:
         return f"http://{host}:{port}"
 
     def start(self) -> HubServer:
-        """Serve from now on; the manifest tells the processes that use the stand-in where."""
         self._thread.start()
-        manifest = json.loads((self.folder / MANIFEST).read_text())
-        (self.folder / MANIFEST).write_text(json.dumps({**manifest, "address": self.address}, indent=1))
         return self
 
     def stop(self) -> None:
@@ -237,9 +235,11 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 def install_from_environment() -> None:
     """In a process started with ``GENUINE_POSED_FAKE_HUB`` (the rehearsal's kernels): downloads from the hubs
-    come from the running stand-in server, torchvision's URLs name its files."""
-    manifest = json.loads((Path(os.environ[ENVIRONMENT_VARIABLE]) / MANIFEST).read_text())
-    urllib.request.install_opener(stand_in_opener(manifest["address"]))
+    come from the stand-in server at that address, torchvision's URLs name its files."""
+    address = os.environ[ENVIRONMENT_VARIABLE]
+    with urllib.request.urlopen(f"{address}/{MANIFEST}", timeout=30) as answer:
+        manifest = json.load(answer)
+    urllib.request.install_opener(stand_in_opener(address))
     if "torchvision.models" in sys.modules:
         rename_torchvision_urls(manifest)
     else:
