@@ -161,3 +161,31 @@ def test_facenet_and_pytorchvideo_files_in_their_hubs_formats_load_without_pickl
                                                       weights_only=True)["last_linear.weight"])
     loaded = clips.backbone.network[0].state_dict()
     assert torch.equal(loaded["blocks.0.conv.conv_t.weight"], checkpoint["model_state"]["blocks.0.conv.conv_t.weight"])
+
+
+@pytest.mark.slow  # two interpreters importing torch and timm
+def test_timm_weights_come_through_the_hugging_face_cache_once(tmp_path):
+    """timm's SE-ResNet50 from the Hugging Face hub (a safetensors file) into <work>/pretrained/huggingface: the
+    second session downloads nothing; Hugging Face's hub only asks (HEAD) whether its cached file is current."""
+    manifest = fake_hub.build_hub(tmp_path / "hub", ("seresnet50",))
+    served = fake_hub.local_path(tmp_path / "hub", manifest["files"]["seresnet50"]["url"])
+    from safetensors.torch import load_file
+
+    expected = float(load_file(served)["layer4.2.conv3.weight"].double().sum())
+    code = ("import sys; from helpers import models; models.use_weights_cache(sys.argv[1]); "
+            "b = models.build_backbone('seresnet50', 'default', 32); "
+            "print(b.pretrained, float(b.network.state_dict()['layer4.2.conv3.weight'].double().sum()))")
+    with fake_hub.HubServer(tmp_path / "hub") as server:
+        environment = {**os.environ, fake_hub.ENVIRONMENT_VARIABLE: server.address,
+                       "PYTHONPATH": os.pathsep.join([str(REHEARSAL), str(REPO)])}
+        environment.pop("HF_HUB_OFFLINE", None)
+        for session in (1, 2):
+            done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "pretrained")], env=environment,
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+            pretrained, total = done.stdout.split()[-2:]
+            assert pretrained == "True" and float(total) == pytest.approx(expected)
+            # (Hugging Face's hub 2.x also asks its API for /api/agent-harnesses: a 404 here, not a download)
+            assert server.counts()[served_path(manifest, "seresnet50")] == 1, f"after session {session}"
+    assert server.checks[served_path(manifest, "seresnet50")] == 2
+    assert list((tmp_path / "pretrained" / "huggingface").rglob("model.safetensors"))

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 HUB_HOSTS = ("download.pytorch.org", "github.com", "dl.fbaipublicfiles.com")
+HUGGING_FACE = "huggingface.co"  # reached through HF_ENDPOINT, which Hugging Face's hub reads when imported
 ENVIRONMENT_VARIABLE = "GENUINE_POSED_FAKE_HUB"  # the address of a running HubServer
 MANIFEST = "hub.json"  # written by build_hub, served (uncounted) to the processes that use the stand-in
 RECIPE_VERSION = 1
@@ -72,10 +73,19 @@ def _pytorchvideo_file(name: str) -> tuple[str, dict]:
     }
 
 
+def _timm_file(name: str) -> tuple[str, dict]:
+    import timm
+
+    repository = timm.models.get_pretrained_cfg(name).hf_hub_id  # e.g. timm/seresnet50.a1_in1k
+    return (f"https://{HUGGING_FACE}/{repository}/resolve/main/model.safetensors",
+            timm.create_model(name, pretrained=False).state_dict())
+
+
 MAKERS: dict[str, Callable[[], tuple[str, dict]]] = {
     "resnet18": lambda: _torchvision_file("resnet18"),
     "inception_resnet_v1": _facenet_file,
     "x3d_s": lambda: _pytorchvideo_file("x3d_s"),
+    "seresnet50": lambda: _timm_file("seresnet50"),  # not in the rehearsal's grids: for the tests
 }
 
 
@@ -105,7 +115,12 @@ def build_hub(folder: Path | str, models: tuple[str, ...] = MODELS) -> dict:
         real_url, content = MAKERS[name]()
         path = local_path(folder, real_url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(content, path)
+        if path.suffix == ".safetensors":  # as timm's weights are on the Hugging Face hub
+            from safetensors.torch import save_file
+
+            save_file({key: value.contiguous() for key, value in content.items()}, path, metadata={"format": "pt"})
+        else:
+            torch.save(content, path)
         url = real_url
         if torch.hub.HASH_REGEX.search(path.name):  # torchvision: name the file after its own hash
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
@@ -118,30 +133,44 @@ def build_hub(folder: Path | str, models: tuple[str, ...] = MODELS) -> dict:
 
 
 class HubServer:
-    """Serves ``folder`` on localhost (``<address>/<host>/<path>``) and counts the requests by path."""
+    """Serves ``folder`` on localhost (``<address>/<host>/<path>``) and counts the downloads (GET) by path;
+    ``checks`` counts the HEAD requests with which Hugging Face's hub asks whether a cached file is current."""
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder).resolve()
         self.requests: Counter[str] = Counter()
+        self.checks: Counter[str] = Counter()
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            def answer(self, counter: Counter[str]) -> Path | None:
                 name = unquote(urlsplit(self.path).path).lstrip("/")
                 if name != MANIFEST:
                     with server._lock:
-                        server.requests[name] += 1
+                        counter[name] += 1
                 path = (server.folder / name).resolve()
                 if not path.is_relative_to(server.folder) or not path.is_file():
                     self.send_error(404, "Not Found")
-                    return
+                    return None
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(path.stat().st_size))
+                if name.startswith(f"{HUGGING_FACE}/"):  # what Hugging Face's hub reads to name its cached blob
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                    self.send_header("ETag", f'"{digest}"')
+                    self.send_header("X-Repo-Commit", hashlib.sha1(name.encode()).hexdigest())
                 self.end_headers()
-                with path.open("rb") as handle:
-                    shutil.copyfileobj(handle, self.wfile)
+                return path
+
+            def do_HEAD(self) -> None:  # noqa: N802  (http.server's name)
+                self.answer(server.checks)
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = self.answer(server.requests)
+                if path is not None:
+                    with path.open("rb") as handle:
+                        shutil.copyfileobj(handle, self.wfile)
 
             def log_message(self, *args) -> None:
                 pass
@@ -237,6 +266,7 @@ def install_from_environment() -> None:
     """In a process started with ``GENUINE_POSED_FAKE_HUB`` (the rehearsal's kernels): downloads from the hubs
     come from the stand-in server at that address, torchvision's URLs name its files."""
     address = os.environ[ENVIRONMENT_VARIABLE]
+    os.environ["HF_ENDPOINT"] = f"{address}/{HUGGING_FACE}"  # before Hugging Face's hub is imported
     with urllib.request.urlopen(f"{address}/{MANIFEST}", timeout=30) as answer:
         manifest = json.load(answer)
     urllib.request.install_opener(stand_in_opener(address))
