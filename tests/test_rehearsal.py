@@ -15,6 +15,7 @@ from helpers import approaches, data, results
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_CACHE = REPO / "_build" / "rehearsal" / "standin"  # rebuilt only when its recipe changes
+HUB_CACHE = REPO / "_build" / "rehearsal" / "hub"  # the stand-in hub's files, likewise
 
 
 def _load(name: str):
@@ -28,7 +29,7 @@ def _load(name: str):
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
     run = _load("run")
-    return run.rehearse(tmp_path_factory.mktemp("rehearsal"), standin_dir=STANDIN_CACHE)
+    return run.rehearse(tmp_path_factory.mktemp("rehearsal"), standin_dir=STANDIN_CACHE, hub_dir=HUB_CACHE)
 
 
 def outputs(executed: Path) -> tuple[str, list[dict]]:
@@ -101,3 +102,34 @@ def test_every_approach_left_full_profile_artifacts(rehearsal):
         assert kept, "the first fold's weights are kept for 06"
         comparison = next(r for r in rehearsal.runs if r.way == way and r.notebook == "06_comparison")
         assert "the real SASE-FE" in outputs(comparison.executed)[0]
+
+
+@pytest.mark.notebook
+def test_pretrained_weights_are_downloaded_once_cached_in_the_work_directory_and_expected(rehearsal):
+    """weights: default through the stand-in hub: each file is asked for once per way (05's ResNet18-LSTM finds
+    04's ResNet18 in <work>/pretrained), and the runs say pretrained, with the weights' own normalisation."""
+    run = sys.modules["run"]
+    from helpers import models
+
+    assert run.repeated_downloads(rehearsal) == []
+    for way in ("archive", "folder"):
+        downloads = {r.notebook: sorted(Path(p).name for p in r.downloads) for r in rehearsal.runs if r.way == way}
+        assert downloads["03_single_task"] == ["20180402-114759-vggface2.pt"]
+        assert len(downloads["04_multi_task"]) == 1 and downloads["04_multi_task"][0].startswith("resnet18-")
+        assert downloads["05_temporal"] == ["X3D_S.pyth"], "ResNet18 came from the cache"
+        assert not any(downloads[n] for n in ("01_data_analysis", "02_frame_extraction", "06_comparison"))
+        cache = rehearsal.folders(way)["work"] / "pretrained" / "torch" / "checkpoints"
+        assert sorted(p.name for p in cache.iterdir()) == sorted(sum(downloads.values(), []))
+        expected = {"inception_resnet_v1": models.FACENET_NORMALIZATION, "resnet18": models.IMAGENET_NORMALIZATION,
+                    "x3d_s": models.PYTORCHVIDEO_NORMALIZATION, "resnet18_lstm": models.IMAGENET_NORMALIZATION}
+        seen = set()
+        for folder in results.find_runs(rehearsal.folders(way)["results"] / "full"):
+            artifacts = results.load_run(folder, predictions=False)
+            model = artifacts.metrics.get("model")
+            if model in expected:
+                seen.add(model)
+                assert artifacts.metrics["pretrained"], f"{way} {model}"
+                for key in ("mean", "std"):
+                    assert artifacts.config["normalization_stats"][key] == pytest.approx(expected[model][key])
+                assert artifacts.config["train"]["lr"] == 1e-4, "the full grid's fine-tuning rate"
+        assert seen == set(expected), f"{way}: runs of {sorted(seen)}"

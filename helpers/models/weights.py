@@ -2,7 +2,7 @@
 they cannot be had.
 
 Pretrained weights are downloaded on first use (Colab); ``weights=None`` builds the same architecture with
-random weights (tests, CPU demos, the rehearsal). ``use_weights_cache`` points every download (torchvision,
+random weights (tests, CPU demos). ``use_weights_cache`` points every download (torchvision,
 pytorchvideo, facenet through the torch hub folder; timm through the Hugging Face cache) at one folder, which
 the notebooks put in the work directory so that a new Colab session does not download them again.
 """
@@ -37,11 +37,16 @@ def download_failed(name: str, source: str, error: BaseException) -> WeightsUnav
     )
 
 
+def cached_weights_file_path(url: str) -> Path:
+    """Where the file of ``url`` is kept in the torch hub cache: ``<hub>/checkpoints/<its name>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+
+
 def cached_weights_file(url: str) -> Path:
     """The file of ``url`` in the torch hub cache (``<hub>/checkpoints``), downloaded there first if missing,
     through torch.hub's own download (a temporary file renamed into place, checked against the hash prefix
     that torchvision's file names carry, e.g. ``resnet18-f37072fd.pth``)."""
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    cached = cached_weights_file_path(url)
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         match = torch.hub.HASH_REGEX.search(cached.name)
@@ -56,7 +61,15 @@ def load_weights_file(name: str, url: str) -> dict[str, Any]:
     Drive) is refused, never executed."""
     try:
         path = cached_weights_file(url)
-    except (OSError, RuntimeError, ValueError) as error:  # URLError is an OSError; a wrong hash: RuntimeError
+    except RuntimeError as error:
+        if "invalid hash value" not in str(error):
+            raise download_failed(name, url, error) from error
+        raise WeightsUnavailableError(
+            f"The download of {url} (the weights of {name}) does not match the sha256 prefix in its name, so it "
+            f"was not kept ({error}): a download broken on the way, or a proxy answering for the server. Run it "
+            f"again; if it fails again, put a good copy of the file in {cached_weights_file_path(url).parent}"
+        ) from error
+    except (OSError, ValueError) as error:  # URLError is an OSError
         raise download_failed(name, url, error) from error
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -12,8 +12,13 @@ researcher would:
   find the dataset through what 01 recorded in the work directory.
 
 Everything else is the full profile's own path, with what a CPU cannot afford narrowed through the
-notebooks' parameters, as a user narrows a grid: pretrained weights off (no downloads here), one small
-model per approach, one epoch, the first fold. It prints what each notebook produced and how long it took.
+notebooks' parameters, as a user narrows a grid: one small model per approach, one epoch, the first fold.
+Pretrained weights are on (``weights: "default"``) for InceptionResNetV1 (VGGFace2, 03), ResNet18 (ImageNet,
+04 and 05's ResNet18-LSTM) and X3D-S (Kinetics, 05): ``fake_hub.py`` serves files of the hubs' names and
+formats from a local server, and everything after the network (torch.hub's download and hash check, the cache
+in the work directory, the ``weights_only`` load, the normalisation the weights expect) runs as on Colab. The
+server counts requests: a file asked for twice in one way (05 must find 04's ResNet18 in the cache) fails the
+rehearsal. It prints what each notebook produced and downloaded and how long it took.
 
     .venv/bin/python tools/rehearsal/run.py [--out _build/rehearsal] [--ways archive folder]
 """
@@ -33,7 +38,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-import standin  # noqa: E402  (a sibling file, not a package)
+import fake_hub  # noqa: E402  (sibling files, not a package)
+import standin  # noqa: E402
 
 from helpers import book, data  # noqa: E402
 
@@ -42,17 +48,19 @@ PROFILE = "full"
 #: What each notebook is told, beyond the dataset's location: the smallest grid of the full profile, through
 #: the parameters a user narrows a grid with (GRID: the values to try; SETTINGS: for every configuration).
 SMALL = {"weights": None, "train": {"epochs": 1}, "folds": [0], "workers": 0, "image_size": 32}
+PRETRAINED = {"weights": "default"}  # from the stand-in hub
 NARROWED: dict[str, dict] = {
     "02_frame_extraction": {"WORKERS": 2},
-    "03_single_task": {"GRID": {"model": ["resnet18"], "loss": ["cross_entropy"]},
-                       "SETTINGS": {**SMALL, "frames_per_video": 2, "batch_size": 16}},
+    "03_single_task": {"GRID": {"model": ["inception_resnet_v1"], "loss": ["cross_entropy"]},
+                       "SETTINGS": {**SMALL, **PRETRAINED, "image_size": 80, "frames_per_video": 2,
+                                    "batch_size": 16}},  # 80 px: InceptionResNetV1's smallest input
     "04_multi_task": {"GRID": {"model": ["resnet18"], "loss": ["cross_entropy"], "weighting": ["precision"],
                                "fusion": ["attention"], "conditioning": ["embedding"]},
-                      "SETTINGS": {**SMALL, "frames_per_video": 2, "eval_frames_per_video": 2,
+                      "SETTINGS": {**SMALL, **PRETRAINED, "frames_per_video": 2, "eval_frames_per_video": 2,
                                    "val_frames_per_video": 2, "batch_size": 16}},
-    "05_temporal": {"GRID": {"model": ["r3d_18"], "heads": ["two_task"]},
-                    "SETTINGS": {**SMALL, "clip_len": 4, "clips_per_video": 1, "eval_clips_per_video": 2,
-                                 "batch_size": 8},
+    "05_temporal": {"GRID": {"model": ["x3d_s", "resnet18_lstm"], "heads": ["two_task"]},
+                    "SETTINGS": {**SMALL, **PRETRAINED, "clip_len": 4, "clips_per_video": 1,
+                                 "eval_clips_per_video": 2, "batch_size": 8},
                     "GEOMETRY_GRIDS": {"descriptors": {"C": [0.1]}, "trajectories": {"inputs": ["landmarks"],
                                                                                     "model": ["landmark_gru"]}},
                     "GEOMETRY_SETTINGS": {"descriptors": {"folds": [0], "n_models": 9},
@@ -68,6 +76,7 @@ class NotebookRun:
     seconds: float
     executed: Path
     produced: dict[str, tuple[int, int]]  # folder -> (new or changed files, bytes)
+    downloads: dict[str, int] = field(default_factory=dict)  # stand-in hub path -> requests during this run
 
 
 @dataclass
@@ -92,6 +101,8 @@ class Rehearsal:
                     lines.append(f"      {folder}: {count} file{'s' * (count != 1)}, {data.format_bytes(size)}")
                 if not run.produced:
                     lines.append("      (wrote nothing: it only reads)")
+                for path, count in run.downloads.items():
+                    lines.append(f"      pretrained weights downloaded: {path}" + f" ({count} times)" * (count > 1))
         return "\n".join(lines)
 
 
@@ -137,21 +148,40 @@ def _produced(before: dict, after: dict, base: Path) -> dict[str, tuple[int, int
     return groups
 
 
-def _environment(way: str, folders: dict[str, Path], drive: Path) -> dict[str, str]:
-    variables = {"GENUINE_POSED_WORK": str(folders["work"]), "GENUINE_POSED_RESULTS": str(folders["results"])}
-    if way == "archive":  # kernels load tools/rehearsal/sitecustomize.py, which installs the fake Drive
-        variables["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+def _environment(way: str, folders: dict[str, Path], drive: Path, hub: str) -> dict[str, str]:
+    # kernels load tools/rehearsal/sitecustomize.py, which installs the stand-in hub (and the fake Drive)
+    variables = {"GENUINE_POSED_WORK": str(folders["work"]), "GENUINE_POSED_RESULTS": str(folders["results"]),
+                 "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+                 fake_hub.ENVIRONMENT_VARIABLE: str(hub)}
+    if way == "archive":
         variables["GENUINE_POSED_FAKE_DRIVE"] = str(drive)
     return variables
 
 
+def repeated_downloads(rehearsal: Rehearsal) -> list[str]:
+    """Weights asked of the stand-in hub more than once in one way: a later session that did not find the
+    first one's download in the work directory's cache."""
+    repeated = []
+    for way in dict.fromkeys(run.way for run in rehearsal.runs):
+        asked: dict[str, list[str]] = {}
+        for run in (r for r in rehearsal.runs if r.way == way):
+            for path, count in run.downloads.items():
+                asked.setdefault(path, []).extend([run.notebook] * count)
+        repeated += [f"[{way}] {path}: {', '.join(notebooks)}" for path, notebooks in asked.items()
+                     if len(notebooks) > 1]
+    return repeated
+
+
 def rehearse(out: Path | str = REPO / "_build" / "rehearsal", ways: Sequence[str] = WAYS,
-             notebooks: Sequence[str] | None = None, standin_dir: Path | str | None = None) -> Rehearsal:
-    """Build (or reuse) the stand-in (in ``standin_dir``, default ``<out>/standin``), then run the notebooks
-    of each way from a clean work directory."""
+             notebooks: Sequence[str] | None = None, standin_dir: Path | str | None = None,
+             hub_dir: Path | str | None = None) -> Rehearsal:
+    """Build (or reuse) the stand-in (in ``standin_dir``, default ``<out>/standin``) and the stand-in hub's files
+    (in ``hub_dir``, default ``<out>/hub``), then run the notebooks of each way from a clean work directory."""
     started = time.perf_counter()
     out = Path(out).absolute()
     dataset = standin.build(Path(standin_dir) if standin_dir else out / "standin")
+    hub = Path(hub_dir).absolute() if hub_dir else out / "hub"
+    fake_hub.build_hub(hub)
     archive = standin.pack(dataset, out / "sase-fe.zip")
     drive = out / "drive"
     shutil.rmtree(drive, ignore_errors=True)
@@ -166,18 +196,21 @@ def rehearse(out: Path | str = REPO / "_build" / "rehearsal", ways: Sequence[str
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
         saved = {key: os.environ.get(key) for key in ("GENUINE_POSED_WORK", "GENUINE_POSED_RESULTS", "PYTHONPATH",
-                                                      "GENUINE_POSED_FAKE_DRIVE")}
-        os.environ.update(_environment(way, folders, drive))
+                                                      "GENUINE_POSED_FAKE_DRIVE", fake_hub.ENVIRONMENT_VARIABLE)}
+        server = fake_hub.HubServer(hub).start()  # one per way: a new user, a new work directory
+        os.environ.update(_environment(way, folders, drive, server.address))
         try:
             for notebook in selected:
-                before = _snapshot([folders["work"], folders["results"]])
+                before, asked = _snapshot([folders["work"], folders["results"]]), server.counts()
                 began = time.perf_counter()
                 executed = book.execute(PROFILE, folders["executed"], notebooks=[notebook],
                                         parameters=notebook_parameters(way, notebook.stem, file_id, dataset))[0]
                 after = _snapshot([folders["work"], folders["results"]])
                 rehearsal.runs.append(NotebookRun(way, notebook.stem, time.perf_counter() - began, executed,
-                                                  _produced(before, after, out / way)))
+                                                  _produced(before, after, out / way),
+                                                  fake_hub.new_requests(asked, server.counts())))
         finally:
+            server.stop()
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -200,6 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"REHEARSAL FAILED: {error}", file=sys.stderr)
         return 1
     print(rehearsal.report())
+    repeated = repeated_downloads(rehearsal)
+    if repeated:
+        print("REHEARSAL FAILED: weights downloaded again instead of read from the work directory's cache:\n  "
+              + "\n  ".join(repeated), file=sys.stderr)
+        return 1
     return 0
 
 
