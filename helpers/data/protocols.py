@@ -131,19 +131,29 @@ def challenge_protocol_index(dataset: Dataset) -> pd.DataFrame:
     return index.reset_index(drop=True)
 
 
-def protocol_splits(index: pd.DataFrame, parts: pd.Series) -> pd.DataFrame:
-    """``subject, fold, part``: every subject of ``index`` in fold ``PROTOCOL_FOLD`` with its part."""
+def protocol_splits(index: pd.DataFrame, parts: pd.Series, protocol: str) -> pd.DataFrame:
+    """``subject, fold, part, protocol``: every subject of ``index`` in fold ``PROTOCOL_FOLD`` with its part."""
     subjects = sorted_subjects(index["subject"])
-    return pd.DataFrame({"subject": subjects, "fold": PROTOCOL_FOLD,
-                         "part": [parts[subject] for subject in subjects]}).astype({"subject": str, "fold": "int64"})
+    return pd.DataFrame({"subject": subjects, "fold": PROTOCOL_FOLD, "part": [parts[subject] for subject in subjects],
+                         "protocol": protocol}).astype({"subject": str, "fold": "int64"})
+
+
+def protocol_of(dataset: Dataset) -> str:
+    """The protocol whose split ``dataset`` carries (``kfold`` for the folds of ``splits.csv``)."""
+    splits = dataset.splits
+    return str(splits["protocol"].iloc[0]) if "protocol" in splits.columns and len(splits) else DEFAULT_PROTOCOL
 
 
 def protocol_dataset(dataset: Dataset, protocol: str, fixed_path: Path | str, seed: int = 0) -> Dataset:
     """The dataset as ``protocol`` uses it (``kfold``: ``dataset`` itself); ``fixed_path``: where the fixed
     split is saved (beside ``splits.csv``)."""
     check_protocol(protocol)
-    if protocol == "kfold":
+    prepared = protocol_of(dataset)
+    if prepared == protocol:
         return dataset
+    if prepared != DEFAULT_PROTOCOL:
+        raise ValueError(f"this dataset was prepared for protocol {prepared!r}, not {protocol!r}: give every "
+                         "configuration of a notebook the same protocol")
     if protocol == "chalearn2017":
         index = challenge_protocol_index(dataset)
         parts = index.groupby(index["subject"].astype(str))["split"].first()
@@ -154,7 +164,7 @@ def protocol_dataset(dataset: Dataset, protocol: str, fixed_path: Path | str, se
         index = dataset.index
         parts = ensure_fixed_split(dataset.usable, fixed_path, seed).set_index("subject")["part"]
         index = index[index["subject"].astype(str).isin(parts.index)].reset_index(drop=True)
-    return dataclasses.replace(dataset, index=index, splits=protocol_splits(index, parts))
+    return dataclasses.replace(dataset, index=index, splits=protocol_splits(index, parts, protocol))
 
 
 def fixed_split_path(splits_path: Path | str) -> Path:

@@ -78,4 +78,7 @@ def protocol_fold_metrics(protocol: str, extraction: dict[str, Any] | None, pred
     metrics = challenge.protocol_metrics(scores, pairs, subjects_known=protocol == "fixed")
     if protocol == "fixed":  # subjects known: how many of the pairs found are true pairs
         metrics["pair_agreement"] = identity.pair_agreement(pairs, scores[["video", "subject", "emotion", "genuine"]])
+    decisions = challenge.paired_decisions(scores, pairs)  # what the prediction file of 06 says of each video
+    metrics["pairs"] = [[str(a), str(b)] for a, b in zip(pairs["video_a"], pairs["video_b"])]
+    metrics["decisions"] = {str(video): bool(genuine) for video, genuine in decisions.items()}
     return {"protocol": protocol, "challenge": metrics}
