@@ -197,3 +197,46 @@ def test_the_runner_under_each_protocol(releases, tmp_path_factory, protocol):
     with pytest.raises(ValueError, match=r"has one fold \(0\), not \[0, 1\]"):
         train.run_experiment(approaches.DescriptorConfig(**{**config.to_dict(), "folds": [0, 1], "train": {}}),
                              dataset=dataset)
+
+
+# ---------------------------------------------------------------------------------------- 06's reading
+
+
+def scored_run(folder: Path, protocol: str | None, validation: float, decisions: dict[str, bool]) -> results.RunArtifacts:
+    config = {"approach": "descriptors", "run_id": f"rank_svm-{folder.name}", "fold": 0}
+    if protocol is not None:
+        config["protocol"] = protocol
+    truth = np.array([True, False, True, False])
+    scores = pd.DataFrame({"video": list(decisions), "emotion": "anger", "genuine": truth,
+                           "p_genuine": [0.6, 0.4, 0.45, 0.3]})
+    found = pd.DataFrame({"video_a": [scores["video"][2]], "video_b": [scores["video"][3]]})
+    metrics = {"validation": {"authenticity_video_accuracy": validation}}
+    if protocol not in (None, "kfold"):
+        metrics["challenge"] = {**challenge.protocol_metrics(scores, found, subjects_known=False),
+                                "decisions": decisions}
+    return results.RunArtifacts(folder, metrics, config, {}, pd.DataFrame(), None)
+
+
+def test_06_compares_the_runs_of_one_protocol_and_writes_the_chosen_ones_prediction_file(tmp_path):
+    from helpers.analysis import protocol_results
+
+    videos = [f"{i:010d}_ANGER.mp4" for i in range(4)]
+    decisions = dict(zip(videos, [True, False, True, False]))
+    old = scored_run(tmp_path / "a", None, 0.9, decisions)  # made before the setting: kfold
+    worse = scored_run(tmp_path / "b", "chalearn2017", 0.5, decisions)
+    better = scored_run(tmp_path / "c", "chalearn2017", 0.75, {**decisions, videos[0]: False})
+    assert protocol_results.runs_of_protocol([old, worse, better], "kfold") == [old]
+    chosen = protocol_results.runs_of_protocol([old, worse, better], "chalearn2017")
+    assert chosen == [worse, better] and protocol_results.chosen_on_validation(chosen) is better
+    table = protocol_results.challenge_table(chosen)
+    # alone: 0.45 (genuine) is judged posed, 3 of 4 right; within the pair found (0.45 > 0.3) all 4
+    assert table["challenge accuracy (exact 95 % CI)"].iloc[0].endswith("3 of 4 videos")
+    assert table["challenge accuracy, pairs found decide"].iloc[0].startswith("100.0 %")
+    assert table["pairs found (true pairs)"].iloc[0] == "1 (1)"
+    assert table["paired accuracy, pairs known"].iloc[0] == "- (subjects unknown)"
+    written = protocol_results.write_challenge_predictions(better, tmp_path / "results")
+    assert written["pickle"].parent == tmp_path / "results" / "challenge"
+    assert results.read_json(written["json"]) == {videos[0]: "fake", videos[1]: "fake", videos[2]: "true",
+                                                  videos[3]: "fake"}
+    with pytest.raises(ValueError, match="no test decisions: train it under protocol 'chalearn2017'"):
+        protocol_results.write_challenge_predictions(old, tmp_path / "results")
