@@ -240,3 +240,14 @@ def test_06_compares_the_runs_of_one_protocol_and_writes_the_chosen_ones_predict
                                                   videos[3]: "fake"}
     with pytest.raises(ValueError, match="no test decisions: train it under protocol 'chalearn2017'"):
         protocol_results.write_challenge_predictions(old, tmp_path / "results")
+
+
+def test_paired_intervals_say_when_no_pair_is_known():
+    from helpers.analysis import compare
+
+    # chalearn2017's test videos: each stored under its own subject, so no pair is known among them
+    scores = pd.DataFrame({"model": "m", "subject": ["test-1", "test-2"], "code": ["N2H", "S2N2H"],
+                           "p_genuine": [0.7, 0.2], "authenticity_label": [1, 0]})
+    table = compare.interval_table(scores, "paired")
+    assert table["interval"].tolist() == ["n/a (no pairs)"] and table["items"].tolist() == [0]
+    assert compare.interval_table(scores, "authenticity")["items"].tolist() == [2]
