@@ -251,3 +251,12 @@ def test_paired_intervals_say_when_no_pair_is_known():
     table = compare.interval_table(scores, "paired")
     assert table["interval"].tolist() == ["n/a (no pairs)"] and table["items"].tolist() == [0]
     assert compare.interval_table(scores, "authenticity")["items"].tolist() == [2]
+
+
+def test_the_inspector_shows_a_subjects_pair_or_under_chalearn2017_one_video_of_each():
+    from helpers.analysis import protocol_results
+
+    kfold = pd.DataFrame({"subject": ["S2", "S2", "S1", "S3", "S3"], "code": ["N2H", "S2N2H", "N2H", "N2H", "S2N2H"]})
+    assert protocol_results.inspector_videos(kfold, ["S1", "S2", "S3"]) == [("S2", "N2H"), ("S2", "S2N2H")]
+    unnamed = pd.DataFrame({"subject": ["test-9", "test-3", "test-5"], "code": ["N2H", "S2N2H", "N2H"]})
+    assert protocol_results.inspector_videos(unnamed, unnamed["subject"]) == [("test-5", "N2H"), ("test-3", "S2N2H")]

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import results
+from helpers import profiles, results
+from helpers.analysis import inference
 from helpers.analysis.compare import NothingToCompare, load_comparable, model_name
-from helpers.data import protocols
+from helpers.data import protocols, read_dataset_record
+from helpers.data.challenge import parse_challenge_name, release_of
 from helpers.metrics import challenge
 
 #: What a configuration is chosen by on the validation videos: real/fake per video, the challenge's measure.
@@ -96,3 +98,41 @@ def write_challenge_predictions(run: results.RunArtifacts, results_dir: Path | s
     if not decisions:
         raise ValueError(f"{run.folder} has no test decisions: train it under protocol 'chalearn2017'")
     return challenge.write_prediction_file(decisions, Path(results_dir) / PREDICTIONS_FOLDER)
+
+
+def inspector_videos(predictions: pd.DataFrame, tested: Iterable[str]) -> list[tuple[str, str]]:
+    """The ``(subject, code)`` of the genuine and the posed happy video (``N2H``, ``S2N2H``) that 06 shows: of
+    the first tested subject with both or, where no subject has both (``chalearn2017``: each test video is its
+    own storage subject), the first tested video of each."""
+    table = predictions[["subject", "code"]].astype(str).drop_duplicates()
+    table = table[table["subject"].isin({str(subject) for subject in tested})]
+    for subject, part in sorted(table.groupby("subject"), key=lambda item: item[0]):
+        if {"N2H", "S2N2H"} <= set(part["code"]):
+            return [(subject, "N2H"), (subject, "S2N2H")]
+    rows = sorted(zip(table["subject"], table["code"]))
+    found = [next(((s, c) for s, c in rows if c == code), None) for code in ("N2H", "S2N2H")]
+    return [video for video in found if video is not None]
+
+
+def example_videos(trained: Sequence[inference.TrainedModel], paths: profiles.RunPaths, my_video: str | Path | None,
+                   protocol: str) -> list[tuple[Path, list[inference.TrainedModel]]]:
+    """What 06's "analyse your own video" scores: ``inference.example_videos``, except under ``chalearn2017``
+    without ``my_video``, where the test videos have no subject in the index: the release's first genuine
+    and posed happy test videos (``inspector_videos``), each scored by the fold model that tested it."""
+    if protocol != "chalearn2017" or my_video:
+        return inference.example_videos(trained, paths.index, my_video)
+    record = read_dataset_record(paths) or {}
+    layout = release_of(record["root"]) if record.get("root") else None
+    if layout is None or layout.test is None:
+        raise FileNotFoundError(f"the ChaLearn 2017 release recorded in {paths.dataset_record} has no test folder: "
+                                "run 01 with DATASET_DIR set to the release, or set MY_VIDEO to a video file")
+    files = {protocols.storage_subject("test", parse_challenge_name(path)[0]): path
+             for path in sorted(layout.test.iterdir()) if parse_challenge_name(path)}
+    for member in trained:
+        run = results.load_run(results.run_dir(paths.results, member.config["approach"], member.config["run_id"],
+                                               member.fold))
+        shown = inspector_videos(run.predictions, member.test_subjects)
+        if shown and all(subject in files for subject, _ in shown):
+            return [(files[subject], [member]) for subject, _ in shown]
+    raise FileNotFoundError(f"no test video of {layout.test} was scored by the fold models: set MY_VIDEO to a "
+                            "video file to analyse")
