@@ -92,7 +92,8 @@ def test_the_challenge_protocol_trains_on_the_training_subjects_and_tests_the_te
     chosen = protocols.protocol_dataset(dataset, "chalearn2017", protocols.fixed_split_path(paths.splits))
     truth = pd.read_csv(release / stand_in.TRUTH_FILE, dtype={"video": str, "subject": str})
     parts = protocols.protocol_parts(chosen.usable, chosen.splits)
-    assert sorted(parts["train"]["subject"].unique()) == sorted(truth.loc[truth["split"] == "train", "subject"].unique())
+    trained = sorted(truth.loc[truth["split"] == "train", "subject"].unique())
+    assert sorted(parts["train"]["subject"].unique()) == trained
     for split in ("validation", "test"):
         videos = parts[split]
         assert sorted(videos["video"]) == sorted(truth.loc[truth["split"] == split, "video"])
@@ -202,7 +203,8 @@ def test_the_runner_under_each_protocol(releases, tmp_path_factory, protocol):
 # ---------------------------------------------------------------------------------------- 06's reading
 
 
-def scored_run(folder: Path, protocol: str | None, validation: float, decisions: dict[str, bool]) -> results.RunArtifacts:
+def scored_run(folder: Path, protocol: str | None, validation: float,
+               decisions: dict[str, bool]) -> results.RunArtifacts:
     config = {"approach": "descriptors", "run_id": f"rank_svm-{folder.name}", "fold": 0}
     if protocol is not None:
         config["protocol"] = protocol
@@ -260,3 +262,29 @@ def test_the_inspector_shows_a_subjects_pair_or_under_chalearn2017_one_video_of_
     assert protocol_results.inspector_videos(kfold, ["S1", "S2", "S3"]) == [("S2", "N2H"), ("S2", "S2N2H")]
     unnamed = pd.DataFrame({"subject": ["test-9", "test-3", "test-5"], "code": ["N2H", "S2N2H", "N2H"]})
     assert protocol_results.inspector_videos(unnamed, unnamed["subject"]) == [("test-5", "N2H"), ("test-3", "S2N2H")]
+
+
+def test_the_published_challenge_numbers_meet_ours_on_the_same_measure_under_a_protocol(tmp_path):
+    from helpers.analysis import protocol_results, published
+
+    videos = [f"{i:010d}_ANGER.mp4" for i in range(4)]
+    decisions = dict(zip(videos, [True, False, True, False]))
+    runs = [scored_run(tmp_path / "a", "chalearn2017", 0.5, decisions), scored_run(tmp_path / "b", "chalearn2017", 0.75,
+                                                                                   decisions)]
+    runs[1].config["approach"] = "trajectories"
+    found = protocol_results.challenge_by_approach(runs)
+    assert found["any"] == found["trajectories"] and found["trajectories"][1] == f"trajectories/{runs[1].run_id}"
+    assert found["descriptors"][0] == "100.0 % (39.8-100.0), 4 of 4 videos"  # judged within the pair found
+    summary = pd.DataFrame([{"approach": "descriptors", "model": "descriptors/selected on validation",
+                             "authenticity_video_accuracy": "75.0 ± 0.0", "authenticity_video_accuracy_mean": 75.0}])
+    table = published.reference_comparison(summary, "full", False, protocol="chalearn2017",
+                                           challenge_results=found).set_index("source")
+    assert table.loc["NIT-OVGU 2017 (tied first)", "ours: full"] == found["descriptors"][0]
+    assert table.loc["HCILab 2017 (tied first)", "our model"] == found["trajectories"][1]
+    assert table.loc["ChaLearn LAP 2017 winners", "ours: full"] == found["any"][0]
+    assert "theirs and ours on the challenge's test videos" in table.loc["NIT-OVGU 2017 (tied first)", "measure"]
+    fixed = published.reference_comparison(summary, "full", False, protocol="fixed", challenge_results={})
+    assert "not the challenge's subjects" in fixed.set_index("source").loc["HCILab 2017 (tied first)", "measure"]
+    assert fixed.set_index("source").loc["HCILab 2017 (tied first)", "ours: full"] == "not run"
+    kfold = published.reference_comparison(summary, "full", False).set_index("source")
+    assert kfold.loc["NIT-OVGU 2017 (tied first)", "ours: full"] == "75.0 ± 0.0"  # unchanged under kfold

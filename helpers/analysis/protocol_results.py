@@ -136,3 +136,20 @@ def example_videos(trained: Sequence[inference.TrainedModel], paths: profiles.Ru
             return [(files[subject], [member]) for subject, _ in shown]
     raise FileNotFoundError(f"no test video of {layout.test} was scored by the fold models: set MY_VIDEO to a "
                             "video file to analyse")
+
+
+def challenge_by_approach(runs: Sequence[results.RunArtifacts], names: dict[str, str] | None = None
+                          ) -> dict[str, tuple[str, str]]:
+    """Per approach (and ``any``: over all of them), the challenge accuracy with each test video judged within
+    its pair found, of the configuration chosen on the validation videos, with that model's name: what the
+    published challenge numbers are compared with (``published.reference_comparison``)."""
+    chosen = {"any": chosen_on_validation(runs)}
+    for approach in dict.fromkeys(str(run.config.get("approach")) for run in runs):
+        chosen[approach] = chosen_on_validation([run for run in runs if run.config.get("approach") == approach])
+    found = {}
+    for key, run in chosen.items():
+        if run is not None:
+            name = model_name(run.config)
+            decided = run.metrics["challenge"]["challenge_accuracy_pairs_found"]
+            found[key] = (challenge.format_challenge_accuracy(decided), (names or {}).get(name, name))
+    return found

@@ -38,9 +38,11 @@ def test_video_scores(predictions: pd.DataFrame, test_videos: pd.DataFrame, targ
     video's frame probabilities averaged, then summed over the genuine classes)."""
     videos = evaluate.video_level(predictions)
     _, probs = evaluate.view_probs(videos, target, "authenticity")
-    names = dict(zip(zip(test_videos["subject"].astype(str), test_videos["code"].astype(str)), video_names(test_videos)))
+    keys = list(zip(test_videos["subject"].astype(str), test_videos["code"].astype(str)))
+    names = dict(zip(keys, video_names(test_videos)))
     parsed = [labels.parse_code(code) for code in videos["code"].astype(str)]
-    return pd.DataFrame({"video": [names[(s, c)] for s, c in zip(videos["subject"].astype(str), videos["code"].astype(str))],
+    scored = zip(videos["subject"].astype(str), videos["code"].astype(str))
+    return pd.DataFrame({"video": [names[key] for key in scored],
                          "subject": videos["subject"].astype(str), "code": videos["code"].astype(str),
                          "emotion": [video.emotion for video in parsed], "genuine": [video.genuine for video in parsed],
                          "p_genuine": probs[:, 1]})
