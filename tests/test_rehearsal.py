@@ -1,5 +1,6 @@
 """make rehearsal: all six notebooks in the full profile on a SASE-FE-shaped stand-in, both ways a user gives
-the dataset (a Drive archive through gdown, an unpacked folder given to 01 only)."""
+the dataset (a Drive archive through gdown, an unpacked folder given to 01 only), and on a stand-in of the
+ChaLearn 2017 release under its protocol (chalearn2017)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def outputs(executed: Path) -> tuple[str, list[dict]]:
 @pytest.mark.notebook
 def test_every_notebook_runs_the_full_profile_both_ways(rehearsal):
     notebooks = sorted({run.notebook for run in rehearsal.runs})
-    assert len(notebooks) == 6 and [run.way for run in rehearsal.runs] == ["archive"] * 6 + ["folder"] * 6
+    assert len(notebooks) == 6
+    assert [run.way for run in rehearsal.runs] == ["archive"] * 6 + ["folder"] * 6 + ["challenge"] * 6
     for run in rehearsal.runs:
         text, items = outputs(run.executed)
         assert not [o for o in items if o.get("output_type") == "error"], f"{run.way} {run.notebook}"
@@ -52,6 +54,7 @@ def test_every_notebook_runs_the_full_profile_both_ways(rehearsal):
             assert "is free there" in text, "the grid's size is checked before training"
     report = rehearsal.report()
     assert "[archive]" in report and "[folder]" in report and "results/full/single_task" in report
+    assert "[challenge]" in report
 
 
 @pytest.mark.notebook
@@ -133,3 +136,24 @@ def test_pretrained_weights_are_downloaded_once_cached_in_the_work_directory_and
                     assert artifacts.config["normalization_stats"][key] == pytest.approx(expected[model][key])
                 assert artifacts.config["train"]["lr"] == 1e-4, "the full grid's fine-tuning rate"
         assert seen == set(expected), f"{way}: runs of {sorted(seen)}"
+
+
+@pytest.mark.notebook
+def test_the_challenge_release_runs_under_its_protocol(rehearsal):
+    folders = rehearsal.folders("challenge")
+    truth = pd.read_csv(rehearsal.challenge / "stand_in_truth.csv", dtype={"video": str, "subject": str})
+    test_videos = set(truth.loc[truth["split"] == "test", "video"])
+    for approach in approaches.APPROACHES:  # every approach of 03-05 trained on the train subjects, tested once
+        runs = results.find_runs(folders["results"] / "full", approach)
+        assert [run.name for run in runs] == ["fold_0"] * len(runs) and runs, f"{approach}: one fold"
+        run = results.load_run(runs[0])
+        assert run.config["protocol"] == "chalearn2017" and run.metrics["protocol"] == "chalearn2017"
+        assert set(run.metrics["subjects"]["train"]) == set(truth.loc[truth["split"] == "train", "subject"])
+        scored = run.metrics["challenge"]
+        assert set(scored["decisions"]) == test_videos and scored["challenge_accuracy"]["videos"] == len(test_videos)
+    prediction = json.loads((folders["results"] / "full" / "challenge" / "test_prediction.json").read_text())
+    assert set(prediction) == test_videos and set(prediction.values()) <= {"true", "fake"}
+    comparison = next(r for r in rehearsal.runs if r.way == "challenge" and r.notebook == "06_comparison")
+    text = outputs(comparison.executed)[0]
+    assert "protocol chalearn2017" in text and "challenge accuracy (exact 95 % CI)" in text
+    assert "test_prediction.pkl" in text

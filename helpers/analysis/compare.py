@@ -193,6 +193,10 @@ def interval_table(scores: pd.DataFrame, task: str = "paired", n_boot: int = 200
     for model, part in scores.groupby("model", sort=False):
         if task == "label" and (part["pred"] < 0).any():
             continue  # no 12-class predictions
+        if stats.item_scores(part, task).empty:  # no pair known, e.g. among the test videos of chalearn2017
+            rows.append({"model": model, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "items": 0,
+                         "subjects": 0, "interval": f"n/a (no {stats.UNIT_OF_TASK[task]})"})
+            continue
         result = stats.cluster_bootstrap(stats.totals(part, task), n_boot=n_boot, seed=seed)
         rows.append({"model": model, "estimate": result["estimate"], "ci_low": result["ci_low"],
                      "ci_high": result["ci_high"], "items": result["n_items"], "subjects": result["n_subjects"],

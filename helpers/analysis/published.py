@@ -38,10 +38,19 @@ REFERENCE_NUMBERS = pd.DataFrame([
     ("TUBITAK UZAY-METU 2017", "real/fake per test video (challenge accuracy)", 65.0, None,
      "authenticity_video_accuracy", 39, 60, None),
 ], columns=["source", "task", "sase_fe_percent", "approach", "metric", "correct", "videos", "model"])
+#: Under a protocol with a fixed test set, ours is measured as theirs was: each test video judged with its
+#: partner found by face identity (``helpers.analysis.protocol_results.challenge_by_approach``).
+PROTOCOL_MEASURES = {
+    "chalearn2017": "challenge accuracy, each video judged with its partner found: theirs and ours on the "
+                    "challenge's test videos (ours: pairs found by face identity)",
+    "fixed": "challenge accuracy, each video judged with its partner found: theirs on the challenge's 60 test "
+             "videos, ours on a fixed 40/5/5-shaped test set (challenge-shaped, not the challenge's subjects)",
+}
 
 
 def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool, folds: pd.DataFrame | None = None,
-                         choices: pd.DataFrame | None = None) -> pd.DataFrame:
+                         choices: pd.DataFrame | None = None, protocol: str = "kfold",
+                         challenge_results: dict[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """The published SASE-FE numbers beside ours on the same measure, from ``summary`` (a ``score_summary`` of
     the *selected* models, its first row the model ranked first on each fold's validation): the row's
     approach's model, or for a row of any approach the first row; a frame-level measure comes from the chosen
@@ -49,7 +58,9 @@ def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool, f
     when every fold chose it, never with another model's number. ``measure`` says what is compared (for the
     challenge's rows: ``CHALLENGE_MEASURE``); a published challenge accuracy comes with its exact 95 % interval.
     On synthetic data the column says that the two are not comparable; ``not run`` means that the approach has
-    no results, ``-`` that it did not measure this."""
+    no results, ``-`` that it did not measure this. Under a protocol with a fixed test set, the challenge's rows
+    take ours from ``challenge_results`` (approach -> (challenge accuracy with pairs found deciding, model)),
+    the measure theirs is: each video judged with its partner found (``PROTOCOL_MEASURES``)."""
     column_name = f"ours: {dataset}" + (" (synthetic data: not comparable)" if synthetic else "")
     known = folds is not None and choices is not None
     by_fold = compare.chosen_fold_metrics(folds, choices).set_index("approach") if known else pd.DataFrame()
@@ -77,6 +88,10 @@ def reference_comparison(summary: pd.DataFrame, dataset: str, synthetic: bool, f
             low, high = challenge.exact_interval(int(ref.correct), int(ref.videos))
             published += f" ({100 * low:.1f}-{100 * high:.1f}), {int(ref.correct)} of {int(ref.videos)} videos"
             measure = CHALLENGE_MEASURE
+            if protocol in PROTOCOL_MEASURES:
+                measure = PROTOCOL_MEASURES[protocol]
+                found = (challenge_results or {}).get("any" if any_approach else ref.approach)
+                ours, model = found if found else ("not run" if not any_approach else MISSING_VALUE, "")
         rows.append({"source": ref.source, "task": ref.task, "SASE-FE (published)": published,
                      column_name: ours, "measure": measure, "our model": model})
     return pd.DataFrame(rows)

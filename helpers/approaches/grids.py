@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from helpers import profiles
+from helpers.data import protocols
 from helpers.approaches.registry import config_class, config_from_dict
 from helpers.train.config import ExperimentConfig, naming_file, read_config_file
 from helpers.train.setting_types import SettingError
@@ -109,6 +110,8 @@ def expand(grid: Grid, values: Mapping[str, Any] | None = None, settings: Mappin
         axes = {**part, **values}
         for combination in itertools.product(*axes.values()):
             chosen = merge(merge({"folds": folds, **grid.settings}, dict(zip(axes, combination))), settings or {})
+            if chosen.get("protocol", protocols.DEFAULT_PROTOCOL) != protocols.DEFAULT_PROTOCOL and chosen["folds"] == folds:
+                chosen["folds"] = [protocols.PROTOCOL_FOLD]  # a fixed test set: one fold
             with naming_file(grid.path, note):
                 config = config_from_dict({**chosen, "approach": grid.approach, "profile": grid.profile})
             configs.setdefault(config.run_name, config)

@@ -37,7 +37,9 @@ Modules (this facade re-exports their public API, so ``from helpers import data;
 * :mod:`helpers.data.challenge`, :mod:`helpers.data.challenge_labels`, :mod:`helpers.data.challenge_report`:
   the ChaLearn 2017 release (training subject folders, ``<id>_<EMOTION>.mp4`` validation and test videos):
   its layout, index with a ``split`` column, labels (CSV, the challenge's pickle read safely), checks and
-  split (import them as modules: ``from helpers.data import challenge``).
+  split (import them as modules: ``from helpers.data import challenge``);
+* :mod:`helpers.data.protocols`: the evaluation protocols (``kfold``, ``chalearn2017``, ``fixed``) and the
+  dataset each trains, chooses and tests on (``from helpers.data import protocols``).
 """
 
 from helpers.data.archive import EXTRACTED_MARKER, safe_extract

@@ -136,3 +136,24 @@ def write_prediction_file(decisions: Mapping[str, bool], folder: Path | str, nam
     results.write_json(paths["json"], content)
     results.write_csv(paths["csv"], pd.DataFrame({"video": list(content), "label": list(content.values())}))
     return paths
+
+
+def protocol_metrics(scores: pd.DataFrame, found: pd.DataFrame, subjects_known: bool, score: str = "p_genuine") -> dict:
+    """The metrics of a test set under a protocol with a fixed test set, each named for what it is.
+
+    ``scores``: one row per test video with ``video``, ``emotion``, ``genuine`` (the truth), ``score`` and, where
+    ``subjects_known``, ``subject``; ``found``: the pairs found without subject ids (``video_a``, ``video_b``).
+    ``challenge_accuracy``: each video judged alone (``score > 0.5``); ``challenge_accuracy_pairs_found``: each
+    video judged within its pair found, as the winners did (:func:`paired_decisions`); ``paired_found``:
+    :func:`paired_accuracy_pairs_found`; where subjects are known, ``paired_known`` (the same over the true
+    pairs: *paired accuracy, pairs known*) and ``pairs_known`` (how many true pairs there are)."""
+    truth = scores["genuine"].astype(bool).to_numpy()
+    decided = paired_decisions(scores, found, score).reindex(scores["video"]).to_numpy()
+    metrics = {"challenge_accuracy": challenge_accuracy(truth, scores[score].to_numpy(dtype=float) > 0.5),
+               "challenge_accuracy_pairs_found": challenge_accuracy(truth, decided),
+               "paired_found": paired_accuracy_pairs_found(scores, found, score)}
+    if subjects_known:
+        known = known_pairs(scores)
+        metrics["paired_known"] = paired_accuracy_pairs_found(scores, known, score)
+        metrics["pairs_known"] = int(len(known))
+    return metrics

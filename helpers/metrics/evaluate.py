@@ -138,7 +138,8 @@ def evaluate_predictions(predictions: pd.DataFrame, target: str) -> dict:
 
 
 SUMMARY_METRICS = ("frame_accuracy", "frame_macro_f1", "video_accuracy", "video_macro_f1",
-                   "emotion_video_accuracy", "authenticity_video_accuracy", "paired_accuracy")
+                   "emotion_video_accuracy", "authenticity_video_accuracy", "paired_accuracy",
+                   "challenge_accuracy", "paired_found_accuracy")
 
 
 def summary_row(metrics: dict) -> dict[str, float]:
@@ -149,13 +150,17 @@ def summary_row(metrics: dict) -> dict[str, float]:
     def get(view: str, level: str, key: str = "accuracy") -> float:
         return float(metrics.get(view, {}).get(level, {}).get(key, float("nan")))
 
-    return {
+    row = {
         "frame_accuracy": main["frame"]["accuracy"], "frame_macro_f1": main["frame"]["macro_f1"],
         "video_accuracy": main["video"]["accuracy"], "video_macro_f1": main["video"]["macro_f1"],
         "emotion_video_accuracy": get("emotion", "video"),
         "authenticity_video_accuracy": get("authenticity", "video"),
         "paired_accuracy": get("authenticity", "paired"),
     }
+    if "challenge" in metrics:  # a protocol with a fixed test set (helpers.data.protocols)
+        row["challenge_accuracy"] = float(metrics["challenge"]["challenge_accuracy"]["accuracy"])
+        row["paired_found_accuracy"] = float(metrics["challenge"]["paired_found"]["accuracy"])
+    return row
 
 
 def selection_row(metrics: dict) -> dict[str, float]:

@@ -34,6 +34,7 @@ import yaml
 from torch import nn
 
 from helpers import frames, profiles, results
+from helpers.data import protocols
 from helpers.metrics import evaluate
 from helpers.models import losses, model_entry
 from helpers.train.folds import FoldData, fold_data
@@ -149,6 +150,8 @@ class ExperimentConfig(abc.ABC):
     save_weights: str | bool = "all"  # true / false: "all" / "none"
     work_dir: str | None = None
     results_dir: str | None = None
+    # which videos train, choose and test (helpers.data.protocols): kfold | chalearn2017 | fixed
+    protocol: str = protocols.DEFAULT_PROTOCOL
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self):
@@ -165,6 +168,8 @@ class ExperimentConfig(abc.ABC):
             raise SettingError(f"val_fraction must be at least 0 and below 1, got {self.val_fraction}")
         if self.extraction is not None:
             check_extraction(self.extraction)
+        if self.protocol not in protocols.PROTOCOLS:
+            raise SettingError(f"protocol must be one of {', '.join(protocols.PROTOCOLS)}, got {self.protocol!r}")
         self.save_weights = weights_choice(self.save_weights)
 
     # ------------------------------------------------------------------ naming and sizes
@@ -178,6 +183,8 @@ class ExperimentConfig(abc.ABC):
         The crops it trains on count too: ``extraction`` is set to the extraction actually used before a run
         (``helpers.train.runner.with_extraction``)."""
         values = {key: value for key, value in self.to_dict().items() if key not in NOT_IDENTITY}
+        if values["protocol"] == protocols.DEFAULT_PROTOCOL:
+            del values["protocol"]  # as before the setting existed: the run ids of earlier runs stay what they were
         values["train"] = {key: value for key, value in values["train"].items() if key not in NOT_IDENTITY_TRAIN}
         return values
 

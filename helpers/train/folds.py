@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import data, results
+from helpers.data import protocols
 from helpers.train.crops import CROP_PATH_COLUMN, attach_crop_paths, packed_shape
 
 
@@ -42,12 +43,21 @@ class FoldData:
 def fold_data(index: pd.DataFrame, splits: pd.DataFrame, fold: int, crops_dir: Path | str, val_fraction: float = 0.15,
               seed: int = 0, crop_kind: str = "face") -> FoldData:
     """Split the usable videos of ``fold`` (readable, and not identical to another video: see
-    ``data.usable_rows``) into train / validation (training subjects) / test (the fold)."""
+    ``data.usable_rows``) into train / validation (training subjects) / test (the fold). Splits of a protocol
+    with a fixed test set (a ``part`` column: ``helpers.data.protocols``) give the three parts as they are."""
     usable = index[data.usable_rows(index)] if "readable" in index.columns else index
-    train, test = data.split_index(usable, splits, fold)
-    held_out = validation_subjects(train["subject"].unique(), val_fraction, seed + fold)
-    is_val = train["subject"].astype(str).isin(held_out)
-    tables = [attach_crop_paths(t, crops_dir, crop_kind) for t in (train[~is_val], train[is_val], test)]
+    if "part" in splits.columns:
+        if int(fold) != protocols.PROTOCOL_FOLD:
+            raise ValueError(f"fold {fold} does not exist: a protocol with a fixed test set has one fold, "
+                             f"{protocols.PROTOCOL_FOLD}")
+        parts = protocols.protocol_parts(usable, splits)
+        train, val, test = parts["train"], parts["validation"], parts["test"]
+    else:
+        train, test = data.split_index(usable, splits, fold)
+        held_out = validation_subjects(train["subject"].unique(), val_fraction, seed + fold)
+        is_val = train["subject"].astype(str).isin(held_out)
+        train, val = train[~is_val], train[is_val]
+    tables = [attach_crop_paths(t, crops_dir, crop_kind) for t in (train, val, test)]
     return FoldData(int(fold), *tables)
 
 

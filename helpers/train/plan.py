@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import data, profiles
+from helpers.data import protocols
 from helpers.train import budget
 from helpers.train.config import ExperimentConfig
 from helpers.train.crops import stage_locally
@@ -63,7 +64,8 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
               workers: int | None = None, dataset: data.Dataset | None = None) -> GridPlan:
     """The plan of a grid; with something to train (or ``data_always``), its dataset and crops are made ready
     and what it will write is checked against the free space (``budget.BudgetError`` when it would not fit).
-    ``dataset``: one an earlier plan of the same profile prepared (its report is not printed again)."""
+    ``dataset``: one an earlier plan of the same profile prepared (its report is not printed again). The plan's
+    dataset is the one the configurations' protocol uses (``helpers.data.protocols.protocol_dataset``)."""
     if not configs:
         raise SettingError("the grid holds no configuration: nothing to train (a list of values to try was empty?)")
     # the crops each configuration trains on are part of its identity (and of its run id)
@@ -71,7 +73,9 @@ def plan_grid(configs: Sequence[ExperimentConfig], paths: profiles.RunPaths, for
     plan = GridPlan(configs, pending_folds(configs, paths, force))
     if not plan.pending and not data_always:
         return plan  # every fold has results: nothing needs the data
-    plan.dataset = dataset or data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir)
+    plan.dataset = protocols.protocol_dataset(
+        dataset or data.prepare_dataset(paths.profile, paths, drive_id=drive_id, dataset_dir=dataset_dir),
+        configs[0].protocol, protocols.fixed_split_path(paths.splits))  # the videos that train, choose and test
     extraction = extraction_config(configs[0], paths.crops)
     plan.space = budget.check(budget.plan(paths.work, [*budget.grid_items(plan.pending),
                                                        budget.crops_item(plan.dataset.usable, paths.crops, extraction)]))

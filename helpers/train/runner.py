@@ -24,11 +24,13 @@ from accelerate import Accelerator
 from torch import nn
 
 from helpers import data, frames, profiles, results, storage
+from helpers.data import protocols
 from helpers.metrics import evaluate
 from helpers.train.config import ExperimentConfig, FoldOutcome, FoldSetup, keeps_weights, setting_differences
 from helpers.train.folds import FoldData, fingerprint
 from helpers.train.checkpoints import EPOCH_LOG
 from helpers.train.loop import FitResult, TrainConfig, fit, make_accelerator, predict, seed_everything
+from helpers.train import protocol_scoring
 from helpers.train.processes import on_main_process, printing_once
 from helpers.train.tasks import Task
 
@@ -76,6 +78,10 @@ def run_fold(config: ExperimentConfig, fold: FoldData, paths: profiles.RunPaths,
     outcome = fit_and_test(model, setup.task, setup.loaders, fold, config.train, checkpoints, accelerator,
                            config.prediction_target, fitter=config.fit)
     outcome.metrics.update(config.fold_metrics(outcome, model))
+    if accelerator.is_main_process:  # pairs found once, by the process that writes the fold
+        outcome.metrics.update(protocol_scoring.protocol_fold_metrics(
+            config.protocol, config.extraction, outcome.predictions, outcome.test_videos, config.prediction_target,
+            paths.work))
     if accelerator.is_main_process:
         write_fold(config, fold, paths, outcome, setup, accelerator)
         if not config.keep_checkpoints:
@@ -257,11 +263,16 @@ class PreparedRun:
 
 def prepare_run(config: ExperimentConfig, paths: profiles.RunPaths, dataset: data.Dataset | None,
                 crops_dir: Path | str | None) -> PreparedRun:
-    """Get and validate the dataset (generated when synthetic and missing) and decide the configuration (its
-    crops' settings are part of its identity) and the folds to train (see ``run_experiment``)."""
-    dataset = dataset or data.prepare_dataset(config.profile, paths)
+    """Get and validate the dataset (generated when synthetic and missing) as the configuration's protocol
+    uses it (``helpers.data.protocols``) and decide the configuration (its crops' settings are part of its
+    identity) and the folds to train (see ``run_experiment``)."""
+    dataset = protocols.protocol_dataset(dataset or data.prepare_dataset(config.profile, paths), config.protocol,
+                                         protocols.fixed_split_path(paths.splits))
     config = with_extraction(config, paths.crops, crops_dir)
     folds = [int(f) for f in (config.folds if config.folds is not None else sorted(dataset.splits["fold"].unique()))]
+    if config.protocol != protocols.DEFAULT_PROTOCOL and folds != [protocols.PROTOCOL_FOLD]:
+        raise ValueError(f"protocol {config.protocol!r} has one fold ({protocols.PROTOCOL_FOLD}), not {folds}: "
+                         "set folds to null (or [0]) for it")
     return PreparedRun(dataset, config, folds, crops_dir)
 
 

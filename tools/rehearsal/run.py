@@ -10,6 +10,9 @@ researcher would:
   safe extraction and the validation run as on Colab. Every notebook gets the id, as the README says.
 - ``folder``: through ``DATASET_DIR``, an unpacked copy (a mounted Drive folder). Only 01 gets it: 02-06
   find the dataset through what 01 recorded in the work directory.
+- ``challenge``: the ChaLearn 2017 release's shape (``challenge_standin``: the synthetic generator's subjects
+  as training subject folders, anonymised ``<id>_<EMOTION>.mp4`` validation and test videos with their
+  labels), given to 01 through ``DATASET_DIR``, and 03-06 run with ``PROTOCOL = "chalearn2017"``.
 
 Everything else is the full profile's own path, with what a CPU cannot afford narrowed through the
 notebooks' parameters, as a user narrows a grid: one small model per approach, one epoch, the first fold.
@@ -41,9 +44,15 @@ sys.path.insert(0, str(HERE))
 import fake_hub  # noqa: E402  (sibling files, not a package)
 import standin  # noqa: E402
 
-from helpers import book, data  # noqa: E402
+from helpers import book, data, synthetic  # noqa: E402
+from helpers.profiles import SyntheticSpec  # noqa: E402
+from helpers.synthetic import challenge as challenge_release  # noqa: E402
 
-WAYS = ("archive", "folder")
+WAYS = ("archive", "folder", "challenge")
+#: The challenge stand-in's subjects: one each for validation and test, five to train on (the full profile's
+#: five folds need five training subjects to index the release), at a size that keeps the rehearsal short.
+CHALLENGE_SPEC = SyntheticSpec(subjects=7, fps=10, seconds=1.5, width=192, height=144, seed=0)
+CHALLENGE_NOTEBOOKS = ("03_single_task", "04_multi_task", "05_temporal", "06_comparison")
 PROFILE = "full"
 #: What each notebook is told, beyond the dataset's location: the smallest grid of the full profile, through
 #: the parameters a user narrows a grid with (GRID: the values to try; SETTINGS: for every configuration).
@@ -86,6 +95,7 @@ class Rehearsal:
     archive: Path
     runs: list[NotebookRun] = field(default_factory=list)
     seconds: float = 0.0
+    challenge: Path | None = None  # the ChaLearn 2017 release stand-in, when the challenge way ran
 
     def folders(self, way: str) -> dict[str, Path]:
         return way_folders(self.out, way)
@@ -94,7 +104,8 @@ class Rehearsal:
         lines = [f"rehearsal of the full profile in {self.out} ({self.seconds:.0f} s)",
                  f"stand-in dataset: {self.dataset} (zip {data.format_bytes(self.archive.stat().st_size)})"]
         for way in dict.fromkeys(run.way for run in self.runs):
-            lines.append(f"\n[{way}] {WAY_DESCRIPTIONS[way]}")
+            seconds = sum(run.seconds for run in self.runs if run.way == way)
+            lines.append(f"\n[{way}] {WAY_DESCRIPTIONS[way]} ({seconds:.0f} s)")
             for run in (r for r in self.runs if r.way == way):
                 lines.append(f"  {run.notebook}: {run.seconds:.0f} s, executed copy {run.executed}")
                 for folder, (count, size) in run.produced.items():
@@ -109,6 +120,8 @@ class Rehearsal:
 WAY_DESCRIPTIONS = {
     "archive": "SASE_FE_DRIVE_ID: a zip on Google Drive (downloaded by gdown from a local stand-in of Drive)",
     "folder": "DATASET_DIR: an unpacked FakeTrue_DB folder, given to 01 only",
+    "challenge": "DATASET_DIR: the ChaLearn 2017 release (stand-in from the synthetic generator), given to 01; "
+                 "03-06 with PROTOCOL = 'chalearn2017'",
 }
 
 
@@ -117,9 +130,27 @@ def way_folders(out: Path, way: str) -> dict[str, Path]:
     return {"work": base / "work", "results": base / "results", "executed": base / "executed"}
 
 
+def challenge_standin(folder: Path) -> Path:
+    """The ChaLearn 2017 release stand-in under ``folder`` (``release/``), made from a synthetic dataset of
+    ``CHALLENGE_SPEC`` (generated once: kept while its spec is the same)."""
+    source, release = folder / "synthetic", folder / "release"
+    spec_file = folder / "spec.txt"
+    if not (spec_file.exists() and spec_file.read_text() == repr(CHALLENGE_SPEC) and release.exists()):
+        shutil.rmtree(folder, ignore_errors=True)
+        synthetic.generate_dataset(source, CHALLENGE_SPEC, progress=False)
+        challenge_release.make_challenge_release(source, release, held_out=1, seed=0)
+        spec_file.write_text(repr(CHALLENGE_SPEC))
+    return release
+
+
 def notebook_parameters(way: str, notebook: str, file_id: str, dataset_dir: Path) -> dict:
     parameters = dict(NARROWED.get(notebook, {}))
-    if way == "archive" and notebook in TAKES_LOCATION:
+    if way == "challenge":
+        if notebook == "01_data_analysis":
+            parameters["DATASET_DIR"] = str(dataset_dir)
+        if notebook in CHALLENGE_NOTEBOOKS:
+            parameters["PROTOCOL"] = "chalearn2017"
+    elif way == "archive" and notebook in TAKES_LOCATION:
         parameters["SASE_FE_DRIVE_ID"] = f"https://drive.google.com/file/d/{file_id}/view?usp=sharing"
     elif way == "folder" and notebook == "01_data_analysis":
         parameters["DATASET_DIR"] = str(dataset_dir)
@@ -189,6 +220,9 @@ def rehearse(out: Path | str = REPO / "_build" / "rehearsal", ways: Sequence[str
     file_id = standin.drive_id(archive)
     shutil.copyfile(archive, drive / file_id)
     rehearsal = Rehearsal(out, dataset, archive)
+    if "challenge" in ways:
+        rehearsal.challenge = challenge_standin(
+            (Path(standin_dir).parent if standin_dir else out) / "challenge_standin")
     selected = [p for p in book.notebook_paths(REPO) if notebooks is None or p.stem in notebooks]
     for way in ways:
         folders = way_folders(out, way)
@@ -203,8 +237,9 @@ def rehearse(out: Path | str = REPO / "_build" / "rehearsal", ways: Sequence[str
             for notebook in selected:
                 before, asked = _snapshot([folders["work"], folders["results"]]), server.counts()
                 began = time.perf_counter()
+                location = rehearsal.challenge if way == "challenge" else dataset
                 executed = book.execute(PROFILE, folders["executed"], notebooks=[notebook],
-                                        parameters=notebook_parameters(way, notebook.stem, file_id, dataset))[0]
+                                        parameters=notebook_parameters(way, notebook.stem, file_id, location))[0]
                 after = _snapshot([folders["work"], folders["results"]])
                 rehearsal.runs.append(NotebookRun(way, notebook.stem, time.perf_counter() - began, executed,
                                                   _produced(before, after, out / way),
