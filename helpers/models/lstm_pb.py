@@ -160,10 +160,12 @@ class LSTMPBClassifier(nn.Module):
         return pbs
 
     def forward(self, x: Tensor) -> Tensor:
-        pbs = self.pb_vectors(x)
-        emotions = self.inputs(x)[2]
-        logits = torch.zeros(len(x), device=x.device)
-        for emotion in emotions.unique().tolist():
-            rows = emotions == emotion
-            logits[rows] = self.boosted[emotion](pbs[rows])
+        # in full precision under a mixed-precision run too: the PB descent needs exact small gradients
+        with torch.autocast(x.device.type, enabled=False):
+            pbs = self.pb_vectors(x)
+            emotions = self.inputs(x)[2]
+            logits = torch.zeros(len(x), device=x.device)
+            for emotion in emotions.unique().tolist():
+                rows = emotions == emotion
+                logits[rows] = self.boosted[emotion](pbs[rows])
         return torch.stack([nn.functional.logsigmoid(-logits), nn.functional.logsigmoid(logits)], dim=1)
