@@ -148,3 +148,14 @@ def test_the_approach_is_registered_and_checks_its_settings():
         approaches.LSTMPBConfig(profile="smoke", pb_per="subject")
     with pytest.raises(ValueError, match="point_set"):
         approaches.LSTMPBConfig(profile="smoke", point_set="all")
+
+
+def test_held_out_boosting_learns_from_subjects_the_network_did_not_see():
+    from helpers.approaches.lstm_pb import boosting_split
+
+    subjects = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    learn, boost = boosting_split(subjects, "held_out", seed=0)
+    assert not set(subjects[learn]) & set(subjects[boost]) and len(set(subjects[learn])) == 2
+    assert (learn | boost).all() and not (learn & boost).any()
+    assert all(mask.all() for mask in boosting_split(subjects, "training", seed=0))
+    assert all(mask.all() for mask in boosting_split(np.array(["a", "a"]), "held_out", seed=0))

@@ -36,6 +36,7 @@ from helpers.train.tasks import ClassificationTask
 from helpers.train.transforms import IdentityTransform
 
 PB_PER = ("class", "video")
+BOOST_ON = ("training", "held_out")
 
 
 @dataclass
@@ -55,6 +56,9 @@ class LSTMPBConfig(ExperimentConfig):
     pb_per: str = "class"  # class (one PB for genuine, one for posed, as HCILab) | video (one per training video)
     pb_size: int = 8
     pb_lr: float | None = None  # Adam's rate for the training PBs; None: train.lr
+    # which videos' inferred PBs the boosting learns from: the network's own training videos (HCILab) or the
+    # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
+    boost_on: str = "training"
     hidden: int = 64
     layers: int = 1
     infer_steps: int = 200  # Adam steps on a video's PB, from zero, the weights fixed
@@ -69,6 +73,8 @@ class LSTMPBConfig(ExperimentConfig):
             raise ValueError(f"the lstm_pb approach trains model 'lstm_pb', got {self.model!r}")
         if self.point_set not in POINT_SETS:
             raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {self.point_set!r}")
+        if self.boost_on not in BOOST_ON:
+            raise ValueError(f"boost_on must be one of {', '.join(BOOST_ON)}, got {self.boost_on!r}")
         if self.pb_per not in PB_PER:
             raise ValueError(f"pb_per must be one of {', '.join(PB_PER)}, got {self.pb_per!r}")
         small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
@@ -79,7 +85,8 @@ class LSTMPBConfig(ExperimentConfig):
     @property
     def run_name(self) -> str:
         points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
-        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}"
+        boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
+        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}"
 
     @property
     def input_size(self) -> None:
@@ -108,12 +115,14 @@ class LSTMPBConfig(ExperimentConfig):
         model.to(accelerator.device)
         points, valid, emotions = model.inputs(videos.sequences.to(accelerator.device))
         genuine = videos.targets[:, 2] == labels.AUTHENTICITY.index("genuine")
+        subjects = videos.videos["subject"].astype(str).to_numpy()
         curves, counts = {}, {}
         for emotion, name in enumerate(labels.EMOTIONS):
             chosen = (emotions == emotion).cpu().numpy()
             counts[name] = int(chosen.sum())
             if chosen.any():
-                curves[name] = self.fit_emotion(model, emotion, points[chosen], valid[chosen], genuine[chosen], train)
+                curves[name] = self.fit_emotion(model, emotion, points[chosen], valid[chosen], genuine[chosen],
+                                                subjects[chosen], train)
             else:
                 model.boosted[emotion].load_constant(0.0)  # no training video of this emotion: p = 0.5
         history = pd.DataFrame({"epoch": np.arange(1, train.epochs + 1),
@@ -123,7 +132,7 @@ class LSTMPBConfig(ExperimentConfig):
         return FitResult(model, history, None, False, 0, monitor="none")
 
     def fit_emotion(self, model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor,
-                    genuine: np.ndarray, train: TrainConfig) -> list[float]:
+                    genuine: np.ndarray, subjects: np.ndarray, train: TrainConfig) -> list[float]:
         """One emotion's network, standardisation and boosted trees; returns its next-frame loss per epoch."""
         real = points[valid]
         model.mean[emotion] = real.mean(dim=0)
@@ -131,14 +140,17 @@ class LSTMPBConfig(ExperimentConfig):
         model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
         frames = model.standardised(points, emotion)
         started = time.perf_counter()
+        learn, boost = boosting_split(subjects, self.boost_on, train.seed)
         if self.pb_per == "class":
-            pb_index, n_pb = torch.as_tensor(genuine, dtype=torch.long, device=frames.device), 2
+            pb_index, n_pb = torch.as_tensor(genuine[learn], dtype=torch.long, device=frames.device), 2
         else:
-            pb_index, n_pb = torch.arange(len(frames), device=frames.device), len(frames)
+            pb_index, n_pb = torch.arange(int(learn.sum()), device=frames.device), int(learn.sum())
         network = model.networks[emotion]
-        _, curve = train_network(network, frames, valid, pb_index, n_pb, train.epochs, train.lr, self.pb_lr)
-        pbs = infer_pb(network, frames, valid, self.infer_steps, self.infer_lr)
-        fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine, self.n_trees, self.max_depth, self.boost_lr, train.seed)
+        _, curve = train_network(network, frames[learn], valid[learn], pb_index, n_pb, train.epochs, train.lr,
+                                 self.pb_lr)
+        pbs = infer_pb(network, frames[boost], valid[boost], self.infer_steps, self.infer_lr)
+        fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost], self.n_trees, self.max_depth, self.boost_lr,
+                                   train.seed)
         model.boosted[emotion].load_state_dict(fitted.state_dict())
         if train.verbose:
             print(f"lstm_pb {labels.EMOTIONS[emotion]}: {len(frames)} videos, next-frame loss {curve[0]:.3f} -> "
@@ -156,3 +168,16 @@ class LSTMPBConfig(ExperimentConfig):
         return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
                 "epochs": self.train.epochs, "folds": len(self.folds) if self.folds is not None else "all"}
+
+
+def boosting_split(subjects: np.ndarray, boost_on: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which videos train the network and which videos' PBs the boosting learns from (bool masks): all and all
+    (``training``), or the videos of a random half of the subjects and those of the other half (``held_out``;
+    all and all when there are fewer than two subjects)."""
+    everyone = np.ones(len(subjects), dtype=bool)
+    names = np.unique(subjects)
+    if boost_on == "training" or len(names) < 2:
+        return everyone, everyone
+    first = np.random.default_rng(seed).permutation(names)[:len(names) // 2]
+    learn = np.isin(subjects, first)
+    return learn, ~learn
