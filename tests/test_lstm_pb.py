@@ -159,3 +159,13 @@ def test_held_out_boosting_learns_from_subjects_the_network_did_not_see():
     assert (learn | boost).all() and not (learn & boost).any()
     assert all(mask.all() for mask in boosting_split(subjects, "training", seed=0))
     assert all(mask.all() for mask in boosting_split(np.array(["a", "a"]), "held_out", seed=0))
+
+
+def test_relative_landmarks_are_the_motion_since_the_first_frame():
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", relative=True)
+    x = torch.zeros(2, 5, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = torch.randn(2, 1, 136) + torch.linspace(0, 1, 5)[None, :, None]  # a face shape + motion
+    points, valid, _ = model.inputs(x)
+    assert torch.allclose(points[:, 0], torch.zeros(2, 136))
+    assert torch.allclose(points[:, 4], torch.ones(2, 136), atol=1e-6)  # the shape is gone, the motion stays
+    assert approaches.LSTMPBConfig(profile="smoke", relative=True).run_name.endswith("-relative")

@@ -59,6 +59,7 @@ class LSTMPBConfig(ExperimentConfig):
     # which videos' inferred PBs the boosting learns from: the network's own training videos (HCILab) or the
     # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
     boost_on: str = "training"
+    relative: bool = False  # each video's landmarks minus its first kept frame's (HCILab: absolute positions)
     hidden: int = 64
     layers: int = 1
     infer_steps: int = 200  # Adam steps on a video's PB, from zero, the weights fixed
@@ -86,7 +87,8 @@ class LSTMPBConfig(ExperimentConfig):
     def run_name(self) -> str:
         points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
         boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
-        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}"
+        relative = "-relative" if self.relative else ""
+        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
 
     @property
     def input_size(self) -> None:
@@ -98,7 +100,7 @@ class LSTMPBConfig(ExperimentConfig):
 
     def build_model(self, untrained: bool = False) -> nn.Module:
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
-                                self.n_trees, self.max_depth, self.infer_steps, self.infer_lr)
+                                self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative)
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)

@@ -130,9 +130,9 @@ class LSTMPBClassifier(nn.Module):
 
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
-                 infer_lr: float = 0.05):
+                 infer_lr: float = 0.05, relative: bool = False):
         super().__init__()
-        self.point_set, self.emotions = point_set, emotions
+        self.point_set, self.emotions, self.relative = point_set, emotions, relative
         self.infer_steps, self.infer_lr = infer_steps, infer_lr
         self.pretrained = False
         features = 2 * n_points(point_set)
@@ -142,8 +142,11 @@ class LSTMPBClassifier(nn.Module):
         self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(emotions))
 
     def inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The selected points (not yet standardised) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
+        """The selected points (not yet standardised; with ``relative``, minus each video's first frame: its
+        motion without its face's shape) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
         points = select_points(x[..., :68 * 2].float(), self.point_set)
+        if self.relative:
+            points = points - points[:, :1]
         return points, x[..., 68 * 2] > 0.5, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
 
     def standardised(self, points: Tensor, emotion: int) -> Tensor:
