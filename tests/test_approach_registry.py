@@ -93,7 +93,8 @@ def test_register_refuses_an_incomplete_or_clashing_approach():
         approaches.register(PerPixel)
     with pytest.raises(TypeError):
         approaches.register(dict)
-    assert set(approaches.APPROACHES) == {"single_task", "multitask", "temporal", "descriptors", "trajectories"}
+    assert set(approaches.APPROACHES) == {"single_task", "multitask", "temporal", "descriptors", "trajectories",
+                                        "lstm_pb"}
 
 
 def test_every_approach_names_an_existing_notebook():

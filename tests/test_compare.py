@@ -124,7 +124,7 @@ def test_tables_from_artifacts(tmp_path, write_fake_run):
     for fold, subjects in enumerate((["s1", "s2"], ["s3"])):
         write_fake_run(tmp_path, "single_task", "cnn-ce", fold, subjects, seed=fold)
         write_fake_run(tmp_path, "temporal", "conv3d", fold, subjects, seed=10 + fold)
-    assert compare.missing_approaches(tmp_path) == ["multitask", "descriptors", "trajectories"]
+    assert compare.missing_approaches(tmp_path) == ["multitask", "descriptors", "trajectories", "lstm_pb"]
     runs = compare.load_all(tmp_path)
     scores = compare.video_scores(runs)
     assert len(scores) == 2 * 3 * 12 and set(scores["model"]) == {"single_task/cnn-ce", "temporal/conv3d"}

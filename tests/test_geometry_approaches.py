@@ -81,6 +81,30 @@ def test_the_trajectory_approach_trains_through_the_loop(smoke):
     assert {f"prob_{k}" for k in range(12)} <= set(run.predictions.columns)
 
 
+def test_the_lstm_pb_approach_runs_through_the_runner_and_into_the_comparison(smoke):
+    paths = smoke[0]
+    config = approaches.LSTMPBConfig(profile="smoke", pb_size=3, hidden=8, infer_steps=10, n_trees=10, folds=[0],
+                                     work_dir=str(paths.work), results_dir=str(paths.results),
+                                     train=train.TrainConfig(epochs=30, lr=1e-2, progress=False, verbose=False))
+    fold = first_fold(config, smoke)
+    metrics = train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "lstm_pb", config.run_id, 0))
+    assert run.config["target"] == "authenticity" and len(run.history) == 30
+    assert run.metrics["last_train_loss"] < run.metrics["first_train_loss"]  # next-frame training learned
+    assert sum(run.metrics["train_videos_per_emotion"].values()) == len(fold.train)
+    assert len(run.predictions) == len(fold.test) and set(run.predictions["frame"]) == {0}  # one row per video
+    assert metrics["validation"]["pairs"] > 0
+    reloaded = train.load_trained_model(config, 0, paths)
+    assert reloaded is not None and isinstance(reloaded.boosted[0].feature, torch.Tensor)
+    runs = compare.load_all(paths.results)
+    scores = compare.video_scores(runs)
+    ours = scores[scores["model"] == f"lstm_pb/{config.run_id}"]
+    assert len(ours) == len(fold.test) and ours["p_genuine"].between(0, 1).all()
+    summary = compare.summary_table(compare.comparison_folds(runs), scores)
+    assert f"lstm_pb/{config.run_id}" in set(summary["model"])
+    assert compare.approach_name("lstm_pb") == approaches.LSTMPBConfig.DISPLAY_NAME
+
+
 def test_trajectory_sequences_mark_real_frames_and_carry_the_emotion(smoke):
     fold = first_fold(approaches.TrajectoryConfig(profile="smoke"), smoke)
     videos = fold.train.head(4)

@@ -33,8 +33,9 @@ REFERENCE_NUMBERS = pd.DataFrame([
      None, "authenticity_video_accuracy", 40, 60, None),
     ("NIT-OVGU 2017 (tied first)", "challenge accuracy, pairs found by face identity: activity descriptors + "
      "Rank-SVM", 66.7, "descriptors", "authenticity_video_accuracy", 40, 60, None),
-    ("HCILab 2017 (tied first)", "challenge accuracy, pairs found by first-frame similarity: landmarks + recurrent "
-     "network", 66.7, "trajectories", "authenticity_video_accuracy", 40, 60, None),
+    ("HCILab 2017 (tied first)", "challenge accuracy, pairs found by first-frame similarity: LSTM with "
+     "parametric bias on landmarks + gradient boosting", 66.7, "lstm_pb", "authenticity_video_accuracy", 40, 60,
+     None),
     ("TUBITAK UZAY-METU 2017", "real/fake per test video (challenge accuracy)", 65.0, None,
      "authenticity_video_accuracy", 39, 60, None),
 ], columns=["source", "task", "sase_fe_percent", "approach", "metric", "correct", "videos", "model"])

@@ -28,7 +28,8 @@ else lists the approaches. Optionally, add published numbers it answers to ``pub
 
 - ``single_task``, ``multitask``, ``temporal`` (clips of face crops), ``descriptors`` (activity descriptors +
   Rank-SVM ensemble, fitted by scikit-learn through the ``fit`` hook), ``trajectories`` (landmark sequences +
-  a recurrent network): the approaches;
+  a supervised recurrent network), ``lstm_pb`` (HCILab's LSTM with parametric bias per emotion + gradient
+  boosting, fitted through the ``fit`` hook): the approaches;
 - ``registry``: the one list of approaches (``APPROACHES``, ``register``, ``display_name``, ``notebook_of``),
   experiment files read into the right class;
 - ``grids``: each profile's grid of each approach (``grid(profile, approach, values, settings)``).
@@ -36,6 +37,7 @@ else lists the approaches. Optionally, add published numbers it answers to ``pub
 
 from helpers.approaches.descriptors import DescriptorConfig
 from helpers.approaches.grids import GRIDS_DIR, Grid, expand, grid, grid_file, grid_table, load_configs, read_grid
+from helpers.approaches.lstm_pb import LSTMPBConfig
 from helpers.approaches.multitask import MultiTaskConfig
 from helpers.approaches.registry import (
     APPROACHES, PREDICTION_UNITS, config_class, config_from_dict, config_from_run, display_name, load_config,
@@ -45,7 +47,7 @@ from helpers.approaches.single_task import SingleTaskConfig
 from helpers.approaches.temporal import TemporalConfig
 from helpers.approaches.trajectories import TrajectoryConfig
 
-__all__ = ["APPROACHES", "GRIDS_DIR", "PREDICTION_UNITS", "DescriptorConfig", "Grid", "MultiTaskConfig",
-           "SingleTaskConfig", "TemporalConfig", "TrajectoryConfig", "config_class", "config_from_dict",
-           "config_from_run", "display_name", "expand", "grid", "grid_file", "grid_table", "load_config",
-           "load_configs", "notebook_of", "read_grid", "register"]
+__all__ = ["APPROACHES", "GRIDS_DIR", "PREDICTION_UNITS", "DescriptorConfig", "Grid", "LSTMPBConfig",
+           "MultiTaskConfig", "SingleTaskConfig", "TemporalConfig", "TrajectoryConfig", "config_class",
+           "config_from_dict", "config_from_run", "display_name", "expand", "grid", "grid_file", "grid_table",
+           "load_config", "load_configs", "notebook_of", "read_grid", "register"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.approaches.descriptors import DescriptorConfig
+from helpers.approaches.lstm_pb import LSTMPBConfig
 from helpers.approaches.multitask import MultiTaskConfig
 from helpers.approaches.single_task import SingleTaskConfig
 from helpers.approaches.temporal import TemporalConfig
@@ -47,7 +48,8 @@ def register(config: type[ExperimentConfig]) -> type[ExperimentConfig]:
     return config
 
 
-for built_in in (SingleTaskConfig, MultiTaskConfig, TemporalConfig, DescriptorConfig, TrajectoryConfig):
+for built_in in (SingleTaskConfig, MultiTaskConfig, TemporalConfig, DescriptorConfig, TrajectoryConfig,
+                 LSTMPBConfig):
     register(built_in)
 
 

@@ -1,5 +1,6 @@
-"""Landmark trajectories + a recurrent network (notebook 05): facial geometry over time, after the ChaLearn
-LAP 2017 co-winners HCILab (Huynh & Kim 2017), trained by the project's training loop.
+"""Landmark trajectories + a supervised recurrent network (notebook 05): facial geometry over time, this
+project's own baseline (no paper's method), trained by the project's training loop. HCILab's LSTM with
+parametric bias is the ``lstm_pb`` approach.
 
 Each video is the sequence of its kept frames' registered landmarks (or of their action-unit proxies,
 ``inputs``), read by ``helpers.models.trajectories.LandmarkRNN``. With ``target: authenticity`` the model

@@ -1,5 +1,5 @@
-"""A recurrent model of facial geometry over time (after HCILab, Huynh & Kim 2017: 68 landmarks per frame into
-a recurrent network), trained by the project's training loop.
+"""A supervised recurrent model of facial geometry over time (the 68 landmarks, or their action-unit proxies,
+of every frame into a GRU or LSTM that says genuine or posed), trained by the project's training loop.
 
 Input: a batch of padded sequences ``[B, T, F + 1 (+ E)]``: ``F`` per-frame features (registered landmarks, or
 the action-unit proxies, see ``helpers.geometry``), then 1 on a video's real frames and 0 on the padding
@@ -9,9 +9,8 @@ standardised inside the model by statistics of the fold's training videos (buffe
 saved with the weights). With ``emotions`` the (given) emotion's one-hot code joins the last hidden state
 before the head, as the challenge gave the emotion of each test video.
 
-HCILab trained one network per emotion and a gradient-boosting classifier on its hidden vectors; here one
-network serves every emotion (NIT-OVGU found one model for all emotions better than one per emotion, and 40
-training subjects give each per-emotion model only 80 videos).
+One network serves every emotion. HCILab's LSTM with parametric bias, one per emotion, is another
+model (``helpers.models.lstm_pb``).
 """
 
 from __future__ import annotations

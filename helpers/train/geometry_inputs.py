@@ -327,7 +327,8 @@ def geometry_timing(crops_dir: str | Path, videos: pd.DataFrame, runs: list) -> 
     seconds = time.perf_counter() - started
     rows.append(("registration, proxies, activity descriptors", seconds / max(1, len(videos)), seconds,
                  f"{len(videos)} videos"))
-    for approach, stage in (("descriptors", "Rank-SVM ensembles: fit"), ("trajectories", "recurrent model: train")):
+    for approach, stage in (("descriptors", "Rank-SVM ensembles: fit"), ("trajectories", "recurrent model: train"),
+                            ("lstm_pb", "LSTM-PB networks, PB inference, boosting: fit")):
         fitted = [run.metrics.get("train_seconds", np.nan) for run in runs if run.config.get("approach") == approach]
         if fitted:
             rows.append((f"{stage} (per fold)", np.nan, float(np.nanmean(fitted)),

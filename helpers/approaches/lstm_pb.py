@@ -1,0 +1,185 @@
+"""HCILab's approach of ChaLearn LAP 2017 (Huynh & Kim 2017, tied first): an LSTM with parametric bias per
+emotion over the registered landmarks, gradient boosting on the inferred parametric biases (notebook 05).
+
+For each emotion, ``helpers.models.lstm_pb`` trains one network to predict the next frame of the landmarks of
+the fold's training videos, learning the weights and the parametric biases (PB) jointly: one PB per class
+(genuine, posed: HCILab's code and paper, ``pb_per: class``) or one per training video (Tani's original
+scheme, ``pb_per: video``). Then the weights stay fixed and every video's PB is inferred by gradient descent on
+the PB alone; scikit-learn's gradient boosting, one classifier per emotion, learns genuine vs posed from the
+training videos' inferred PBs and scores every other video from its own. The emotion is given, as the
+challenge gave it. The one runner tests, scores (per video, and in pairs where both videos of a subject and
+emotion are there) and saves it like every other approach (the ``fit`` hook: no training loop epochs).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from helpers import labels, profiles
+from helpers.models import losses
+from helpers.models.boosting import fit_boosted_trees
+from helpers.models.lstm_pb import POINT_SETS, LSTMPBClassifier, infer_pb, train_network
+from helpers.train.config import ExperimentConfig, FoldSetup
+from helpers.train.folds import FoldData
+from helpers.train.geometry_inputs import TrajectoryDataset
+from helpers.train.loaders import fold_loaders
+from helpers.train.loop import FitResult, TrainConfig
+from helpers.train.tasks import ClassificationTask
+from helpers.train.transforms import IdentityTransform
+
+PB_PER = ("class", "video")
+BOOST_ON = ("training", "held_out")
+
+
+@dataclass
+class LSTMPBConfig(ExperimentConfig):
+    """One cross-validated LSTM-PB experiment: the networks, what a PB stands for, its inference, the boosting.
+    ``train.epochs`` and ``train.lr`` are the networks' full-batch Adam steps and rate."""
+
+    APPROACH = "lstm_pb"
+    DISPLAY_NAME = "LSTM with parametric bias + boosting (05)"
+    NOTEBOOK = "05_temporal"
+    PREDICTION_UNIT = "video"
+    model: str = "lstm_pb"
+    weights: str | None = None  # trained from scratch on each fold: nothing pretrained
+    batch_size: int = 64  # videos per prediction batch (their PBs are inferred together)
+    workers: int | None = 0  # the sequences are in memory: worker processes would only cost
+    point_set: str = "hcilab40"  # hcilab40 (HCILab's 40 points) | all68
+    pb_per: str = "class"  # class (one PB for genuine, one for posed, as HCILab) | video (one per training video)
+    pb_size: int = 8
+    pb_lr: float | None = None  # Adam's rate for the training PBs; None: train.lr
+    # which videos' inferred PBs the boosting learns from: the network's own training videos (HCILab) or the
+    # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
+    boost_on: str = "training"
+    relative: bool = False  # each video's landmarks minus its first kept frame's (HCILab: absolute positions)
+    hidden: int = 64
+    layers: int = 1
+    infer_steps: int = 200  # Adam steps on a video's PB, from zero, the weights fixed
+    infer_lr: float = 0.05
+    n_trees: int = 100  # gradient boosting: trees, their depth and shrinkage (scikit-learn's defaults)
+    max_depth: int = 3
+    boost_lr: float = 0.1
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.model != "lstm_pb":
+            raise ValueError(f"the lstm_pb approach trains model 'lstm_pb', got {self.model!r}")
+        if self.point_set not in POINT_SETS:
+            raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {self.point_set!r}")
+        if self.boost_on not in BOOST_ON:
+            raise ValueError(f"boost_on must be one of {', '.join(BOOST_ON)}, got {self.boost_on!r}")
+        if self.pb_per not in PB_PER:
+            raise ValueError(f"pb_per must be one of {', '.join(PB_PER)}, got {self.pb_per!r}")
+        small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
+                                                        "max_depth") if getattr(self, name) < 1}
+        if small or self.infer_lr <= 0 or self.boost_lr <= 0:
+            raise ValueError(f"sizes, steps and rates must be positive, got {small or (self.infer_lr, self.boost_lr)}")
+
+    @property
+    def run_name(self) -> str:
+        points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
+        boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
+        relative = "-relative" if self.relative else ""
+        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
+
+    @property
+    def input_size(self) -> None:
+        return None  # no images
+
+    @property
+    def prediction_target(self) -> str:
+        return "authenticity"
+
+    def build_model(self, untrained: bool = False) -> nn.Module:
+        return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
+                                self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative)
+
+    def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
+        sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)
+                for part in ("train", "val", "test")}
+        task = ClassificationTask(losses.build_loss(self.loss, **self.loss_params), "authenticity",
+                                  input_key="sequence")
+        return FoldSetup(task, fold_loaders(self, sets["train"], sets["val"], sets["test"]), IdentityTransform())
+
+    def fit(self, model: nn.Module, task: Any, train_loader: Any, val_loader: Any, train: TrainConfig,
+            checkpoints: Path, accelerator: Any) -> FitResult:
+        """Per emotion: the network (weights and PBs), the training videos' PBs inferred, the boosted trees."""
+        videos: TrajectoryDataset = train_loader.dataset
+        torch.manual_seed(train.seed)
+        model.to(accelerator.device)
+        points, valid, emotions = model.inputs(videos.sequences.to(accelerator.device))
+        genuine = videos.targets[:, 2] == labels.AUTHENTICITY.index("genuine")
+        subjects = videos.videos["subject"].astype(str).to_numpy()
+        curves, counts = {}, {}
+        for emotion, name in enumerate(labels.EMOTIONS):
+            chosen = (emotions == emotion).cpu().numpy()
+            counts[name] = int(chosen.sum())
+            if chosen.any():
+                curves[name] = self.fit_emotion(model, emotion, points[chosen], valid[chosen], genuine[chosen],
+                                                subjects[chosen], train)
+            else:
+                model.boosted[emotion].load_constant(0.0)  # no training video of this emotion: p = 0.5
+        history = pd.DataFrame({"epoch": np.arange(1, train.epochs + 1),
+                                "train_loss": np.mean(list(curves.values()), axis=0) if curves else np.nan,
+                                **{f"train_loss_{name}": curve for name, curve in curves.items()}})
+        self.fit_counts = counts
+        return FitResult(model, history, None, False, 0, monitor="none")
+
+    def fit_emotion(self, model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor,
+                    genuine: np.ndarray, subjects: np.ndarray, train: TrainConfig) -> list[float]:
+        """One emotion's network, standardisation and boosted trees; returns its next-frame loss per epoch."""
+        real = points[valid]
+        model.mean[emotion] = real.mean(dim=0)
+        scale = real.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
+        model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
+        frames = model.standardised(points, emotion)
+        started = time.perf_counter()
+        learn, boost = boosting_split(subjects, self.boost_on, train.seed)
+        if self.pb_per == "class":
+            pb_index, n_pb = torch.as_tensor(genuine[learn], dtype=torch.long, device=frames.device), 2
+        else:
+            pb_index, n_pb = torch.arange(int(learn.sum()), device=frames.device), int(learn.sum())
+        network = model.networks[emotion]
+        _, curve = train_network(network, frames[learn], valid[learn], pb_index, n_pb, train.epochs, train.lr,
+                                 self.pb_lr)
+        pbs = infer_pb(network, frames[boost], valid[boost], self.infer_steps, self.infer_lr)
+        fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost], self.n_trees, self.max_depth, self.boost_lr,
+                                   train.seed)
+        model.boosted[emotion].load_state_dict(fitted.state_dict())
+        if train.verbose:
+            print(f"lstm_pb {labels.EMOTIONS[emotion]}: {len(frames)} videos, next-frame loss {curve[0]:.3f} -> "
+                  f"{curve[-1]:.3f}, {time.perf_counter() - started:.1f} s")
+        return curve
+
+    def fold_metrics(self, outcome, model: nn.Module) -> dict[str, Any]:
+        history = outcome.fitted.history
+        return {**super().fold_metrics(outcome, model), "pb_per": self.pb_per, "pb_size": self.pb_size,
+                "hidden": self.hidden, "first_train_loss": float(history["train_loss"].iloc[0]),
+                "last_train_loss": float(history["train_loss"].iloc[-1]),
+                "train_videos_per_emotion": getattr(self, "fit_counts", {})}
+
+    def describe(self) -> dict[str, Any]:
+        return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
+                "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
+                "epochs": self.train.epochs, "folds": len(self.folds) if self.folds is not None else "all"}
+
+
+def boosting_split(subjects: np.ndarray, boost_on: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which videos train the network and which videos' PBs the boosting learns from (bool masks): all and all
+    (``training``), or the videos of a random half of the subjects and those of the other half (``held_out``;
+    all and all when there are fewer than two subjects)."""
+    everyone = np.ones(len(subjects), dtype=bool)
+    names = np.unique(subjects)
+    if boost_on == "training" or len(names) < 2:
+        return everyone, everyone
+    first = np.random.default_rng(seed).permutation(names)[:len(names) // 2]
+    learn = np.isin(subjects, first)
+    return learn, ~learn

@@ -1,0 +1,174 @@
+"""LSTM with parametric bias (LSTM-PB): HCILab's model of ChaLearn LAP 2017 (Huynh & Kim 2017), after Tani's
+recurrent network with parametric bias.
+
+One network per emotion learns to predict the next frame of a video's landmarks from the frames so far and a
+small vector, the **parametric bias** (PB), constant over the video. Training learns the weights and the PB of
+every training sequence (or of every class) jointly, by gradient descent on the next-frame error. For a new
+video the weights stay fixed and only its PB is sought, by gradient descent on the same error from zero: the
+PB is a code of how the video moves. A gradient-boosted classifier per emotion (``helpers.models.boosting``)
+then says from the PB whether the video is genuine.
+
+- ``PBNetwork``: frames ``[B, T, F]`` + PB ``[B, P]`` -> predicted next frames ``[B, T - 1, F]``;
+- ``next_frame_errors``: each sequence's mean squared error over its real frames;
+- ``train_network``: weights and PBs jointly; ``infer_pb``: the PB alone, weights fixed;
+- ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers as one torch
+  module: padded sequences in (features, real-frame channel, emotion one-hot), two log-probabilities out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from helpers.models.boosting import BoostedTrees
+
+#: HCILab's 40 points of dlib's 68 (0-based): brows, the lower nose, eyes and the outer lips, and four midpoints
+#: (the outer brow ends with the jaw's top, the cheeks between jaw and nose) that stand for the cheeks.
+HCILAB_POINTS = (*range(17, 27), *range(30, 49), 50, 51, 52, 54, 56, 57, 58)
+HCILAB_MIDPOINTS = ((0, 17), (26, 16), (2, 29), (14, 29))
+POINT_SETS = ("hcilab40", "all68")
+
+
+def select_points(points: Tensor, point_set: str) -> Tensor:
+    """``[..., 68 * 2]`` landmarks (x, y of each point in turn) -> the point set's ``[..., 2 * n_points]``."""
+    if point_set == "all68":
+        return points
+    if point_set != "hcilab40":
+        raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {point_set!r}")
+    xy = points.reshape(*points.shape[:-1], 68, 2)
+    mids = torch.stack([(xy[..., a, :] + xy[..., b, :]) / 2 for a, b in HCILAB_MIDPOINTS], dim=-2)
+    return torch.cat([xy[..., list(HCILAB_POINTS), :], mids], dim=-2).flatten(-2)
+
+
+def n_points(point_set: str) -> int:
+    return 68 if point_set == "all68" else len(HCILAB_POINTS) + len(HCILAB_MIDPOINTS)
+
+
+class PBNetwork(nn.Module):
+    """Each frame (projected) and the PB into an LSTM, whose state says how the next frame differs from this one."""
+
+    def __init__(self, n_features: int, pb_size: int = 8, hidden: int = 64, layers: int = 1):
+        super().__init__()
+        self.pb_size = pb_size
+        self.project = nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh())
+        self.lstm = nn.LSTM(hidden + pb_size, hidden, num_layers=layers, batch_first=True)
+        self.readout = nn.Linear(hidden, n_features)
+
+    def predict_next(self, frames: Tensor, pb: Tensor) -> Tensor:
+        """``[B, T, F]`` frames, ``[B, P]`` PBs -> ``[B, T - 1, F]``: the predicted frames 1 .. T - 1."""
+        steps = frames.shape[1] - 1
+        inputs = torch.cat([self.project(frames[:, :-1]), pb[:, None, :].expand(-1, steps, -1)], dim=-1)
+        states, _ = self.lstm(inputs)
+        return frames[:, :-1] + self.readout(states)
+
+
+def next_frame_errors(network: PBNetwork, frames: Tensor, valid: Tensor, pb: Tensor) -> Tensor:
+    """``[B]``: each sequence's mean squared error of its predicted next frames over its real frames (``valid``
+    ``[B, T]`` bool; the padding after a video's end is never predicted nor predicted from)."""
+    errors = ((network.predict_next(frames, pb) - frames[:, 1:]) ** 2).mean(dim=-1)
+    steps = (valid[:, 1:] & valid[:, :-1]).float()
+    return (errors * steps).sum(dim=1) / steps.sum(dim=1).clamp(min=1)
+
+
+@contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """These small recurrent steps gain nothing from threads on a CPU, and when the cores are busy OpenMP's
+    waiting threads make them many times slower (as MTCNN's convolutions, ``helpers.frames.detectors``)."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def train_network(network: PBNetwork, frames: Tensor, valid: Tensor, pb_index: Tensor, n_pb: int, epochs: int,
+                  lr: float, pb_lr: float | None = None) -> tuple[Tensor, list[float]]:
+    """Learn ``network``'s weights and ``n_pb`` PB vectors (sequence ``i`` uses PB ``pb_index[i]``) jointly, by
+    Adam on the mean next-frame error of all sequences at once; returns the PBs and the loss of every epoch."""
+    pbs = nn.Parameter(torch.zeros(n_pb, network.pb_size, device=frames.device))
+    optimizer = torch.optim.Adam([{"params": network.parameters()}, {"params": [pbs], "lr": pb_lr or lr}], lr=lr)
+    losses = []
+    network.train()
+    with one_cpu_thread(frames.device):
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            loss = next_frame_errors(network, frames, valid, pbs[pb_index]).mean()
+            loss.backward()
+            nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    network.eval()
+    return pbs.detach(), losses
+
+
+def infer_pb(network: PBNetwork, frames: Tensor, valid: Tensor, steps: int = 200, lr: float = 0.05) -> Tensor:
+    """``[B, P]``: the PB of each sequence, sought by Adam on its next-frame error from zero, ``network``'s
+    weights fixed (only the PBs receive gradients; each sequence's PB follows its own error alone)."""
+    pb = torch.zeros(len(frames), network.pb_size, device=frames.device, requires_grad=True)
+    optimizer = torch.optim.Adam([pb], lr=lr)
+    # cuDNN's LSTM computes gradients only in training mode: the plain kernels do in evaluation mode too
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False), one_cpu_thread(frames.device):
+        for _ in range(steps):
+            optimizer.zero_grad()
+            total = next_frame_errors(network, frames, valid, pb).sum()
+            (pb.grad,) = torch.autograd.grad(total, pb)
+            optimizer.step()
+    return pb.detach()
+
+
+class LSTMPBClassifier(nn.Module):
+    """One ``PBNetwork`` and one ``BoostedTrees`` per emotion. Input ``[B, T, 68 * 2 + 1 + E]`` (the registered
+    landmarks, 1 on real frames, the emotion's one-hot code); output ``[B, 2]`` log-probabilities (posed,
+    genuine) from the boosted trees on each video's inferred PB."""
+
+    def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
+                 layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
+                 infer_lr: float = 0.05, relative: bool = False):
+        super().__init__()
+        self.point_set, self.emotions, self.relative = point_set, emotions, relative
+        self.infer_steps, self.infer_lr = infer_steps, infer_lr
+        self.pretrained = False
+        features = 2 * n_points(point_set)
+        self.register_buffer("mean", torch.zeros(emotions, features))
+        self.register_buffer("scale", torch.ones(emotions, features))
+        self.networks = nn.ModuleList(PBNetwork(features, pb_size, hidden, layers) for _ in range(emotions))
+        self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(emotions))
+
+    def inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The selected points (not yet standardised; with ``relative``, minus each video's first frame: its
+        motion without its face's shape) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
+        points = select_points(x[..., :68 * 2].float(), self.point_set)
+        if self.relative:
+            points = points - points[:, :1]
+        return points, x[..., 68 * 2] > 0.5, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
+
+    def standardised(self, points: Tensor, emotion: int) -> Tensor:
+        return (points - self.mean[emotion]) / self.scale[emotion]
+
+    def pb_vectors(self, x: Tensor) -> Tensor:
+        """``[B, P]``: each video's PB, inferred by its emotion's network."""
+        points, valid, emotions = self.inputs(x)
+        pbs = torch.zeros(len(x), self.networks[0].pb_size, device=x.device)
+        for emotion in emotions.unique().tolist():
+            rows = emotions == emotion
+            pbs[rows] = infer_pb(self.networks[emotion], self.standardised(points[rows], emotion), valid[rows],
+                                 self.infer_steps, self.infer_lr)
+        return pbs
+
+    def forward(self, x: Tensor) -> Tensor:
+        # in full precision under a mixed-precision run too: the PB descent needs exact small gradients
+        with torch.autocast(x.device.type, enabled=False):
+            pbs = self.pb_vectors(x)
+            emotions = self.inputs(x)[2]
+            logits = torch.zeros(len(x), device=x.device)
+            for emotion in emotions.unique().tolist():
+                rows = emotions == emotion
+                logits[rows] = self.boosted[emotion](pbs[rows])
+        return torch.stack([nn.functional.logsigmoid(-logits), nn.functional.logsigmoid(logits)], dim=1)

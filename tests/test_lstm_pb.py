@@ -1,0 +1,171 @@
+"""HCILab's LSTM with parametric bias, checked as a reproduction: next-frame training learns, a PB learnt for a
+training sequence is found again from that sequence with the weights fixed, gradient boosting on inferred PBs
+separates two kinds of dynamics, and the boosted trees as tensors score as scikit-learn does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.ensemble import GradientBoostingClassifier
+
+from helpers import approaches, labels
+from helpers.models.boosting import BoostedTrees, fit_boosted_trees
+from helpers.models.lstm_pb import (
+    HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, train_network,
+)
+
+
+def rising(onsets: list[float], length: int = 24, features: int = 6, noise: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """``[N, length, features]``: sequences that rise from 0 to 1 at each onset speed (features scaled
+    differently), with Gaussian noise."""
+    generator = np.random.default_rng(seed)
+    t = np.linspace(0, 1, length)[None, :, None]
+    speed = np.asarray(onsets, dtype=float)[:, None, None]
+    curves = np.tanh(speed * t) * np.linspace(0.5, 1.5, features)[None, None, :]
+    return torch.tensor(curves + noise * generator.standard_normal(curves.shape), dtype=torch.float32)
+
+
+def all_valid(frames: torch.Tensor) -> torch.Tensor:
+    return torch.ones(frames.shape[:2], dtype=torch.bool)
+
+
+def test_next_frame_training_lowers_the_loss():
+    torch.manual_seed(0)
+    frames = rising([1.0, 3.0, 6.0, 12.0])
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=16)
+    _, losses = train_network(network, frames, all_valid(frames), torch.arange(4), 4, epochs=150, lr=1e-2)
+    assert len(losses) == 150 and losses[-1] < 0.2 * losses[0]
+
+
+def test_the_padding_after_a_video_is_neither_predicted_nor_predicted_from():
+    torch.manual_seed(0)
+    frames = rising([2.0, 5.0])
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=8)
+    valid = all_valid(frames)
+    valid[1, 15:] = False
+    pb = torch.zeros(2, 2)
+    before = next_frame_errors(network, frames, valid, pb)
+    frames[1, 15:] = 100.0  # garbage in the padding changes nothing
+    assert torch.allclose(next_frame_errors(network, frames, valid, pb), before)
+
+
+def test_pb_inference_recovers_a_learnt_pb_from_its_sequence_with_the_weights_fixed():
+    torch.manual_seed(0)
+    frames = rising([1.0, 2.5, 5.0, 10.0, 20.0])
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=16)
+    learnt, _ = train_network(network, frames, all_valid(frames), torch.arange(5), 5, epochs=400, lr=1e-2)
+    weights = [p.detach().clone() for p in network.parameters()]
+    inferred = infer_pb(network, frames, all_valid(frames), steps=400, lr=0.05)
+    assert all(torch.equal(a, b) for a, b in zip(weights, network.parameters()))  # the weights stayed fixed
+    distances = torch.cdist(inferred, learnt)  # [inferred, learnt]
+    assert torch.equal(distances.argmin(dim=1), torch.arange(5))  # each nearest its own sequence's learnt PB
+    spread = torch.pdist(learnt).min()
+    assert (distances.diagonal() < 0.5 * spread).all()
+    # and it explains its sequence as well as the learnt PB does (not merely closer than the others)
+    fit_inferred = next_frame_errors(network, frames, all_valid(frames), inferred)
+    fit_learnt = next_frame_errors(network, frames, all_valid(frames), learnt)
+    assert (fit_inferred <= fit_learnt * 1.05 + 1e-5).all()
+
+
+def test_each_video_pb_follows_its_own_error_alone():
+    torch.manual_seed(0)
+    frames = rising([1.0, 8.0])
+    network = PBNetwork(frames.shape[2], pb_size=3, hidden=8).eval()
+    together = infer_pb(network, frames, all_valid(frames), steps=30)
+    alone = infer_pb(network, frames[1:], all_valid(frames[1:]), steps=30)
+    assert torch.allclose(together[1:], alone, atol=1e-5)
+
+
+def test_boosting_on_inferred_pbs_separates_two_classes_of_dynamics():
+    torch.manual_seed(0)
+    generator = np.random.default_rng(1)
+    slow, fast = generator.uniform(1.0, 2.5, 20), generator.uniform(5.0, 9.0, 20)
+    frames = rising([*slow, *fast], noise=0.02, seed=2)
+    genuine = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+    train = np.r_[0:12, 20:32]
+    test = np.r_[12:20, 32:40]
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=16)
+    train_network(network, frames[train], all_valid(frames[train]), torch.as_tensor(genuine[train]).long(), 2,
+                  epochs=300, lr=1e-2)
+    pbs = infer_pb(network, frames, all_valid(frames), steps=200)
+    trees = fit_boosted_trees(pbs[train].numpy(), genuine[train], n_trees=30)
+    scores = trees(pbs[test]).numpy()
+    assert ((scores > 0) == genuine[test]).mean() >= 0.85
+    shuffled = generator.permutation(genuine[train])  # labels that say nothing: the fit cannot separate the test
+    chance = fit_boosted_trees(pbs[train].numpy(), shuffled, n_trees=30)(pbs[test]).numpy()
+    assert ((chance > 0) == genuine[test]).mean() < 0.85
+
+
+def test_boosted_trees_as_tensors_score_as_scikit_learn_does():
+    generator = np.random.default_rng(0)
+    x = generator.standard_normal((80, 5)).astype(np.float32)
+    y = x[:, 0] + 0.5 * x[:, 1] ** 2 + 0.3 * generator.standard_normal(80) > 0.4
+    classifier = GradientBoostingClassifier(n_estimators=40, max_depth=3, random_state=0).fit(x, y)
+    trees = BoostedTrees(5, 40, 3)
+    trees.load_fitted(classifier, x)
+    new = generator.standard_normal((50, 5)).astype(np.float32)
+    assert np.allclose(trees(torch.from_numpy(new)).numpy(), classifier.decision_function(new), atol=1e-4)
+    with pytest.raises(ValueError, match="trees"):
+        BoostedTrees(5, 10, 3).load_fitted(classifier, x)
+
+
+def test_one_class_boosting_gives_its_share_and_no_trees():
+    trees = fit_boosted_trees(np.zeros((4, 3)), np.ones(4, bool), n_trees=5)
+    assert torch.allclose(trees(torch.randn(2, 3)), torch.full((2,), float(np.log(0.95 / 0.05))))
+
+
+def test_hcilab_points_are_their_40_with_the_midpoints_last():
+    xy = torch.arange(68 * 2, dtype=torch.float32).reshape(68, 2)
+    selected = select_points(xy.flatten()[None], "hcilab40").reshape(40, 2)
+    assert n_points("hcilab40") == 40 and len(HCILAB_POINTS) == 36
+    assert torch.equal(selected[0], xy[17]) and torch.equal(selected[35], xy[58])
+    assert torch.equal(selected[36], (xy[0] + xy[17]) / 2) and torch.equal(selected[39], (xy[14] + xy[29]) / 2)
+    assert torch.equal(select_points(xy.flatten()[None], "all68"), xy.flatten()[None])
+
+
+def test_the_classifier_scores_each_video_with_its_emotions_network():
+    torch.manual_seed(0)
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", pb_size=2, hidden=8, n_trees=3, infer_steps=5).eval()
+    model.boosted[2].load_constant(2.0)  # disgust: genuine, whatever its PB
+    x = torch.zeros(3, 10, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = torch.randn(3, 10, 136)
+    x[:, :8, 136] = 1.0
+    x[0, :, 137 + 2] = x[1, :, 137 + 0] = x[2, :, 137 + 2] = 1.0
+    with torch.no_grad():
+        p = model(x).exp()
+    assert torch.allclose(p.sum(dim=1), torch.ones(3))
+    assert torch.allclose(p[[0, 2], 1], torch.sigmoid(torch.tensor(2.0))) and torch.isclose(p[1, 1], torch.tensor(0.5))
+
+
+def test_the_approach_is_registered_and_checks_its_settings():
+    assert approaches.config_class("lstm_pb") is approaches.LSTMPBConfig
+    assert approaches.notebook_of("lstm_pb") == "05_temporal"
+    config = approaches.LSTMPBConfig(profile="smoke")
+    assert config.run_name == "lstm_pb-class-pb8-h64" and config.prediction_target == "authenticity"
+    assert approaches.LSTMPBConfig(profile="smoke", pb_per="video").run_id != config.run_id
+    with pytest.raises(ValueError, match="pb_per"):
+        approaches.LSTMPBConfig(profile="smoke", pb_per="subject")
+    with pytest.raises(ValueError, match="point_set"):
+        approaches.LSTMPBConfig(profile="smoke", point_set="all")
+
+
+def test_held_out_boosting_learns_from_subjects_the_network_did_not_see():
+    from helpers.approaches.lstm_pb import boosting_split
+
+    subjects = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
+    learn, boost = boosting_split(subjects, "held_out", seed=0)
+    assert not set(subjects[learn]) & set(subjects[boost]) and len(set(subjects[learn])) == 2
+    assert (learn | boost).all() and not (learn & boost).any()
+    assert all(mask.all() for mask in boosting_split(subjects, "training", seed=0))
+    assert all(mask.all() for mask in boosting_split(np.array(["a", "a"]), "held_out", seed=0))
+
+
+def test_relative_landmarks_are_the_motion_since_the_first_frame():
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", relative=True)
+    x = torch.zeros(2, 5, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = torch.randn(2, 1, 136) + torch.linspace(0, 1, 5)[None, :, None]  # a face shape + motion
+    points, valid, _ = model.inputs(x)
+    assert torch.allclose(points[:, 0], torch.zeros(2, 136))
+    assert torch.allclose(points[:, 4], torch.ones(2, 136), atol=1e-6)  # the shape is gone, the motion stays
+    assert approaches.LSTMPBConfig(profile="smoke", relative=True).run_name.endswith("-relative")
