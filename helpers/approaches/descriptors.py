@@ -1,5 +1,5 @@
 """Facial activity descriptors + a Rank-SVM ensemble (notebook 05): the approach of the ChaLearn LAP 2017
-winners NIT-OVGU (Saxen, Werner, Al-Hamadi 2017; tied first, 66.7 % on the test pairs of SASE-FE).
+winners NIT-OVGU (Saxen, Werner, Al-Hamadi 2017; tied first, 66.7 % of the challenge's 60 test videos).
 
 Each video becomes one vector: its action-unit series over time summarised by 17 statistics of each
 smoothed series and of its derivatives (``helpers.geometry``), and the emotion's one-hot code (the challenge
