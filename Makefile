@@ -73,7 +73,7 @@ $(COLAB_STAMP): $(COLAB_CONSTRAINTS) requirements.txt requirements-nodeps.txt py
 
 test-colab: $(COLAB_STAMP)
 	$(COLAB_BIN)/python -m pytest -m "not notebook and not slow"
-	$(COLAB_BIN)/python tools/rehearsal/run.py --out _build/rehearsal-colab
+	$(COLAB_BIN)/python -m pytest tests/test_rehearsal.py  # make rehearsal, with the checks make test makes
 
 $(MINIMUM_VENV)/.installed: constraints/minimum.txt requirements.txt requirements-nodeps.txt pyproject.toml
 	rm -rf $(MINIMUM_VENV)
