@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import helpers
 
@@ -34,18 +35,21 @@ DISTRIBUTIONS = {
 NO_DEPS = {"facenet-pytorch"}
 # Pinned in requirements.txt for the tests and the notebook runs, though helpers/ never imports them.
 TOOLS = {"pytest", "nbclient"}
-# What Colab's runtime preinstalls, from its published package list (August 2026; book/decisions.md,
-# "Platform facts"), for every declared package
-# it has (it has no av, seaborn is left out of the list used here). Installing the helpers keeps all of them
-# but one: OpenCV 5 has no Haar cascades (no CascadeClassifier, no haarcascade_*.xml), which the thesis'
-# baseline detector needs, so `opencv-python-headless<5` replaces Colab's 5.0 by 4.x.
-COLAB = {
-    "torch": "2.11.0", "torchvision": "0.26.0", "numpy": "2.1.3", "pandas": "2.2.3", "scipy": "1.16.3",
-    "scikit-learn": "1.6.1", "scikit-image": "0.25.2", "matplotlib": "3.10.0", "pillow": "11.3.0",
-    "opencv-python-headless": "5.0.0.93", "ipywidgets": "7.7.1", "gdown": "5.2.2", "timm": "1.0.28",
-    "accelerate": "1.14.0", "ipython": "7.34.0",
-}
+# What Colab's runtime preinstalls (its published package list; the file says where each version came from and
+# when): `make test-colab` installs it, then the helpers on top. Installing the helpers keeps all of it but one:
+# OpenCV 5 has no Haar cascades (no CascadeClassifier, no haarcascade_*.xml), which the thesis' baseline
+# detector needs, so `opencv-python-headless<5` replaces Colab's 5.0 by 4.x.
+COLAB_CONSTRAINTS = REPO / "constraints" / "colab-2026-08.txt"
+# The lowest version of everything pyproject.toml declares: `make test-minimum` runs the unit tests on it.
+MINIMUM_CONSTRAINTS = REPO / "constraints" / "minimum.txt"
 REPLACED_ON_COLAB = {"opencv-python-headless"}
+
+
+def pinned_versions(path: Path) -> dict[str, str]:
+    """``{distribution: version}`` of a file of ``name==version`` lines."""
+    return {name: next(iter(requirement.specifier)).version
+            for name, requirement in pins(path.relative_to(REPO).as_posix()).items()}
+
 
 
 def imported_modules() -> dict[str, set[str]]:
@@ -91,6 +95,9 @@ def pins(name: str) -> dict[str, Requirement]:
     return requirements([line for line in lines if line])
 
 
+COLAB = pinned_versions(COLAB_CONSTRAINTS)
+
+
 def test_every_imported_module_is_declared():
     undeclared, dependencies, no_deps = [], declared(), pins("requirements-nodeps.txt")
     for module, files in sorted(imported_modules().items()):
@@ -112,14 +119,33 @@ def test_the_optional_video_model_library_stays_an_extra():
     assert "pytorchvideo" not in requirements(PYPROJECT["project"]["dependencies"])
 
 
-@pytest.mark.parametrize(("name", "colab_version"), sorted(COLAB.items()))
+def test_the_colab_constraints_say_where_each_version_came_from():
+    for line in COLAB_CONSTRAINTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement, _, source = line.partition("#")
+            assert "Colab" in source and "20" in source, f"{requirement.strip()}: say which Colab list (and when)"
+    assert {"torch", "torchvision", "numpy", "pandas", "opencv-python-headless", "ipywidgets", "gdown"} <= set(COLAB)
+
+
+@pytest.mark.parametrize(("name", "colab_version"), sorted((n, v) for n, v in COLAB.items() if n in declared()))
 def test_the_bounds_keep_what_colab_preinstalls_but_its_opencv(name, colab_version):
-    requirement = requirements(PYPROJECT["project"]["dependencies"])[name]
+    requirement = declared()[name]
     kept = requirement.specifier.contains(colab_version)
     if name in REPLACED_ON_COLAB:
         assert not kept, f"{requirement} admits Colab's {name} {colab_version}: drop it from REPLACED_ON_COLAB"
     else:
         assert kept, f"{requirement} would make pip replace Colab's {name} {colab_version}"
+
+
+def test_the_minimum_constraints_pin_every_declared_lower_bound():
+    """The minimum-versions leg tests the bounds that pyproject.toml declares: a bound raised or lowered there
+    without the file following would leave the new bound untested."""
+    lowest = {}
+    for name, requirement in declared().items():
+        bounds = [spec.version for spec in requirement.specifier if spec.operator in (">=", "==")]
+        assert len(bounds) == 1, f"{requirement}: one lower bound (>=) or one exact version (==)"
+        lowest[name] = Version(bounds[0])
+    assert {name: Version(v) for name, v in pinned_versions(MINIMUM_CONSTRAINTS).items()} == lowest
 
 
 def test_pyproject_and_readme_say_that_colab_opencv_is_replaced():

@@ -179,11 +179,13 @@ def test_threaded_decoding_finishes_when_an_import_turned_log_forwarding_on(clip
 
 
 def test_pyav_can_turn_log_forwarding_off():
-    """``av.logging.set_level(None)`` exists from PyAV 12.1; 12.0 forwards logs by default and refuses None."""
+    """``av.logging.set_level(None)`` exists from PyAV 12.1; 12.0 forwards logs by default and refuses None.
+    The bound is higher still: ``to_ndarray(threads=)`` (single-threaded conversion beside decoding threads)
+    first appears in PyAV 17.0, and the minimum-versions venv's video tests fail with 16 and older."""
     import tomllib
 
     from packaging.requirements import Requirement
 
     pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
     av_requirement = next(r for r in map(Requirement, pyproject["project"]["dependencies"]) if r.name == "av")
-    assert not av_requirement.specifier.contains("12.0.0") and av_requirement.specifier.contains("12.1.0")
+    assert not av_requirement.specifier.contains("16.0.0") and av_requirement.specifier.contains("17.0.0")
