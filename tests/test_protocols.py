@@ -271,16 +271,16 @@ def test_the_published_challenge_numbers_meet_ours_on_the_same_measure_under_a_p
     decisions = dict(zip(videos, [True, False, True, False]))
     runs = [scored_run(tmp_path / "a", "chalearn2017", 0.5, decisions), scored_run(tmp_path / "b", "chalearn2017", 0.75,
                                                                                    decisions)]
-    runs[1].config["approach"] = "trajectories"
+    runs[1].config["approach"] = "lstm_pb"  # HCILab's approach
     found = protocol_results.challenge_by_approach(runs)
-    assert found["any"] == found["trajectories"] and found["trajectories"][1] == f"trajectories/{runs[1].run_id}"
+    assert found["any"] == found["lstm_pb"] and found["lstm_pb"][1] == f"lstm_pb/{runs[1].run_id}"
     assert found["descriptors"][0] == "100.0 % (39.8-100.0), 4 of 4 videos"  # judged within the pair found
     summary = pd.DataFrame([{"approach": "descriptors", "model": "descriptors/selected on validation",
                              "authenticity_video_accuracy": "75.0 ± 0.0", "authenticity_video_accuracy_mean": 75.0}])
     table = published.reference_comparison(summary, "full", False, protocol="chalearn2017",
                                            challenge_results=found).set_index("source")
     assert table.loc["NIT-OVGU 2017 (tied first)", "ours: full"] == found["descriptors"][0]
-    assert table.loc["HCILab 2017 (tied first)", "our model"] == found["trajectories"][1]
+    assert table.loc["HCILab 2017 (tied first)", "our model"] == found["lstm_pb"][1]
     assert table.loc["ChaLearn LAP 2017 winners", "ours: full"] == found["any"][0]
     assert "theirs and ours on the challenge's test videos" in table.loc["NIT-OVGU 2017 (tied first)", "measure"]
     fixed = published.reference_comparison(summary, "full", False, protocol="fixed", challenge_results={})
