@@ -128,13 +128,14 @@ def test_the_reference_fits_its_rankers_with_an_intercept():
 
 
 class Videos:
-    """What the descriptors approach's fit reads of a DescriptorDataset: descriptors, targets, videos, inputs."""
+    """What the descriptors approach's fit reads of a DescriptorDataset: descriptors, targets, videos (with the
+    group its rankers pair by), inputs."""
 
     def __init__(self, x: np.ndarray, subjects: np.ndarray, emotions: np.ndarray, genuine: np.ndarray):
         self.descriptors = x.astype(np.float32)
         authenticity = np.where(genuine, labels.AUTHENTICITY.index("genuine"), labels.AUTHENTICITY.index("posed"))
         self.targets = np.column_stack([np.zeros(len(x), int), emotions, authenticity])
-        self.videos = pd.DataFrame({"subject": subjects})
+        self.videos = pd.DataFrame({"subject": subjects, "ranking_group": subjects})  # pairs by subject
         self.inputs = with_partners(x)
 
     def __len__(self) -> int:

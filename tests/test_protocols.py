@@ -14,6 +14,7 @@ from helpers.data import DatasetError, protocols
 from helpers.metrics import challenge
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic import challenge as stand_in
+from helpers.train import geometry_inputs, protocol_scoring
 from helpers.train.setting_types import SettingError
 
 SPEC = SyntheticSpec(subjects=6, fps=10, seconds=1.0, width=96, height=72, seed=3)
@@ -185,7 +186,9 @@ def test_the_runner_under_each_protocol(releases, tmp_path_factory, protocol):
     assert scored["challenge_accuracy"]["videos"] == len(run.predictions)
     assert 0 <= scored["challenge_accuracy"]["low"] <= scored["challenge_accuracy"]["accuracy"] <= \
         scored["challenge_accuracy"]["high"] <= 1
-    assert scored["paired_found"]["pairs"] + scored["paired_found"]["unpaired"] / 2 == len(run.predictions) / 2
+    # one test subject's 12 videos: six pairs found by face identity, and the Rank-SVMs judge every video in its
+    # pair found (never by subject ids, which the challenge's test videos do not have)
+    assert scored["paired_found"]["pairs"] == 6 and run.metrics["test_partnered"] == 12
     if protocol == "fixed":
         assert len(tested) == 1 and scored["pairs_known"] == 6 and "pair_agreement" in scored
         assert set(run.metrics["subjects"]["val"]).isdisjoint(tested | trained)
@@ -288,3 +291,14 @@ def test_the_published_challenge_numbers_meet_ours_on_the_same_measure_under_a_p
     assert fixed.set_index("source").loc["HCILab 2017 (tied first)", "ours: full"] == "not run"
     kfold = published.reference_comparison(summary, "full", False).set_index("source")
     assert kfold.loc["NIT-OVGU 2017 (tied first)", "ours: full"] == "75.0 ± 0.0"  # unchanged under kfold
+
+
+def test_videos_are_partnered_by_the_pairs_found_when_subjects_are_not_to_be_read():
+    videos = pd.DataFrame({"subject": ["test-1", "test-2", "test-3", "test-4"], "code": ["N2H", "S2N2H", "N2S", "H2N2S"],
+                           "video": ["1_HAPPINESS.mp4", "2_HAPPINESS.mp4", "3_SADNESS.mp4", "4_SADNESS.mp4"]})
+    pairs = pd.DataFrame({"emotion": ["happy"], "video_a": ["2_HAPPINESS.mp4"], "video_b": ["1_HAPPINESS.mp4"],
+                          "distance": [0.3]})
+    assert protocol_scoring.partner_rows_from_pairs(videos, pairs).tolist() == [1, 0, -1, -1]
+    by_subject = videos.assign(subject=["S1", "S1", "S1", "S2"])
+    assert protocol_scoring.partner_rows_from_pairs(by_subject.drop(columns="video"), pairs).tolist() == [-1] * 4
+    assert geometry_inputs.partner_rows(by_subject).tolist() == [1, 0, -1, -1]

@@ -31,6 +31,8 @@ from torch import nn
 from helpers import geometry, labels, profiles, results
 from helpers.models import losses
 from helpers.models.ranking import COMBINATIONS, SVM_LOSSES, RankerFit, RankSVMEnsemble, fit_ranker
+from helpers.data import protocols
+from helpers.train import protocol_scoring
 from helpers.train.config import ExperimentConfig, FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import DescriptorDataset, DescriptorSettings
@@ -128,7 +130,8 @@ class DescriptorConfig(ExperimentConfig):
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         started = time.perf_counter()
-        sets = {part: DescriptorDataset(getattr(fold, part), self.descriptor_settings)
+        sets = {part: DescriptorDataset(getattr(fold, part), self.descriptor_settings,
+                                        self.pairs_found(getattr(fold, part), paths, part))
                 for part in ("train", "val", "test")}
         print(f"activity descriptors of {sum(len(s) for s in sets.values())} videos: "
               f"{time.perf_counter() - started:.1f} s")
@@ -137,6 +140,13 @@ class DescriptorConfig(ExperimentConfig):
         loader = {part: make_loader(data, self.batch_size, False, workers=self.workers) for part, data in sets.items()}
         return FoldSetup(task, (loader["train"], loader["val"] if len(sets["val"]) else None, loader["test"],
                                 sets["test"]), IdentityTransform())
+
+    def pairs_found(self, videos: pd.DataFrame, paths: profiles.RunPaths, part: str) -> pd.DataFrame | None:
+        """Under a protocol with a fixed test set, the validation and test videos are paired as the challenge's
+        winners paired them, by face identity, never by subject; None (pairs by subject) otherwise."""
+        if part == "train" or self.protocol == protocols.DEFAULT_PROTOCOL:
+            return None
+        return protocol_scoring.pairs_of(self.protocol, self.extraction, videos, paths.work, part)
 
     def fit(self, model: nn.Module, task: Any, train_loader: Any, val_loader: Any, train: TrainConfig,
             checkpoints: Path, accelerator: Any) -> FitResult:
@@ -159,7 +169,7 @@ class DescriptorConfig(ExperimentConfig):
     def fit_ensembles(self, parts: list[DescriptorDataset], seed: int) -> tuple[RankSVMEnsemble, RankerFit]:
         """The ensembles fitted on the videos of ``parts`` (the training videos, or those and the validation's)."""
         targets = np.concatenate([part.targets for part in parts])
-        subjects = np.concatenate([part.videos["subject"].astype(str).to_numpy() for part in parts])
+        subjects = np.concatenate([part.videos["ranking_group"].astype(str).to_numpy() for part in parts])
         return fit_ranker(np.concatenate([part.descriptors for part in parts]), subjects, targets[:, 1],
                           targets[:, 2] == labels.AUTHENTICITY.index("genuine"), self.n_models, self.C, seed,
                           self.svm_loss, self.intercept, self.combination, len(geometry.EMOTION_DESCRIPTOR_NAMES))
@@ -172,6 +182,7 @@ class DescriptorConfig(ExperimentConfig):
                 "refit_on_validation": self.refit_on_validation, "landmark_frames": self.landmark_frames,
                 "train_pairs": int(history["train_pairs"]),
                 "train_oob_paired_accuracy": float(history["train_oob_paired_accuracy"]),
+                "test_partnered": int(outcome.test_videos["partnered"].sum()),
                 **({"refit_pairs": int(history["refit_pairs"])} if "refit_pairs" in history else {})}
 
     def fold_files(self, outcome) -> dict[str, pd.DataFrame]:

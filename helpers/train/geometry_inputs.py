@@ -32,6 +32,7 @@ from torch import Tensor
 
 from helpers import frames, geometry, labels
 from helpers.train.crops import CROP_PATH_COLUMN
+from helpers.train import protocol_scoring
 
 INPUTS = ("landmarks", "proxies")
 LANDMARK_FRAMES = ("kept", "whole_video")
@@ -267,13 +268,24 @@ class _VideoItems(torch.utils.data.Dataset):
 
 class DescriptorDataset(_VideoItems):
     """Videos as activity-descriptor vectors: ``features`` ``[2 D + 1]`` (descriptors, the partner's
-    descriptors or zeros, then the partner flag)."""
+    descriptors or zeros, then the partner flag). Partners share subject and emotion, or, with ``pairs``
+    (``protocol_scoring.found_pairs``), are the pairs found by face identity."""
 
-    def __init__(self, videos: pd.DataFrame, settings: DescriptorSettings | None = None):
+    def __init__(self, videos: pd.DataFrame, settings: DescriptorSettings | None = None,
+                 pairs: pd.DataFrame | None = None):
         super().__init__(videos)
         self.descriptors = descriptor_matrix(self.videos, settings)
-        partner = partner_rows(self.videos)
+        # partners of one subject and emotion, or, where subjects are not to be read, the pairs found
+        partner = partner_rows(self.videos) if pairs is None else protocol_scoring.partner_rows_from_pairs(
+            self.videos, pairs)
         self.partnered = partner >= 0
+        self.videos["partnered"] = self.partnered
+        # what a ranker fitted on these videos pairs them by: the subject, or the pair found (its first video)
+        rows = np.arange(len(partner))
+        first_of_pair = np.minimum(rows, np.where(self.partnered, partner, rows))
+        names = np.array(protocol_scoring.video_names(self.videos), dtype=object)
+        self.videos["ranking_group"] = (self.videos["subject"].astype(str).to_numpy() if pairs is None
+                                        else names[first_of_pair])
         partners = np.where(self.partnered[:, None], self.descriptors[np.maximum(partner, 0)], 0.0)
         self.inputs = torch.from_numpy(np.column_stack([self.descriptors, partners,
                                                         self.partnered.astype(np.float32)]).astype(np.float32))

@@ -65,6 +65,27 @@ def found_pairs(test_videos: pd.DataFrame, margin: float, cache: Path) -> pd.Dat
     return pairs
 
 
+def pairs_of(protocol: str, extraction: dict[str, Any] | None, videos: pd.DataFrame, work: Path,
+             part: str = "test") -> pd.DataFrame:
+    """The pairs found among one side of a protocol's fold (``part``: ``test`` or ``val``), cached in ``work``
+    per protocol, side and crops."""
+    settings = frames.ExtractionConfig.from_dict(extraction) if extraction else frames.ExtractionConfig()
+    crops_root = Path(videos[CROP_PATH_COLUMN].iloc[0]).parent.parent.name if len(videos) else "none"
+    name = f"{protocol}_{crops_root}" + ("" if part == "test" else f"_{part}")
+    return found_pairs(videos, settings.margin, work / PAIRS_FOLDER / f"{name}.json")
+
+
+def partner_rows_from_pairs(videos: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
+    """The row position in ``videos`` of each video's partner in ``pairs`` (as :func:`found_pairs` gives them),
+    -1 where the video was left unpaired or its partner is not among ``videos``."""
+    position = {name: row for row, name in enumerate(video_names(videos))}
+    partner = np.full(len(videos), -1, dtype=np.int64)
+    for a, b in zip(pairs["video_a"], pairs["video_b"]):
+        if a in position and b in position:
+            partner[position[a]], partner[position[b]] = position[b], position[a]
+    return partner
+
+
 def protocol_fold_metrics(protocol: str, extraction: dict[str, Any] | None, predictions: pd.DataFrame,
                           test_videos: pd.DataFrame, target: str, work: Path) -> dict[str, Any]:
     """``{"protocol": ..., "challenge": {...}}`` for a fold under ``protocol`` (nothing under ``kfold``, or for a
@@ -73,9 +94,7 @@ def protocol_fold_metrics(protocol: str, extraction: dict[str, Any] | None, pred
         return {}
     if "authenticity" not in evaluate.VIEWS_OF_TARGET[target]:
         return {"protocol": protocol}
-    settings = frames.ExtractionConfig.from_dict(extraction) if extraction else frames.ExtractionConfig()
-    crops_root = Path(test_videos[CROP_PATH_COLUMN].iloc[0]).parent.parent.name if len(test_videos) else "none"
-    pairs = found_pairs(test_videos, settings.margin, work / PAIRS_FOLDER / f"{protocol}_{crops_root}.json")
+    pairs = pairs_of(protocol, extraction, test_videos, work)
     scores = test_video_scores(predictions, test_videos, target)
     metrics = challenge.protocol_metrics(scores, pairs, subjects_known=protocol == "fixed")
     if protocol == "fixed":  # subjects known: how many of the pairs found are true pairs
