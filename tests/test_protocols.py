@@ -233,11 +233,17 @@ def test_06_compares_the_runs_of_one_protocol_and_writes_the_chosen_ones_predict
     assert protocol_results.runs_of_protocol([old, worse, better], "kfold") == [old]
     chosen = protocol_results.runs_of_protocol([old, worse, better], "chalearn2017")
     assert chosen == [worse, better] and protocol_results.chosen_on_validation(chosen) is better
+    worse.metrics["validation"]["paired_accuracy"] = 0.9  # chosen as every notebook chooses: paired accuracy first
+    better.metrics["validation"]["paired_accuracy"] = 0.8
+    assert protocol_results.chosen_on_validation(chosen) is worse
+    worse.metrics["validation"]["paired_accuracy"] = better.metrics["validation"]["paired_accuracy"] = 0.8
+    assert protocol_results.chosen_on_validation(chosen) is better
     table = protocol_results.challenge_table(chosen)
     # alone: 0.45 (genuine) is judged posed, 3 of 4 right; within the pair found (0.45 > 0.3) all 4
     assert table["challenge accuracy (exact 95 % CI)"].iloc[0].endswith("3 of 4 videos")
     assert table["challenge accuracy, pairs found decide"].iloc[0].startswith("100.0 %")
-    assert table["pairs found (true pairs)"].iloc[0] == "1 (1)"
+    assert table["pairs found (one genuine + one posed)"].iloc[0] == "1 (1)"
+    assert table["pairs found of the same person"].iloc[0] == "- (subjects unknown)"
     assert table["paired accuracy, pairs known"].iloc[0] == "- (subjects unknown)"
     written = protocol_results.write_challenge_predictions(better, tmp_path / "results")
     assert written["pickle"].parent == tmp_path / "results" / "challenge"

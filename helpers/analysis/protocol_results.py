@@ -17,14 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from helpers import profiles, results
-from helpers.analysis import inference
+from helpers.analysis import inference, selection
 from helpers.analysis.compare import NothingToCompare, load_comparable, model_name
 from helpers.data import protocols, read_dataset_record
 from helpers.data.challenge import parse_challenge_name, release_of
 from helpers.metrics import challenge
 
-#: What a configuration is chosen by on the validation videos: real/fake per video, the challenge's measure.
-CHOICE_METRIC = "authenticity_video_accuracy"
 PREDICTIONS_FOLDER = "challenge"
 
 
@@ -61,7 +59,7 @@ def challenge_table(runs: Sequence[results.RunArtifacts], names: dict[str, str] 
     """One row per run with the challenge's metrics of its test videos: *challenge accuracy* (each video judged
     alone, exact 95 % interval), the same with each video judged within its pair found, *paired accuracy, pairs
     found* (and how many of the pairs are true pairs), *paired accuracy, pairs known* where subjects are known,
-    and the validation score it is chosen by. Empty when no run has them."""
+    and the validation scores it is chosen by (``selection.SELECTION_METRICS``, in order). Empty when no run has them."""
     rows = []
     for run in runs:
         scored = run.metrics.get("challenge")
@@ -76,19 +74,33 @@ def challenge_table(runs: Sequence[results.RunArtifacts], names: dict[str, str] 
             "challenge accuracy, pairs found decide": challenge.format_challenge_accuracy(
                 scored["challenge_accuracy_pairs_found"]),
             "paired accuracy, pairs found": _percent(found["accuracy"]),
-            "pairs found (true pairs)": f"{found['pairs']} ({found['true_pairs']})",
+            "pairs found (one genuine + one posed)": f"{found['pairs']} ({found['true_pairs']})",
+            "pairs found of the same person": _agreement(scored.get("pair_agreement")),
             "paired accuracy, pairs known": _percent(known["accuracy"]) if known else "- (subjects unknown)",
-            "validation real/fake video acc.": _percent(run.metrics.get("validation", {}).get(CHOICE_METRIC)),
+            "validation: paired, real/fake per video": ", ".join(
+                _percent(run.metrics.get("validation", {}).get(metric))
+                for metric in ("paired_accuracy", "authenticity_video_accuracy")),
         })
     return pd.DataFrame(rows)
 
 
+def _agreement(agreement: dict[str, int] | None) -> str:
+    """How many pairs found are of one person (subjects known: ``fixed``), or why it is not known."""
+    if not agreement:
+        return "- (subjects unknown)"
+    return f"{agreement['right']} of {agreement['formed']} ({agreement['possible']} possible)"
+
+
 def chosen_on_validation(runs: Sequence[results.RunArtifacts]) -> results.RunArtifacts | None:
-    """The run with the best validation real/fake video accuracy among those scored as the challenge was
-    (ties: the first), or None."""
-    scored = [run for run in runs if run.metrics.get("challenge")
-              and not math.isnan(float(run.metrics.get("validation", {}).get(CHOICE_METRIC, math.nan)))]
-    return max(scored, key=lambda run: float(run.metrics["validation"][CHOICE_METRIC]), default=None)
+    """The run chosen on the validation videos among those scored as the challenge was, by the rule every
+    notebook chooses by (``selection.selected_per_fold``), or None when none has validation scores."""
+    scored = [run for run in runs if run.metrics.get("challenge")]
+    try:
+        chosen = selection.selected_per_fold(scored)
+    except ValueError:  # no validation scores
+        return None
+    run_id = chosen.get(protocols.PROTOCOL_FOLD, next(iter(chosen.values())))
+    return next(run for run in scored if run.run_id == run_id)
 
 
 def write_challenge_predictions(run: results.RunArtifacts, results_dir: Path | str) -> dict[str, Path]:
