@@ -22,6 +22,8 @@ def test_the_grid_note_names_what_ran_and_what_the_full_grid_trains(tmp_path, wr
     assert f"trains {len(full)}: 5 models" in text and "4 losses" in text
     assert "every backbone" not in text
     assert narrative.grid_note(runs, "single_task", "full").endswith("folds.")
+    challenge = narrative.grid_note(runs, "single_task", "full", "chalearn2017")
+    assert "subject-independent" not in challenge and "tested once on the test set of protocol chalearn2017" in challenge
 
 
 def test_a_section_whose_model_did_not_run_says_so_in_one_line():

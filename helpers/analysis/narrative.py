@@ -13,6 +13,7 @@ import pandas as pd
 
 from helpers import approaches, labels, results
 from helpers.analysis import presentation
+from helpers.data import protocols
 
 #: The settings that tell the configurations of a grid apart, in the order a sentence names them.
 AXES = ("variant", "model", "loss", "weighting", "fusion", "conditioning", "heads", "inputs", "C")
@@ -52,12 +53,16 @@ def ran_configs(runs: Iterable[results.RunArtifacts]) -> tuple[list[dict], list[
     return configs, sorted({int(run.config.get("fold", -1)) for run in runs})
 
 
-def grid_note(runs: Iterable[results.RunArtifacts], approach: str, profile: str) -> str:
+def grid_note(runs: Iterable[results.RunArtifacts], approach: str, profile: str,
+              protocol: str = protocols.DEFAULT_PROTOCOL) -> str:
     """What trained in this notebook against what the full profile's grid file trains."""
     configs, folds = ran_configs(runs)
     full = approaches.grid("full", approach)
+    tested = (f"each tested on {len(folds)} subject-independent fold{'s' if len(folds) != 1 else ''}"
+              if protocol == protocols.DEFAULT_PROTOCOL else
+              f"each tested once on the test set of protocol {protocols.protocol_label(protocol)}")
     text = (f"**What ran.** {len(configs)} configuration{'s' if len(configs) != 1 else ''} of the `{profile}` grid, "
-            f"{axes_text(configs)}, each tested on {len(folds)} subject-independent fold{'s' if len(folds) != 1 else ''}")
+            f"{axes_text(configs)}, {tested}")
     if profile == "full":
         return text + "."
     return (text + f". The full profile's grid (`{approaches.grid_file('full', approach).name}` of "
