@@ -41,13 +41,14 @@ ASSUMED_T4_IMAGES_PER_SECOND: dict[str, float] = {
 #: A grid a thesis can train in about one free Colab session per notebook, every fold kept (each subject tested
 #: once): the thesis' strongest backbone and a cheaper one with the two losses it compared first, the shared
 #: multi-task model with its two adaptive combinations, two temporal models with one head, and the geometry
-#: models (minutes, CPU) as their files say. ``{approach: (GRID, SETTINGS)}`` of the parameters cells.
+#: models as their files say (minutes on a CPU, but for the LSTM-PB, whose time is not estimated). ``{approach: (GRID, SETTINGS)}`` of the parameters cells.
 THESIS_GRIDS: dict[str, tuple[dict, dict]] = {
     "single_task": ({"model": ["inception_resnet_v1", "resnet50"], "loss": ["cross_entropy", "focal"]}, {}),
     "multitask": ({"variant": ["shared"], "loss": ["cross_entropy"], "weighting": ["precision", "uncertainty"]}, {}),
     "temporal": ({"model": ["resnet50_lstm", "r3d_18"], "heads": ["label"]}, {}),
     "descriptors": ({}, {}),
     "trajectories": ({}, {}),
+    "lstm_pb": ({}, {}),
 }
 
 
