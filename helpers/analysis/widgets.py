@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import approaches, frames, labels, plots, results
+from helpers import approaches, frames, labels, plots, profiles, results
 from helpers.analysis import compare, inference
 
 
@@ -210,7 +210,7 @@ def upload_panel(trained: Sequence[inference.TrainedModel], extraction: frames.E
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
-                print(f"analysing {name} (saved as {path}) ...")
+                print(f"analysing {name} (saved as {profiles.display_path(path)}) ...")
                 figure, _ = video_figure(path, trained, extraction, out_dir / "crops", model)
                 display(figure)
                 plt.close(figure)

@@ -148,7 +148,7 @@ def cached_features(config: TemporalConfig, model: nn.Module, fold: FoldData, pa
     with state.main_process_first():
         tables = {part: cache_frame_features(model.backbone, getattr(fold, part), cache, preprocess,
                                              device=str(state.device)) for part in ("train", "val", "test")}
-    print(f"per-frame features cached in {cache} ({time.perf_counter() - started:.1f} s)")
+    print(f"per-frame features cached in {profiles.display_path(cache)} ({time.perf_counter() - started:.1f} s)")
     return tables
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers import labels, results, video
+from helpers import labels, profiles, results, video
 from helpers.data.common import DatasetError, file_md5
 from helpers.data.layout import Video, scan
 
@@ -189,11 +189,11 @@ def cached_index(root: Path, cache: Path, workers: int = 4, progress: bool = Tru
         try:
             cached = load_index(cache)
         except (DatasetError, ValueError, KeyError) as error:
-            print(f"ignoring the unreadable index cache {cache} ({error}): re-indexing")
+            print(f"ignoring the unreadable index cache {profiles.display_path(cache)} ({error}): re-indexing")
         else:
             if set(zip(cached["path"], cached["size"].astype(int))) == current:
                 return cached
-            print(f"the videos under {root} changed since {cache} was written: re-indexing")
+            print(f"the videos under {profiles.display_path(root)} changed since {profiles.display_path(cache)} was written: re-indexing")
     probes = _probe_all([str(item.path) for item in videos], workers, progress)
     index = _index_frame(videos, probes)
     save_index(index, cache)

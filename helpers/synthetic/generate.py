@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from helpers import labels, results, storage
+from helpers import labels, profiles, results, storage
 from helpers.profiles import SyntheticSpec
 from helpers.synthetic.plans import CueConfig, frame_count, plan_video
 from helpers.synthetic.render import render_video
@@ -181,7 +181,7 @@ def ensure_dataset(
         "outdated": "generated with other parameters: regenerating every video",
         "incomplete": "incomplete: generating the missing videos",
     }
-    print(f"Synthetic dataset at {root}: {reasons[status]}.", flush=True)
+    print(f"Synthetic dataset at {profiles.display_path(root)}: {reasons[status]}.", flush=True)
     generate_dataset(root, spec, cues, workers=workers or os.cpu_count() or 1, progress=progress)
     return root
 

@@ -352,7 +352,7 @@ def train_folds(prepared: PreparedRun, paths: profiles.RunPaths, force: bool, ac
         folder = results.run_dir(paths.results, config.approach, config.run_id, fold)
         if prepared.missing.get(fold) is None:
             if not force:
-                accelerator.print(f"{config.run_id} fold {fold}: results exist in {folder}, not retraining"
+                accelerator.print(f"{config.run_id} fold {fold}: results exist in {profiles.display_path(folder)}, not retraining"
                                   f"{unkept_weights_note(paths, config, fold)}")
                 continue
             shutil.rmtree(checkpoint_dir(paths, config, fold), ignore_errors=True)  # retrain from scratch
