@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from helpers import geometry, labels, profiles, results
+from helpers.data import protocols
 from helpers.models import losses
 from helpers.models.ranking import COMBINATIONS, SVM_LOSSES, RankerFit, RankSVMEnsemble, fit_ranker
-from helpers.data import protocols
 from helpers.train import protocol_scoring
 from helpers.train.config import ExperimentConfig, FoldSetup
 from helpers.train.folds import FoldData
