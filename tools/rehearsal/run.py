@@ -71,9 +71,13 @@ NARROWED: dict[str, dict] = {
                     "SETTINGS": {**SMALL, **PRETRAINED, "clip_len": 4, "clips_per_video": 1,
                                  "eval_clips_per_video": 2, "batch_size": 8},
                     "GEOMETRY_GRIDS": {"descriptors": {"C": [0.1]}, "trajectories": {"inputs": ["landmarks"],
-                                                                                    "model": ["landmark_gru"]}},
+                                                                                    "model": ["landmark_gru"]},
+                                       "lstm_pb": {"pb_per": ["video"], "boost_on": ["training"]}},
                     "GEOMETRY_SETTINGS": {"descriptors": {"folds": [0], "n_models": 9},
-                                          "trajectories": {"folds": [0], "train": {"epochs": 1}, "hidden": 16}}},
+                                          "trajectories": {"folds": [0], "train": {"epochs": 1}, "hidden": 16},
+                                          # the full grid's 1000 epochs of 256 units took over 20 min a way
+                                          "lstm_pb": {"folds": [0], "train": {"epochs": 2}, "hidden": 16,
+                                                      "pb_size": 4, "infer_steps": 5}}},
 }
 TAKES_LOCATION = ("01_data_analysis", "02_frame_extraction", "03_single_task", "04_multi_task", "05_temporal")
 
