@@ -24,24 +24,14 @@ from helpers.train.geometry_inputs import DescriptorSettings
 from helpers.train.loop import TrainConfig
 from helpers.train.tasks import ClassificationTask
 
+from test_ranking import pair_data
+
 
 def pair_videos(subjects: int, seed: int, cue: float = 1.5, features: int = 10):
-    """Videos of ``subjects`` x 6 emotions x (genuine, posed), the emotion's one-hot code last: a subject offset
-    on every feature and, within each pair, feature 0 higher on the genuine video by ``cue``."""
-    rng = np.random.default_rng(seed)
-    rows, subject_ids, emotions, genuine = [], [], [], []
-    for s in range(subjects):
-        offset = rng.normal(0, 3, features)
-        for emotion in range(6):
-            base = offset + rng.normal(0, 1, features)
-            for is_genuine in (True, False):
-                x = base + rng.normal(0, 0.3, features)
-                x[0] += cue / 2 if is_genuine else -cue / 2
-                rows.append(np.r_[x, np.eye(6)[emotion]])
-                subject_ids.append(f"s{seed}-{s}")
-                emotions.append(emotion)
-                genuine.append(is_genuine)
-    return np.asarray(rows), np.asarray(subject_ids), np.asarray(emotions), np.asarray(genuine)
+    """test_ranking's videos (a subject offset on every feature and, within each pair, feature 0 higher on the
+    genuine video by ``cue``) with the emotion's one-hot code last."""
+    x, subject_ids, emotions, genuine = pair_data(subjects, seed, cue, features)
+    return np.column_stack([x, np.eye(6)[emotions]]), subject_ids, emotions, genuine
 
 
 def with_partners(x: np.ndarray) -> torch.Tensor:
