@@ -292,3 +292,17 @@ def test_paired_intervals_refuse_runs_loaded_without_predictions(tmp_path, write
         compare.with_paired_intervals(summary, bare)  # it used to give NaN intervals without a word
     full = evaluate.load_runs(tmp_path, "single_task", predictions=True)
     assert compare.with_paired_intervals(summary, full)["paired_interval"].str.contains("CI").all()
+
+
+def test_with_one_test_set_the_stacked_ensemble_is_left_out_not_replaced():
+    """Under a protocol with one test set (one fold) there are no other folds to fit a stacker on: no
+    "stacked" rows, rather than the average under its name."""
+    members = ["single_task/a", "temporal/b"]
+    one_fold = ((0, ("s1", "s2")),)
+    scores = pd.concat([folded("single_task/a", None, one_fold),
+                        folded("temporal/b", lambda s, c: 0.7 if labels.parse_code(c).genuine else 0.4, one_fold)])
+    assert not ensembles.stacking_possible(scores)
+    assert set(ensembles.ensemble(scores, members)["run"]) == {"ensemble:average", "ensemble:vote"}
+    three_folds = pd.concat([folded(m, None) for m in members])
+    assert ensembles.stacking_possible(three_folds)
+    assert "ensemble:stacked" in set(ensembles.ensemble(three_folds, members)["run"])

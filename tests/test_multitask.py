@@ -416,3 +416,24 @@ def test_command_line_runs_the_smoke_experiment_file(tmp_path, monkeypatch, caps
     assert (folder / "folds.csv").exists() and results.is_complete(folder / "fold_0")
     with pytest.raises(SystemExit):
         command_line.main([])
+
+
+@pytest.mark.parametrize("pretrained, setting, expected", [
+    (True, "auto", 1e-4 * train.PRETRAINED_BACKBONE_SCALE), (False, "auto", 1e-4), (True, None, 1e-4), (True, 3e-5, 3e-5)])
+def test_the_backbones_rate_follows_its_weights_under_auto(pretrained, setting, expected):
+    """``backbone_lr: auto`` (the full grids): pretrained weights are adjusted at a tenth of the heads' rate,
+    a backbone trained from scratch learns at the heads' rate; a number or null is taken as given."""
+    model = models.build_shared_model("simple_cnn", weights=None, image_size=32)
+    model.backbone.pretrained = pretrained  # as a backbone built with weights says
+    optimizer = train.build_optimizer(model, train.TrainConfig(lr=1e-4, backbone_lr=setting))
+    backbone = {id(p) for p in model.backbone.parameters()}
+    rates = [group["lr"] for group in optimizer.param_groups if id(group["params"][0]) in backbone]
+    heads = [group["lr"] for group in optimizer.param_groups if id(group["params"][0]) not in backbone]
+    assert rates == [pytest.approx(expected)] and heads == [1e-4]
+    assert train.backbone_rate(model, train.TrainConfig(lr=1e-4, backbone_lr=setting)) == pytest.approx(expected)
+
+
+def test_a_backbone_rate_that_is_neither_a_number_nor_auto_is_refused():
+    with pytest.raises(ValueError, match="train.backbone_lr.*'fast'"):
+        train.TrainConfig(backbone_lr="fast")
+    assert train.TrainConfig(backbone_lr="1e-5").backbone_lr == 1e-5  # YAML's string of a number

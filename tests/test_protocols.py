@@ -308,3 +308,22 @@ def test_videos_are_partnered_by_the_pairs_found_when_subjects_are_not_to_be_rea
     by_subject = videos.assign(subject=["S1", "S1", "S1", "S2"])
     assert protocol_scoring.partner_rows_from_pairs(by_subject.drop(columns="video"), pairs).tolist() == [-1] * 4
     assert geometry_inputs.partner_rows(by_subject).tolist() == [1, 0, -1, -1]
+
+
+def test_06_names_what_to_run_for_each_approach_without_runs_under_its_protocol(tmp_path, write_fake_run):
+    from helpers.analysis import protocol_results
+
+    write_fake_run(tmp_path, "single_task", "cnn-ce", 0, ["S01", "S02"])  # made under kfold
+    write_fake_run(tmp_path, "descriptors", "rank_svm", 0, ["S01", "S02"])
+    folder = results.run_dir(tmp_path, "descriptors", "rank_svm", 0)
+    run = results.load_run(folder)  # written again as trained under chalearn2017
+    results.write_run(folder, run.metrics, run.history, run.predictions, {**run.config, "protocol": "chalearn2017"}, {})
+    notes = protocol_results.missing_notes(tmp_path, "demo", "chalearn2017")
+    assert len(notes) == len(approaches.APPROACHES) - 1 and not any("Rank-SVM" in note for note in notes)
+    single = next(note for note in notes if "notebooks/03_single_task.ipynb" in note)
+    assert "(it has runs under kfold only)" in single and "PROTOCOL = 'chalearn2017'" in single
+    kfold = protocol_results.missing_notes(tmp_path, "demo", "kfold")
+    assert not any("03_single_task" in note for note in kfold)
+    assert any("(it has runs under chalearn2017 only)" in note and "05_temporal" in note for note in kfold)
+    with pytest.raises(ValueError, match="protocol"):
+        protocol_results.missing_notes(tmp_path, "demo", "challenge")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import approaches, data, results
+from helpers import approaches, data, results, train
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN_CACHE = REPO / "_build" / "rehearsal" / "standin"  # rebuilt only when its recipe changes
@@ -36,7 +36,9 @@ def rehearsal(tmp_path_factory):
 def outputs(executed: Path) -> tuple[str, list[dict]]:
     cells = json.loads(executed.read_text())["cells"]
     items = [output for cell in cells for output in cell.get("outputs", [])]
-    text = "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for o in items)
+    shown = ("text/plain", "text/markdown", "text/html")  # tables are Stylers: their text is in the HTML
+    text = "\n".join("".join(o.get("text", "")) + "".join("".join(o.get("data", {}).get(kind, "")) for kind in shown)
+                      for o in items)
     return text, items
 
 
@@ -135,6 +137,8 @@ def test_pretrained_weights_are_downloaded_once_cached_in_the_work_directory_and
                 for key in ("mean", "std"):
                     assert artifacts.config["normalization_stats"][key] == pytest.approx(expected[model][key])
                 assert artifacts.config["train"]["lr"] == 1e-4, "the full grid's fine-tuning rate"
+                assert artifacts.metrics["backbone_lr"] == pytest.approx(1e-4 * train.PRETRAINED_BACKBONE_SCALE), \
+                    "backbone_lr: auto gives pretrained weights a tenth of the heads' rate"
         assert seen == set(expected), f"{way}: runs of {sorted(seen)}"
 
 
@@ -157,3 +161,29 @@ def test_the_challenge_release_runs_under_its_protocol(rehearsal):
     text = outputs(comparison.executed)[0]
     assert "protocol chalearn2017" in text and "challenge accuracy (exact 95 % CI)" in text
     assert "test_prediction.pkl" in text
+    agreement = rehearsal.pair_agreement()  # one test subject: each emotion's two videos are its pair
+    assert agreement["formed"] == agreement["right"] == agreement["possible"] == len(test_videos) // 2
+    assert f"{agreement['right']} of them true pairs" in rehearsal.report()
+
+
+@pytest.mark.notebook
+def test_the_full_release_runs_under_the_fixed_protocol(rehearsal):
+    """The folder way's 03-06 under PROTOCOL = 'fixed': one challenge-shaped split, saved once, every approach
+    tested once on its test subject, pairs found checked against the subjects, 06 naming the split for what it is."""
+    folders = rehearsal.folders("folder")
+    split = pd.read_csv(folders["work"] / "full" / "protocol_fixed.csv", dtype=str)
+    test_subjects = set(split.loc[split["part"] == "test", "subject"])
+    for approach in approaches.APPROACHES:
+        runs = results.find_runs(folders["results"] / "full", approach)
+        assert [run.name for run in runs] == ["fold_0"] * len(runs) and runs, f"{approach}: one fold"
+        run = results.load_run(runs[0])
+        assert run.config["protocol"] == "fixed" and run.metrics["protocol"] == "fixed", approach
+        assert set(run.predictions["subject"].astype(str)) == test_subjects, approach
+        scored = run.metrics["challenge"]
+        agreement = scored["pair_agreement"]
+        assert scored["pairs_known"] > 0 and agreement["right"] == agreement["formed"] > 0, approach
+    comparison = next(r for r in rehearsal.runs if r.way == "folder" and r.notebook == "06_comparison")
+    text = outputs(comparison.executed)[0]
+    assert "protocol fixed" in text and "challenge-shaped, not the challenge's subjects" in text
+    assert "pairs found of the same person" in text and "no stacked ensemble under protocol fixed" in text
+    assert not (folders["results"] / "full" / "challenge").exists(), "the prediction file is the release's alone"

@@ -61,7 +61,6 @@ def test_static_figure_with_and_without_crops(fake_results, tmp_path):
     figure = widgets.static_figure(table, "s1", "S2N2H", crops_dir=crops_dir)
     assert len(figure.axes) == 1 + 6
     plt.close(figure)
-    assert widgets.find_crops_dir(tmp_path / "nothing") is None
 
 
 def test_inspector_reacts_to_its_controls(fake_results):

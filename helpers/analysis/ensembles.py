@@ -45,7 +45,9 @@ def stacking_features(table: pd.DataFrame, members: Sequence[str]) -> np.ndarray
 def stacked_scores(table: pd.DataFrame, members: Sequence[str], C: float = 1.0) -> tuple[np.ndarray, dict]:
     """Out-of-fold stacking: for each test fold k a logistic regression is fit on the rows of the other
     folds only (themselves out-of-fold predictions of the members' other runs) and scores fold k. Returns
-    the scores and, per fold, the subjects the stacker of that fold was trained on (to check for leaks)."""
+    the scores and, per fold, the subjects the stacker of that fold was trained on (to check for leaks).
+    A fold whose other folds do not hold both classes (one test set, as under a ``chalearn2017`` or ``fixed``
+    protocol, has no other folds) has nothing to learn from: its scores stay NaN."""
     features = stacking_features(table, members)
     target = table["authenticity_label"].to_numpy(dtype=int)
     folds = table["fold"].to_numpy()
@@ -54,19 +56,27 @@ def stacked_scores(table: pd.DataFrame, members: Sequence[str], C: float = 1.0) 
     for fold in np.unique(folds):
         test, train_rows = folds == fold, folds != fold
         trained_on[int(fold)] = set(table.loc[train_rows, "subject"])
-        if len(np.unique(target[train_rows])) < 2:  # nothing to learn from: fall back on the average
-            out[test] = table.loc[test, [f"{m}:p_genuine" for m in members]].mean(axis=1)
+        if len(np.unique(target[train_rows])) < 2:  # nothing to learn from
             continue
         stacker = LogisticRegression(C=C).fit(features[train_rows], target[train_rows])
         out[test] = stacker.predict_proba(features[test])[:, 1]
     return out, trained_on
 
 
+def stacking_possible(scores: pd.DataFrame) -> bool:
+    """Whether every test fold of ``scores`` has other folds with genuine and posed videos to fit a stacker on
+    (not so under a protocol with one test set)."""
+    folds = scores["fold"].to_numpy()
+    genuine = scores["authenticity_label"].to_numpy()
+    return all(len(np.unique(genuine[folds != fold])) == 2 for fold in np.unique(folds))
+
+
 def ensemble(scores: pd.DataFrame, members: Sequence[str], name: str = "ensemble") -> pd.DataFrame:
     """Video scores (the format of ``video_scores``) of three ensembles of ``members`` on the videos they
     all scored: ``<name>:average`` (mean genuineness; mean 12-class probabilities when every member has
     them), ``<name>:vote`` (genuineness = share of members voting genuine; 12-class: the most voted class)
-    and ``<name>:stacked`` (out-of-fold logistic regression on the members' genuineness, ``stacked_scores``)."""
+    and ``<name>:stacked`` (out-of-fold logistic regression on the members' genuineness, ``stacked_scores``;
+    left out when some fold has no other folds to fit it on: ``stacking_possible``)."""
     members = list(members)
     table = aligned(scores, members)
     p = table[[f"{m}:p_genuine" for m in members]].to_numpy(dtype=float)
@@ -93,5 +103,6 @@ def ensemble(scores: pd.DataFrame, members: Sequence[str], name: str = "ensemble
         votes = (counts + 1e-6 * probs.mean(axis=0)) / len(members)  # vote shares; ties go to the mean probability
     add("vote", (p > 0.5).mean(axis=1), votes)
     stacked, _ = stacked_scores(table, members)
-    add("stacked", stacked, None)
+    if not np.isnan(stacked).any():
+        add("stacked", stacked, None)
     return pd.concat(frames, ignore_index=True)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import profiles, results
+from helpers import approaches, profiles, results
 from helpers.analysis import inference, selection
-from helpers.analysis.compare import NothingToCompare, load_comparable, model_name
+from helpers.analysis.compare import NothingToCompare, approach_name, load_comparable, model_name
 from helpers.data import protocols, read_dataset_record
 from helpers.data.challenge import parse_challenge_name, release_of
 from helpers.metrics import challenge
@@ -44,6 +44,23 @@ def comparable_runs(profile_results: Path | str, profile: str, protocol: str) ->
         raise NothingToCompare(f"no results under protocol {protocol!r} in {profile_results}: run notebooks 03-05 "
                                f"with PROFILE = {profile!r} and PROTOCOL = {protocol!r} first")
     return runs
+
+
+def missing_notes(profile_results: Path | str, profile: str, protocol: str) -> list[str]:
+    """One line per approach without a run under ``protocol``: which notebook to run, with which settings (and
+    under which other protocols it did run: those results are never compared with these)."""
+    protocols.check_protocol(protocol)
+    notes = []
+    for approach in approaches.APPROACHES:
+        runs = [results.load_run(folder, predictions=False) for folder in results.find_runs(profile_results, approach)]
+        if runs_of_protocol(runs, protocol):
+            continue
+        others = sorted({run_protocol(run) for run in runs})
+        elsewhere = f" (it has runs under {', '.join(others)} only)" if others else ""
+        notes.append(f"no {approach_name(approach)} results under protocol {protocol!r} for profile {profile!r}"
+                     f"{elsewhere}: run notebooks/{approaches.notebook_of(approach)}.ipynb with PROFILE = "
+                     f"{profile!r} and PROTOCOL = {protocol!r}")
+    return notes
 
 
 def protocol_heading(protocol: str, dataset: str) -> str:

@@ -59,14 +59,6 @@ def frame_scores(predictions: pd.DataFrame, subject: str, code: str, target: str
     return table[["frame", "p_genuine", *[e for e in labels.EMOTIONS if e in table]]]
 
 
-def find_crops_dir(crops_root: str | Path) -> Path | None:
-    """The first finished extraction under ``<work>/<profile>/crops`` (None when 02 never ran)."""
-    extractions = frames.list_extractions(crops_root) if Path(crops_root).exists() else pd.DataFrame()
-    if extractions.empty or not extractions["finished"].any():
-        return None
-    return Path(extractions.loc[extractions["finished"], "folder"].iloc[0])
-
-
 def load_crops_or_none(crops_dir: str | Path | None, subject: str, code: str) -> np.ndarray | None:
     if crops_dir is None:
         return None

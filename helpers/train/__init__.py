@@ -39,8 +39,8 @@ from helpers.train.geometry_inputs import (
 from helpers.train.folds import FoldData, fingerprint, fold_data, validation_subjects
 from helpers.train.loaders import EpochShuffleSampler, default_workers, make_loader
 from helpers.train.loop import (
-    FitResult, TrainConfig, build_optimizer, build_scheduler, fit, make_accelerator, predict, resolve_mixed_precision,
-    seed_everything,
+    PRETRAINED_BACKBONE_SCALE, FitResult, TrainConfig, backbone_rate, build_optimizer, build_scheduler, fit,
+    make_accelerator, predict, resolve_mixed_precision, seed_everything,
 )
 from helpers.train.plan import GridPlan, pending_folds, plan_grid, run_grid
 from helpers.train.runner import (
@@ -54,13 +54,14 @@ from helpers.train.tasks import (
 from helpers.train.transforms import BatchTransform, IdentityTransform, normalization_stats, resize_uint8
 
 __all__ = [
-    "BEST_WEIGHTS", "CLASS_INDEX", "COLAB_SESSION_HOURS", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "WEIGHTS_CHOICES",
+    "BEST_WEIGHTS", "CLASS_INDEX", "COLAB_SESSION_HOURS", "CONTEXT_PATH_COLUMN", "CROP_PATH_COLUMN", "LAST_CHECKPOINT", "PRETRAINED_BACKBONE_SCALE",
+    "WEIGHTS_CHOICES",
     "BatchTransform", "Budget", "BudgetError", "CheckpointMismatchError", "ClassificationTask", "ClipDataset",
     "DamagedCheckpointError",
     "DescriptorDataset", "DescriptorSettings", "EpochShuffleSampler", "ExperimentConfig", "FaceContextDataset", "FeatureClipDataset",
     "FitResult", "FoldData", "FoldOutcome", "FoldSetup", "FrameDataset", "GeometryUnavailable", "GridPlan", "GridTime",
     "IdentityTransform", "ModelSize", "MultiTaskTask", "SettingError", "StepResult", "StepTiming", "Task", "TrainConfig",
-    "TrajectoryDataset", "VideoGeometry", "attach_context_paths", "attach_crop_paths", "build_optimizer", "build_scheduler",
+    "TrajectoryDataset", "VideoGeometry", "attach_context_paths", "attach_crop_paths", "backbone_rate", "build_optimizer", "build_scheduler",
     "cache_frame_features", "checkpoint_dir", "combine_probabilities", "crop_statistics", "default_workers",
     "ensure_crops", "estimate_grid_time", "extraction_config", "feature_cache_dir", "fingerprint", "fit", "fit_and_test", "fold_data",
     "geometry_timing", "grid_items", "has_partner", "head_metrics", "keeps_weights", "latest_extraction",

@@ -38,7 +38,7 @@ from helpers.data import protocols
 from helpers.metrics import evaluate
 from helpers.models import losses, model_entry
 from helpers.train.folds import FoldData, fold_data
-from helpers.train.loop import FitResult, TrainConfig, fit
+from helpers.train.loop import FitResult, TrainConfig, backbone_rate, fit
 from helpers.train.setting_types import (
     SettingError, check_at_least, check_fields, dataclass_from_dict, field_types, typed_value,
 )
@@ -228,7 +228,7 @@ class ExperimentConfig(abc.ABC):
         """What a fold's ``metrics.json`` records beside the shared metrics: what ran."""
         return {"run": self.run_name, "run_id": self.run_id, "approach": self.approach, "model": self.model,
                 "loss": losses.canonical_name(self.loss), "pretrained": bool(model.pretrained),
-                "image_size": self.input_size}
+                "image_size": self.input_size, "backbone_lr": backbone_rate(model, self.train) if hasattr(model, "backbone") else None}
 
     def fold_files(self, outcome: FoldOutcome) -> dict[str, pd.DataFrame]:
         """Extra tables written into the fold's folder (before ``metrics.json``, which marks it complete)."""

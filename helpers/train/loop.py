@@ -33,8 +33,11 @@ from helpers import results, runtime
 from helpers.train.checkpoints import (
     BEST_WEIGHTS, EPOCH_LOG, LAST_CHECKPOINT, LoopState, checkpoint_payload, load_checkpoint, restore,
 )
-from helpers.train.setting_types import check_at_least, check_fields, dataclass_from_dict
+from helpers.train.setting_types import SettingError, check_at_least, check_fields, dataclass_from_dict
 from helpers.train.tasks import Task
+
+
+PRETRAINED_BACKBONE_SCALE = 0.1  # backbone_lr "auto": a pretrained backbone's rate, relative to the heads'
 
 
 @dataclass
@@ -44,7 +47,8 @@ class TrainConfig:
     epochs: int = 10
     optimizer: str = "adamw"  # adamw | adam | sgd
     lr: float = 1e-3
-    backbone_lr: float | None = None  # a lower rate for a pretrained backbone; None: same as lr
+    # the backbone's own rate; None: lr; "auto": lr x PRETRAINED_BACKBONE_SCALE for pretrained weights, else lr
+    backbone_lr: float | str | None = None
     weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd only
     scheduler: str = "plateau"  # plateau (ReduceLROnPlateau on `monitor`) | cosine | none
@@ -70,6 +74,8 @@ class TrainConfig:
     def __post_init__(self):
         check_fields(self)  # "1e-3" from YAML -> 0.001; "ten" refused, naming the key
         check_at_least(self, {"epochs": 1, "gradient_accumulation_steps": 1})
+        if isinstance(self.backbone_lr, str) and self.backbone_lr != "auto":
+            raise SettingError(f"train.backbone_lr must be a number, null or 'auto', got {self.backbone_lr!r}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
@@ -175,6 +181,14 @@ def seed_everything(seed: int, epoch: int = 0) -> None:
     set_seed(seed * 1_000 + epoch)
 
 
+def backbone_rate(model: nn.Module, config: TrainConfig) -> float:
+    """The backbone's learning rate: ``backbone_lr``, or for ``auto`` a tenth of ``lr`` when the backbone starts
+    from pretrained weights (``model.pretrained``: they are adjusted, not learnt anew) and ``lr`` otherwise."""
+    if config.backbone_lr == "auto":
+        return config.lr * (PRETRAINED_BACKBONE_SCALE if getattr(model, "pretrained", False) else 1.0)
+    return config.lr if config.backbone_lr is None else float(config.backbone_lr)
+
+
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimiser over trainable parameters; ``backbone_lr`` gives the backbone its own rate."""
     backbone = getattr(model, "backbone", None)
@@ -183,7 +197,7 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     body = [p for p in model.parameters() if p.requires_grad and id(p) in backbone_ids]
     groups = [{"params": head, "lr": config.lr}]
     if body:
-        groups.append({"params": body, "lr": config.backbone_lr if config.backbone_lr is not None else config.lr})
+        groups.append({"params": body, "lr": backbone_rate(model, config)})
     groups = [g for g in groups if g["params"]]
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)

@@ -9,7 +9,8 @@ researcher would:
   replaced (``fake_drive.py`` answers gdown's requests with the local zip); gdown, the archive check, the
   safe extraction and the validation run as on Colab. Every notebook gets the id, as the README says.
 - ``folder``: through ``DATASET_DIR``, an unpacked copy (a mounted Drive folder). Only 01 gets it: 02-06
-  find the dataset through what 01 recorded in the work directory.
+  find the dataset through what 01 recorded in the work directory. 03-06 run with ``PROTOCOL = "fixed"``
+  (the challenge-shaped split of the full release), so that each protocol runs end to end once.
 - ``challenge``: the ChaLearn 2017 release's shape (``challenge_standin``: the synthetic generator's subjects
   as training subject folders, anonymised ``<id>_<EMOTION>.mp4`` validation and test videos with their
   labels), given to 01 through ``DATASET_DIR``, and 03-06 run with ``PROTOCOL = "chalearn2017"``.
@@ -19,7 +20,8 @@ notebooks' parameters, as a user narrows a grid: one small model per approach, o
 Pretrained weights are on (``weights: "default"``) for InceptionResNetV1 (VGGFace2, 03), ResNet18 (ImageNet,
 04 and 05's ResNet18-LSTM) and X3D-S (Kinetics, 05): ``fake_hub.py`` serves files of the hubs' names and
 formats from a local server, and everything after the network (torch.hub's download and hash check, the cache
-in the work directory, the ``weights_only`` load, the normalisation the weights expect) runs as on Colab. The
+in the work directory, the ``weights_only`` load, the normalisation and backbone learning rate the weights
+call for) runs as on Colab. The
 server counts requests: a file asked for twice in one way (05 must find 04's ResNet18 in the cache) fails the
 rehearsal. It prints what each notebook produced and downloaded and how long it took.
 
@@ -37,6 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
@@ -44,7 +48,8 @@ sys.path.insert(0, str(HERE))
 import fake_hub  # noqa: E402  (sibling files, not a package)
 import standin  # noqa: E402
 
-from helpers import book, data, synthetic  # noqa: E402
+from helpers import book, data, labels, results, synthetic  # noqa: E402
+from helpers.frames import identity  # noqa: E402
 from helpers.profiles import SyntheticSpec  # noqa: E402
 from helpers.synthetic import challenge as challenge_release  # noqa: E402
 
@@ -104,6 +109,20 @@ class Rehearsal:
     def folders(self, way: str) -> dict[str, Path]:
         return way_folders(self.out, way)
 
+    def pair_agreement(self) -> dict[str, int] | None:
+        """The pairs that 03-05 found among the challenge way's test videos by face identity (no subject ids),
+        checked against the stand-in's true subjects (``identity.pair_agreement``); None without that way."""
+        if self.challenge is None:
+            return None
+        truth = pd.read_csv(self.challenge / "stand_in_truth.csv", dtype={"video": str, "subject": str})
+        truth = truth[truth["split"] == "test"].assign(
+            emotion=[labels.parse_code(code).emotion for code in truth.loc[truth["split"] == "test", "code"]],
+            genuine=lambda table: table["genuine"].astype(str).eq("True"))
+        found = [results.load_run(folder, predictions=False).metrics.get("challenge", {}).get("pairs")
+                 for folder in results.find_runs(self.folders("challenge")["results"] / PROFILE)]
+        pairs = pd.DataFrame(next(p for p in found if p is not None), columns=["video_a", "video_b"])
+        return identity.pair_agreement(pairs, truth[["video", "subject", "emotion", "genuine"]])
+
     def report(self) -> str:
         lines = [f"rehearsal of the full profile in {self.out} ({self.seconds:.0f} s)",
                  f"stand-in dataset: {self.dataset} (zip {data.format_bytes(self.archive.stat().st_size)})"]
@@ -118,12 +137,16 @@ class Rehearsal:
                     lines.append("      (wrote nothing: it only reads)")
                 for path, count in run.downloads.items():
                     lines.append(f"      pretrained weights downloaded: {path}" + f" ({count} times)" * (count > 1))
+        agreement = self.pair_agreement()
+        if agreement is not None:
+            lines.append(f"\n[challenge] pairs found by face identity among the test videos: {agreement['formed']}, "
+                         f"{agreement['right']} of them true pairs ({agreement['possible']} possible)")
         return "\n".join(lines)
 
 
 WAY_DESCRIPTIONS = {
     "archive": "SASE_FE_DRIVE_ID: a zip on Google Drive (downloaded by gdown from a local stand-in of Drive)",
-    "folder": "DATASET_DIR: an unpacked FakeTrue_DB folder, given to 01 only",
+    "folder": "DATASET_DIR: an unpacked FakeTrue_DB folder, given to 01 only; 03-06 with PROTOCOL = 'fixed'",
     "challenge": "DATASET_DIR: the ChaLearn 2017 release (stand-in from the synthetic generator), given to 01; "
                  "03-06 with PROTOCOL = 'chalearn2017'",
 }
@@ -158,6 +181,8 @@ def notebook_parameters(way: str, notebook: str, file_id: str, dataset_dir: Path
         parameters["SASE_FE_DRIVE_ID"] = f"https://drive.google.com/file/d/{file_id}/view?usp=sharing"
     elif way == "folder" and notebook == "01_data_analysis":
         parameters["DATASET_DIR"] = str(dataset_dir)
+    elif way == "folder" and notebook in CHALLENGE_NOTEBOOKS:
+        parameters["PROTOCOL"] = "fixed"
     return parameters
 
 
