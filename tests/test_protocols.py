@@ -327,3 +327,13 @@ def test_06_names_what_to_run_for_each_approach_without_runs_under_its_protocol(
     assert any("(it has runs under chalearn2017 only)" in note and "05_temporal" in note for note in kfold)
     with pytest.raises(ValueError, match="protocol"):
         protocol_results.missing_notes(tmp_path, "demo", "challenge")
+
+
+def test_where_subjects_are_unknown_the_headings_say_what_intervals_assume():
+    from helpers.analysis import protocol_results
+
+    heading = protocol_results.protocol_heading("chalearn2017", "profile 'full'")
+    assert "count each video as independent" in heading and heading.endswith("5 people).")
+    for protocol in ("kfold", "fixed"):
+        assert protocols.independence_note(protocol) == ""
+        assert "Under it" not in protocol_results.protocol_heading(protocol, "profile 'full'")

@@ -161,6 +161,7 @@ def test_the_challenge_release_runs_under_its_protocol(rehearsal):
     text = outputs(comparison.executed)[0]
     assert "protocol chalearn2017" in text and "challenge accuracy (exact 95 % CI)" in text
     assert "test_prediction.pkl" in text
+    assert "count each video as independent" in text, "what the intervals assume without subject ids"
     agreement = rehearsal.pair_agreement()  # one test subject: each emotion's two videos are its pair
     assert agreement["formed"] == agreement["right"] == agreement["possible"] == len(test_videos) // 2
     assert f"{agreement['right']} of them true pairs" in rehearsal.report()

@@ -65,7 +65,8 @@ def missing_notes(profile_results: Path | str, profile: str, protocol: str) -> l
 
 def protocol_heading(protocol: str, dataset: str) -> str:
     """The line every table of numbers under ``protocol`` is shown with."""
-    return f"Protocol: **{protocols.protocol_label(protocol)}**; {dataset}."
+    note = protocols.independence_note(protocol)
+    return f"Protocol: **{protocols.protocol_label(protocol)}**; {dataset}." + (f" Under it, {note}." if note else "")
 
 
 def _percent(value: float) -> str:

@@ -47,6 +47,16 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
+def independence_note(protocol: str) -> str:
+    """What intervals and tests under ``protocol`` assume of their units, where it is not the subjects: the
+    ``chalearn2017`` test videos carry no subject id, so each video counts as its own subject ("" otherwise)."""
+    check_protocol(protocol)
+    if protocol != "chalearn2017":
+        return ""
+    return ("its test videos carry no subject id, so intervals and tests count each video as independent: too "
+            "narrow where videos share a person (the challenge's 60 test videos come from 5 people)")
+
+
 def protocol_label(protocol: str) -> str:
     """How tables and headlines name a protocol, e.g. ``fixed (challenge-shaped, not the challenge's subjects)``."""
     check_protocol(protocol)
