@@ -437,3 +437,13 @@ def test_a_backbone_rate_that_is_neither_a_number_nor_auto_is_refused():
     with pytest.raises(ValueError, match="train.backbone_lr.*'fast'"):
         train.TrainConfig(backbone_lr="fast")
     assert train.TrainConfig(backbone_lr="1e-5").backbone_lr == 1e-5  # YAML's string of a number
+
+
+def test_each_fold_records_the_rate_its_backbone_trained_at():
+    from helpers import approaches
+
+    config = approaches.SingleTaskConfig(model="simple_cnn", train={"lr": 1e-3, "backbone_lr": "auto"})
+    model = models.build_shared_model("simple_cnn", weights=None, image_size=32)
+    assert config.backbone_lr_used(model) == pytest.approx(1e-3)  # from scratch: the heads' rate
+    model.freeze_backbone()
+    assert config.backbone_lr_used(model) is None, "a frozen backbone trains at no rate"

@@ -228,7 +228,13 @@ class ExperimentConfig(abc.ABC):
         """What a fold's ``metrics.json`` records beside the shared metrics: what ran."""
         return {"run": self.run_name, "run_id": self.run_id, "approach": self.approach, "model": self.model,
                 "loss": losses.canonical_name(self.loss), "pretrained": bool(model.pretrained),
-                "image_size": self.input_size, "backbone_lr": backbone_rate(model, self.train) if hasattr(model, "backbone") else None}
+                "image_size": self.input_size, "backbone_lr": self.backbone_lr_used(model)}
+
+    def backbone_lr_used(self, model: nn.Module) -> float | None:
+        """The learning rate the backbone trained at (None without a backbone, or with a frozen one)."""
+        backbone = getattr(model, "backbone", None)
+        trains = backbone is not None and any(p.requires_grad for p in backbone.parameters())
+        return backbone_rate(model, self.train) if trains else None
 
     def fold_files(self, outcome: FoldOutcome) -> dict[str, pd.DataFrame]:
         """Extra tables written into the fold's folder (before ``metrics.json``, which marks it complete)."""
