@@ -121,6 +121,7 @@ def extract(videos: pd.DataFrame, out: Path, **settings) -> frames.Extraction:
 # Real faces
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 @pytest.mark.parametrize("name", ["single_face", "WolfgangLanger_Pexels"])
 def test_default_detector_finds_the_real_face_in_95_percent_of_frames(pyfeat_haar, name):
     row = pyfeat_haar.videos.set_index("code").loc[name]
@@ -129,6 +130,7 @@ def test_default_detector_finds_the_real_face_in_95_percent_of_frames(pyfeat_haa
     assert row["detected"] / row["frames"] >= FACE_SHARE
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_mtcnn_finds_the_real_face_in_95_percent_of_frames(pyfeat_videos, tmp_path):
     pytest.importorskip("facenet_pytorch")
     single = pyfeat_videos[pyfeat_videos["code"] == "single_face"]
@@ -138,6 +140,7 @@ def test_mtcnn_finds_the_real_face_in_95_percent_of_frames(pyfeat_videos, tmp_pa
     assert row["detected"] / row["frames"] >= FACE_SHARE
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_video_without_a_face_is_reported_not_a_crash(pyfeat_haar):
     row = pyfeat_haar.videos.set_index("code").loc["no_face"]
     assert row["status"] == "no_face" and row["detected"] == 0 and "no_face.mp4" in row["error"]
@@ -147,6 +150,7 @@ def test_video_without_a_face_is_reported_not_a_crash(pyfeat_haar):
     assert "without a face" in pyfeat_haar.summary()
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_real_face_crops_are_centred_squares(pyfeat_haar):
     detector = frames.HaarDetector()
     for name in ("single_face", "WolfgangLanger_Pexels"):

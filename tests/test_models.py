@@ -214,6 +214,7 @@ def test_pretrained_weights_are_cached_in_the_given_folder(tmp_path, monkeypatch
         torch.hub.set_dir(previous)
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_importing_the_helpers_leaves_the_hugging_face_hub_unimported():
     """An older timm (< 1.0.13) reads the weights folder from HF_HUB_CACHE, which the hub takes in only when it is
     first imported: importing the package must not import timm (and with it the hub) before use_weights_cache."""

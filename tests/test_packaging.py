@@ -98,6 +98,7 @@ def pins(name: str) -> dict[str, Requirement]:
 COLAB = pinned_versions(COLAB_CONSTRAINTS)
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_every_imported_module_is_declared():
     undeclared, dependencies, no_deps = [], declared(), pins("requirements-nodeps.txt")
     for module, files in sorted(imported_modules().items()):

@@ -173,6 +173,7 @@ def pooled_choice(runs) -> str:
     return str(table.groupby("run_id")["paired_accuracy"].mean().idxmax())
 
 
+@pytest.mark.slow  # seconds of real work: make test runs it, make test-fast does not
 def test_configurations_equal_in_expectation_are_not_inflated_by_per_fold_selection():
     rng = np.random.default_rng(7)
     per_fold, pooled = [], []
