@@ -215,7 +215,8 @@ def paired_note(table: pd.DataFrame, video: str = "authenticity_video_accuracy_m
             f"(per video {both[video].min():.1f}-{both[video].max():.1f} %, paired {both[paired].min():.1f}-"
             f"{both[paired].max():.1f} %). A pair only asks which of the two videos of one person and emotion looks "
             "more genuine: a model whose scores lean to one side (calling most videos genuine, say) loses per-video "
-            "accuracy but can still order the pair, which is why the ChaLearn 2017 protocol scores pairs.")
+            "accuracy but can still order the pair, which is why the ChaLearn 2017 winners judged each test video "
+            "within the pair they found for it (the challenge itself scored each video).")
     return text + (f" {SYNTHETIC_CAVEAT}" if synthetic else "")
 
 
