@@ -30,6 +30,7 @@ else lists the approaches. Optionally, add published numbers it answers to ``pub
   Rank-SVM ensemble, fitted by scikit-learn through the ``fit`` hook), ``trajectories`` (landmark sequences +
   a supervised recurrent network), ``lstm_pb`` (HCILab's LSTM with parametric bias per emotion + gradient
   boosting, fitted through the ``fit`` hook): the approaches;
+- ``geometry_base``: what the three approaches over facial geometry share (nothing pretrained, no images);
 - ``registry``: the one list of approaches (``APPROACHES``, ``register``, ``display_name``, ``notebook_of``),
   experiment files read into the right class;
 - ``grids``: each profile's grid of each approach (``grid(profile, approach, values, settings)``).

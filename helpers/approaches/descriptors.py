@@ -29,11 +29,12 @@ import torch
 from torch import nn
 
 from helpers import geometry, labels, profiles, results
+from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.data import protocols
 from helpers.models import losses
 from helpers.models.ranking import COMBINATIONS, SVM_LOSSES, RankerFit, RankSVMEnsemble, fit_ranker
 from helpers.train import protocol_scoring
-from helpers.train.config import ExperimentConfig, FoldSetup
+from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import DescriptorDataset, DescriptorSettings
 from helpers.train.loaders import make_loader
@@ -54,7 +55,7 @@ LATER_SETTINGS: dict[str, Any] = {"svm_loss": "squared_hinge", "intercept": Fals
 
 
 @dataclass
-class DescriptorConfig(ExperimentConfig):
+class DescriptorConfig(GeometryExperimentConfig):
     """One cross-validated Rank-SVM experiment: ``C`` of the linear SVMs and the size of the ensembles."""
 
     APPROACH = "descriptors"
@@ -62,9 +63,7 @@ class DescriptorConfig(ExperimentConfig):
     NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
     model: str = "rank_svm"
-    weights: str | None = None  # fitted from scratch on each fold: nothing pretrained
     batch_size: int = 256  # videos per prediction batch
-    workers: int | None = 0  # the vectors are in memory: worker processes would only cost
     n_models: int = 75  # models per ensemble, each on a random half of the pairs (or videos)
     C: float = 0.1  # the linear SVMs' regularisation (smaller: simpler weights)
     svm_loss: str = "squared_hinge"  # or "hinge" (with intercept: libsvm's SVC, as NIT-OVGU)
@@ -116,14 +115,6 @@ class DescriptorConfig(ExperimentConfig):
             if values.get(key) == default:
                 del values[key]
         return values
-
-    @property
-    def input_size(self) -> None:
-        return None  # no images
-
-    @property
-    def prediction_target(self) -> str:
-        return "authenticity"
 
     def build_model(self, untrained: bool = False) -> nn.Module:
         return RankSVMEnsemble(len(self.descriptor_settings.names), self.n_models)

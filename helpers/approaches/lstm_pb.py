@@ -24,10 +24,11 @@ import torch
 from torch import nn
 
 from helpers import labels, profiles
+from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
 from helpers.models.boosting import fit_boosted_trees
 from helpers.models.lstm_pb import POINT_SETS, LSTMPBClassifier, infer_pb, train_network
-from helpers.train.config import ExperimentConfig, FoldSetup
+from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import TrajectoryDataset
 from helpers.train.loaders import fold_loaders
@@ -40,7 +41,7 @@ BOOST_ON = ("training", "held_out")
 
 
 @dataclass
-class LSTMPBConfig(ExperimentConfig):
+class LSTMPBConfig(GeometryExperimentConfig):
     """One cross-validated LSTM-PB experiment: the networks, what a PB stands for, its inference, the boosting.
     ``train.epochs`` and ``train.lr`` are the networks' full-batch Adam steps and rate."""
 
@@ -49,9 +50,7 @@ class LSTMPBConfig(ExperimentConfig):
     NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
     model: str = "lstm_pb"
-    weights: str | None = None  # trained from scratch on each fold: nothing pretrained
     batch_size: int = 64  # videos per prediction batch (their PBs are inferred together)
-    workers: int | None = 0  # the sequences are in memory: worker processes would only cost
     point_set: str = "hcilab40"  # hcilab40 (HCILab's 40 points) | all68
     pb_per: str = "class"  # class (one PB for genuine, one for posed, as HCILab) | video (one per training video)
     pb_size: int = 8
@@ -89,14 +88,6 @@ class LSTMPBConfig(ExperimentConfig):
         boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
         relative = "-relative" if self.relative else ""
         return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
-
-    @property
-    def input_size(self) -> None:
-        return None  # no images
-
-    @property
-    def prediction_target(self) -> str:
-        return "authenticity"
 
     def build_model(self, untrained: bool = False) -> nn.Module:
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,

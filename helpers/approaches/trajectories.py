@@ -16,9 +16,10 @@ from typing import Any
 from torch import nn
 
 from helpers import labels, profiles
+from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
 from helpers.models.trajectories import CELLS, LandmarkRNN
-from helpers.train.config import ExperimentConfig, FoldSetup
+from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import INPUTS, TrajectoryDataset, n_frame_features
 from helpers.train.loaders import fold_loaders
@@ -29,7 +30,7 @@ MODELS = {f"landmark_{cell}": cell for cell in CELLS}
 
 
 @dataclass
-class TrajectoryConfig(ExperimentConfig):
+class TrajectoryConfig(GeometryExperimentConfig):
     """One cross-validated landmark-trajectory experiment: which per-frame inputs, the recurrent cell, target."""
 
     APPROACH = "trajectories"
@@ -37,14 +38,12 @@ class TrajectoryConfig(ExperimentConfig):
     NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
     model: str = "landmark_gru"  # landmark_gru | landmark_lstm
-    weights: str | None = None  # trained from scratch: nothing pretrained exists for these inputs
     inputs: str = "landmarks"  # landmarks (68 registered points) | proxies (the action-unit proxies)
     target: str = "authenticity"  # authenticity (the emotion given, as in the challenge) | label (12 classes)
     hidden: int = 64
     layers: int = 1
     bidirectional: bool = False
     batch_size: int = 16  # videos per batch
-    workers: int | None = 0  # the sequences are in memory: worker processes would only cost
 
     def __post_init__(self):
         super().__post_init__()
@@ -62,10 +61,6 @@ class TrajectoryConfig(ExperimentConfig):
         name = f"{self.model}-{self.inputs}" + ("-12class" if self.target == "label" else "")
         loss = losses.canonical_name(self.loss)
         return name + (f"-{loss}" if loss != "cross_entropy" else "")
-
-    @property
-    def input_size(self) -> None:
-        return None  # no images
 
     @property
     def emotion_given(self) -> bool:
