@@ -144,11 +144,14 @@ def diagnose(videos: dict[int, dict[str, TrajectoryDataset]], window: int = 5, s
 
 
 def run_variants(names: list[str], gru: bool, paths: profiles.RunPaths, results_dir: Path,
-                 folds: list[int] | None) -> pd.DataFrame:
+                 folds: list[int] | None, seed: int | None = None) -> pd.DataFrame:
     settings = {"work_dir": str(paths.work.parent), "results_dir": str(results_dir), **({"folds": folds} if folds else {})}
     tables = []
-    plans = [("lstm_pb", approaches.grid("demo", "lstm_pb", VARIANTS[name][0],
-                                         {**settings, **VARIANTS[name][1]})) for name in names]
+    def seeded(changes: dict) -> dict:
+        return {**changes, "train": {**changes.get("train", {}), "seed": seed}} if seed is not None else changes
+
+    plans = [("lstm_pb", approaches.grid("demo", "lstm_pb", VARIANTS[name][0], {**settings, **seeded(VARIANTS[name][1])}))
+             for name in names]
     if gru:
         plans.append(("trajectories", approaches.grid("demo", "trajectories", None, settings)))
     for approach, configs in plans:
@@ -171,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     arguments.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["closed_shared"])
     arguments.add_argument("--gru", action="store_true", help="also the supervised GRU (trajectories) demo grid")
     arguments.add_argument("--folds", type=int, nargs="+", help="default: every fold")
+    arguments.add_argument("--seed", type=int, help="the networks' and the boosting's seed (default: the grid's)")
     arguments.add_argument("--work", type=Path, help="default: the profile's work directory")
     arguments.add_argument("--results", type=Path, help="default: <results>/demo/lstm_pb_demo")
     args = arguments.parse_args(argv)
@@ -179,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.diagnose:
         diagnose(fold_videos(paths, args.folds or list(range(profiles.get_profile("demo").n_folds))))
         return
-    run_variants(args.variants, args.gru, paths, results_dir, args.folds)
+    run_variants(args.variants, args.gru, paths, results_dir, args.folds, args.seed)
 
 
 if __name__ == "__main__":
