@@ -115,14 +115,15 @@ def diagnose(videos: dict[int, dict[str, TrajectoryDataset]], window: int = 5, s
             mean, scale = flat.mean(0), flat.std(0) + 1e-6
             pca = PCA(8, random_state=seed).fit((flat - mean) / scale)
             code, test_code = pca.transform((flat - mean) / scale), pca.transform((test_flat - mean) / scale)
-            scores[readers[0]][test_rows] = LogisticRegression(max_iter=2000).fit(code, genuine[rows]).decision_function(test_code)
+            logistic = LogisticRegression(max_iter=2000).fit(code, genuine[rows])
+            scores[readers[0]][test_rows] = logistic.decision_function(test_code)
             trees = fit_boosted_trees(code, genuine[rows], seed=seed)
             scores[readers[1]][test_rows] = trees(torch.tensor(test_code, dtype=torch.float32)).numpy()
             # noisy copies: each frame's points moved by the size of the frame-to-frame jitter, then smoothed
             step = (raw[:, 1:] - raw[:, :-1]).std(dim=(0, 1)) / np.sqrt(2)
 
             def noisy_codes(sequences: torch.Tensor) -> np.ndarray:
-                moved = sequences + torch.randn(sequences.shape, generator=None) * step
+                moved = sequences + torch.randn(sequences.shape) * step
                 smoothed = smooth_frames(moved, torch.ones(moved.shape[:2], dtype=torch.bool), window)
                 return pca.transform((smoothed.flatten(1).numpy() - mean) / scale)
 
@@ -130,8 +131,9 @@ def diagnose(videos: dict[int, dict[str, TrajectoryDataset]], window: int = 5, s
             copies = [noisy_codes(raw) for _ in range(NOISY_COPIES)]
             noisy_trees = fit_boosted_trees(np.concatenate(copies), np.tile(genuine[rows], NOISY_COPIES), seed=seed)
             test_raw = trajectories(parts["test"], 1)[0][test_rows]
-            scores[readers[2]][test_rows] = np.mean([noisy_trees(torch.tensor(noisy_codes(test_raw), dtype=torch.float32)).numpy()
-                                                     for _ in range(NOISY_COPIES)], axis=0)
+            test_scores = [noisy_trees(torch.tensor(noisy_codes(test_raw), dtype=torch.float32)).numpy()
+                           for _ in range(NOISY_COPIES)]
+            scores[readers[2]][test_rows] = np.mean(test_scores, axis=0)
         for name in readers:
             names, correct = pair_scores(scores[name], test_genuine, test_emotions, test_subjects)
             results[name][0].extend(names), results[name][1].extend(correct)
@@ -145,13 +147,14 @@ def diagnose(videos: dict[int, dict[str, TrajectoryDataset]], window: int = 5, s
 
 def run_variants(names: list[str], gru: bool, paths: profiles.RunPaths, results_dir: Path,
                  folds: list[int] | None, seed: int | None = None) -> pd.DataFrame:
-    settings = {"work_dir": str(paths.work.parent), "results_dir": str(results_dir), **({"folds": folds} if folds else {})}
+    settings = {"work_dir": str(paths.work.parent), "results_dir": str(results_dir),
+                **({"folds": folds} if folds else {})}
     tables = []
     def seeded(changes: dict) -> dict:
         return {**changes, "train": {**changes.get("train", {}), "seed": seed}} if seed is not None else changes
 
-    plans = [("lstm_pb", approaches.grid("demo", "lstm_pb", VARIANTS[name][0], {**settings, **seeded(VARIANTS[name][1])}))
-             for name in names]
+    plans = [("lstm_pb", approaches.grid("demo", "lstm_pb", VARIANTS[name][0],
+                                         {**settings, **seeded(VARIANTS[name][1])})) for name in names]
     if gru:
         plans.append(("trajectories", approaches.grid("demo", "trajectories", None, settings)))
     for approach, configs in plans:

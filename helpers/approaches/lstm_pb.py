@@ -200,7 +200,8 @@ class LSTMPBConfig(ExperimentConfig):
         return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
                 "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
-                "networks": self.networks, "epochs": self.train.epochs, "folds": len(self.folds) if self.folds is not None else "all"}
+                "networks": self.networks, "epochs": self.train.epochs,
+                "folds": len(self.folds) if self.folds is not None else "all"}
 
 
 def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
