@@ -105,6 +105,21 @@ def test_the_lstm_pb_approach_runs_through_the_runner_and_into_the_comparison(sm
     assert compare.approach_name("lstm_pb") == approaches.LSTMPBConfig.DISPLAY_NAME
 
 
+def test_a_shared_closed_loop_lstm_pb_runs_through_the_runner(smoke):
+    paths = smoke[0]
+    config = approaches.LSTMPBConfig(profile="smoke", pb_size=3, hidden=8, infer_steps=10, n_trees=10, folds=[0],
+                                     pb_per="video", feedback="closed", smooth_frames=3, pb_prior=0.01,
+                                     networks="shared", boost_on="held_out", work_dir=str(paths.work),
+                                     results_dir=str(paths.results),
+                                     train=train.TrainConfig(epochs=20, lr=1e-2, progress=False, verbose=False))
+    fold = first_fold(config, smoke)
+    train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "lstm_pb", config.run_id, 0))
+    assert run.metrics["last_train_loss"] < run.metrics["first_train_loss"]
+    assert len(run.predictions) == len(fold.test)
+    assert len(train.load_trained_model(config, 0, paths).networks) == 1
+
+
 def test_trajectory_sequences_mark_real_frames_and_carry_the_emotion(smoke):
     fold = first_fold(approaches.TrajectoryConfig(profile="smoke"), smoke)
     videos = fold.train.head(4)

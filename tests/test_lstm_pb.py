@@ -12,7 +12,8 @@ from sklearn.ensemble import GradientBoostingClassifier
 from helpers import approaches, labels
 from helpers.models.boosting import BoostedTrees, fit_boosted_trees
 from helpers.models.lstm_pb import (
-    HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, train_network,
+    HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, smooth_frames,
+    train_network,
 )
 
 
@@ -169,3 +170,68 @@ def test_relative_landmarks_are_the_motion_since_the_first_frame():
     assert torch.allclose(points[:, 0], torch.zeros(2, 136))
     assert torch.allclose(points[:, 4], torch.ones(2, 136), atol=1e-6)  # the shape is gone, the motion stays
     assert approaches.LSTMPBConfig(profile="smoke", relative=True).run_name.endswith("-relative")
+
+
+def test_closed_loop_prediction_reads_only_the_first_frame_and_the_pb():
+    torch.manual_seed(0)
+    frames = rising([2.0, 5.0])
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=8, closed_loop=True)
+    pb = torch.randn(2, 2)
+    predicted = network.predict_next(frames, pb)
+    changed = frames.clone()
+    changed[:, 1:] = 50.0  # later frames are targets only, never inputs
+    assert predicted.shape == (2, frames.shape[1] - 1, frames.shape[2])
+    assert torch.allclose(network.predict_next(changed, pb), predicted)
+    assert not torch.allclose(network.predict_next(frames, pb + 1.0), predicted)  # the PB steers the course
+    teacher = PBNetwork(frames.shape[2], pb_size=2, hidden=8)
+    assert not torch.allclose(teacher.predict_next(changed, pb), teacher.predict_next(frames, pb))
+
+
+def test_closed_loop_pb_codes_a_sequence_and_is_recovered_from_it():
+    torch.manual_seed(0)
+    frames = rising([1.0, 3.0, 9.0])
+    network = PBNetwork(frames.shape[2], pb_size=2, hidden=16, closed_loop=True)
+    learnt, losses = train_network(network, frames, all_valid(frames), torch.arange(3), 3, epochs=300, lr=1e-2)
+    assert losses[-1] < 0.2 * losses[0]
+    inferred = infer_pb(network, frames, all_valid(frames), steps=300, lr=0.05)
+    nearest = torch.cdist(inferred, learnt).argmin(dim=1)
+    assert torch.equal(nearest, torch.arange(3))
+
+
+def test_smoothing_averages_each_videos_real_frames_only():
+    points = torch.arange(6, dtype=torch.float32).repeat(2, 1)[:, :, None]  # 0 1 2 3 4 5
+    valid = torch.ones(2, 6, dtype=torch.bool)
+    valid[1, 4:] = False  # the second video ends after frame 3; its padding holds 4, 5
+    smoothed = smooth_frames(points, valid, 3)[..., 0]
+    assert torch.allclose(smoothed[0], torch.tensor([0.5, 1, 2, 3, 4, 4.5]))
+    assert torch.allclose(smoothed[1], torch.tensor([0.5, 1, 2, 2.5, 4, 5]))  # its end averages 2 and 3 alone
+    assert torch.equal(smooth_frames(points, valid, 1), points)
+
+
+def test_a_pb_prior_keeps_inferred_pbs_of_unseen_sequences_near_zero():
+    torch.manual_seed(0)
+    frames = rising([1.0, 2.5, 5.0, 10.0], noise=0.05)
+    network = PBNetwork(frames.shape[2], pb_size=3, hidden=16)
+    train_network(network, frames, all_valid(frames), torch.arange(4), 4, epochs=200, lr=1e-2, pb_prior=0.1)
+    unseen = rising([0.3, 30.0], noise=0.2, seed=1)
+    free = infer_pb(network, unseen, all_valid(unseen), steps=200, lr=0.05)
+    held = infer_pb(network, unseen, all_valid(unseen), steps=200, lr=0.05, pb_prior=0.1)
+    assert held.norm(dim=1).max() < free.norm(dim=1).max()
+    pb = held.clone().requires_grad_(True)  # at the optimum of error + prior, the gradient is about zero
+    total = (next_frame_errors(network, unseen, all_valid(unseen), pb) + 0.1 * (pb ** 2).sum(dim=1)).sum()
+    (gradient,) = torch.autograd.grad(total, pb)
+    assert gradient.abs().max() < 1e-2
+
+
+def test_a_shared_network_models_every_emotion_and_settings_name_the_run():
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", pb_size=2, hidden=8, shared=True, closed_loop=True)
+    assert len(model.networks) == 1 and model.network(0) is model.network(5) and model.network(3).closed_loop
+    assert len(LSTMPBClassifier(len(labels.EMOTIONS), "all68", pb_size=2, hidden=8).networks) == len(labels.EMOTIONS)
+    config = approaches.LSTMPBConfig(profile="smoke", pb_per="video", feedback="closed", smooth_frames=5,
+                                     pb_prior=0.01, networks="shared")
+    assert config.run_name == "lstm_pb-video-pb8-h64-closed-smooth5-prior0.01-shared"
+    built = config.build_model()
+    assert built.shared and built.smooth == 5 and built.pb_prior == 0.01 and built.network(0).closed_loop
+    for wrong in ({"feedback": "open"}, {"networks": "one"}, {"pb_prior": -1.0}, {"smooth_frames": 0}):
+        with pytest.raises(ValueError):
+            approaches.LSTMPBConfig(profile="smoke", **wrong)

@@ -38,6 +38,8 @@ from helpers.train.transforms import IdentityTransform
 
 PB_PER = ("class", "video")
 BOOST_ON = ("training", "held_out")
+FEEDBACK = ("teacher", "closed")
+NETWORKS = ("per_emotion", "shared")
 
 
 @dataclass
@@ -59,6 +61,13 @@ class LSTMPBConfig(GeometryExperimentConfig):
     # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
     boost_on: str = "training"
     relative: bool = False  # each video's landmarks minus its first kept frame's (HCILab: absolute positions)
+    # what each step reads: the video's frame (teacher, HCILab) or the network's own last prediction from the
+    # first frame on (closed, Tani's generation mode: the PB has to carry the video's whole course)
+    feedback: str = "teacher"
+    smooth_frames: int = 1  # a centred moving average over this many frames before the network (1: none)
+    pb_prior: float = 0.0  # Gaussian prior on the PB: this times its squared norm added to each video's error
+    # one network per emotion (HCILab) or one over every emotion's videos, not given the emotion (6x the videos)
+    networks: str = "per_emotion"
     hidden: int = 64
     layers: int = 1
     infer_steps: int = 200  # Adam steps on a video's PB, from zero, the weights fixed
@@ -75,23 +84,32 @@ class LSTMPBConfig(GeometryExperimentConfig):
             raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {self.point_set!r}")
         if self.boost_on not in BOOST_ON:
             raise ValueError(f"boost_on must be one of {', '.join(BOOST_ON)}, got {self.boost_on!r}")
-        if self.pb_per not in PB_PER:
-            raise ValueError(f"pb_per must be one of {', '.join(PB_PER)}, got {self.pb_per!r}")
+        for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
-                                                        "max_depth") if getattr(self, name) < 1}
-        if small or self.infer_lr <= 0 or self.boost_lr <= 0:
-            raise ValueError(f"sizes, steps and rates must be positive, got {small or (self.infer_lr, self.boost_lr)}")
+                                                        "max_depth", "smooth_frames") if getattr(self, name) < 1}
+        if small or self.infer_lr <= 0 or self.boost_lr <= 0 or self.pb_prior < 0:
+            raise ValueError(f"sizes, steps and rates must be positive and pb_prior >= 0, got "
+                             f"{small or (self.infer_lr, self.boost_lr, self.pb_prior)}")
 
     @property
     def run_name(self) -> str:
         points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
         boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
         relative = "-relative" if self.relative else ""
-        return self.name or f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
+        closed = "-closed" if self.feedback == "closed" else ""
+        smooth = f"-smooth{self.smooth_frames}" if self.smooth_frames > 1 else ""
+        prior = f"-prior{self.pb_prior:g}" if self.pb_prior else ""
+        shared = "-shared" if self.networks == "shared" else ""
+        return self.name or (f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
+                             f"{closed}{smooth}{prior}{shared}")
 
     def build_model(self, untrained: bool = False) -> nn.Module:
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
-                                self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative)
+                                self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative,
+                                self.feedback == "closed", self.smooth_frames, self.pb_prior,
+                                self.networks == "shared")
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)
@@ -102,52 +120,64 @@ class LSTMPBConfig(GeometryExperimentConfig):
 
     def fit(self, model: nn.Module, task: Any, train_loader: Any, val_loader: Any, train: TrainConfig,
             checkpoints: Path, accelerator: Any) -> FitResult:
-        """Per emotion: the network (weights and PBs), the training videos' PBs inferred, the boosted trees."""
+        """The network(s) (weights and PBs), the PBs of the boosting's videos inferred, per emotion the trees."""
         videos: TrajectoryDataset = train_loader.dataset
         torch.manual_seed(train.seed)
         model.to(accelerator.device)
         points, valid, emotions = model.inputs(videos.sequences.to(accelerator.device))
         genuine = videos.targets[:, 2] == labels.AUTHENTICITY.index("genuine")
         subjects = videos.videos["subject"].astype(str).to_numpy()
-        curves, counts = {}, {}
+        frames = torch.zeros_like(points)
+        counts = {}
         for emotion, name in enumerate(labels.EMOTIONS):
-            chosen = (emotions == emotion).cpu().numpy()
+            chosen = emotions == emotion
             counts[name] = int(chosen.sum())
             if chosen.any():
-                curves[name] = self.fit_emotion(model, emotion, points[chosen], valid[chosen], genuine[chosen],
-                                                subjects[chosen], train)
-            else:
+                frames[chosen] = standardise(model, emotion, points[chosen], valid[chosen])
+        started = time.perf_counter()
+        if self.networks == "shared":
+            learn, boost = boosting_split(subjects, self.boost_on, train.seed)
+            pb_class = genuine + 2 * emotions.cpu().numpy()  # one PB per class of the 12 (with pb_per: class)
+            curves = {"all": self.train_pbs(model.network(0), frames, valid, learn, pb_class, 12, train)}
+        else:
+            learn, boost, curves = {}, {}, {}
+        for emotion, name in enumerate(labels.EMOTIONS):
+            chosen = (emotions == emotion).cpu().numpy()
+            if not chosen.any():
                 model.boosted[emotion].load_constant(0.0)  # no training video of this emotion: p = 0.5
+                continue
+            if self.networks == "shared":
+                boost_rows = chosen & boost
+            else:
+                learn_rows, boost_mask = boosting_split(subjects[chosen], self.boost_on, train.seed)
+                curves[name] = self.train_pbs(model.network(emotion), frames[chosen], valid[chosen], learn_rows,
+                                              genuine[chosen], 2, train)
+                boost_rows = np.flatnonzero(chosen)[boost_mask]
+            pbs = infer_pb(model.network(emotion), frames[boost_rows], valid[boost_rows], self.infer_steps,
+                           self.infer_lr, self.pb_prior)
+            fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
+                                       self.boost_lr, train.seed)
+            model.boosted[emotion].load_state_dict(fitted.state_dict())
+        if train.verbose:
+            for name, curve in curves.items():
+                print(f"lstm_pb {name}: next-frame loss {curve[0]:.3f} -> {curve[-1]:.3f}")
+            print(f"lstm_pb: networks, PBs and boosting in {time.perf_counter() - started:.1f} s")
         history = pd.DataFrame({"epoch": np.arange(1, train.epochs + 1),
                                 "train_loss": np.mean(list(curves.values()), axis=0) if curves else np.nan,
-                                **{f"train_loss_{name}": curve for name, curve in curves.items()}})
+                                **{f"train_loss_{name}": curve for name, curve in curves.items() if name != "all"}})
         self.fit_counts = counts
         return FitResult(model, history, None, False, 0, monitor="none")
 
-    def fit_emotion(self, model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor,
-                    genuine: np.ndarray, subjects: np.ndarray, train: TrainConfig) -> list[float]:
-        """One emotion's network, standardisation and boosted trees; returns its next-frame loss per epoch."""
-        real = points[valid]
-        model.mean[emotion] = real.mean(dim=0)
-        scale = real.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
-        model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
-        frames = model.standardised(points, emotion)
-        started = time.perf_counter()
-        learn, boost = boosting_split(subjects, self.boost_on, train.seed)
+    def train_pbs(self, network: nn.Module, frames: torch.Tensor, valid: torch.Tensor, learn: np.ndarray,
+                  pb_class: np.ndarray, n_classes: int, train: TrainConfig) -> list[float]:
+        """Train ``network`` and the PBs on the ``learn`` videos: one PB per class (``pb_class``, of
+        ``n_classes``) or one per video; returns the next-frame loss per epoch."""
         if self.pb_per == "class":
-            pb_index, n_pb = torch.as_tensor(genuine[learn], dtype=torch.long, device=frames.device), 2
+            pb_index, n_pb = torch.as_tensor(pb_class[learn], dtype=torch.long, device=frames.device), n_classes
         else:
             pb_index, n_pb = torch.arange(int(learn.sum()), device=frames.device), int(learn.sum())
-        network = model.networks[emotion]
         _, curve = train_network(network, frames[learn], valid[learn], pb_index, n_pb, train.epochs, train.lr,
-                                 self.pb_lr)
-        pbs = infer_pb(network, frames[boost], valid[boost], self.infer_steps, self.infer_lr)
-        fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost], self.n_trees, self.max_depth, self.boost_lr,
-                                   train.seed)
-        model.boosted[emotion].load_state_dict(fitted.state_dict())
-        if train.verbose:
-            print(f"lstm_pb {labels.EMOTIONS[emotion]}: {len(frames)} videos, next-frame loss {curve[0]:.3f} -> "
-                  f"{curve[-1]:.3f}, {time.perf_counter() - started:.1f} s")
+                                 self.pb_lr, self.pb_prior)
         return curve
 
     def fold_metrics(self, outcome, model: nn.Module) -> dict[str, Any]:
@@ -160,7 +190,18 @@ class LSTMPBConfig(GeometryExperimentConfig):
     def describe(self) -> dict[str, Any]:
         return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
-                "epochs": self.train.epochs, "folds": len(self.folds) if self.folds is not None else "all"}
+                "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
+                "networks": self.networks, "epochs": self.train.epochs,
+                "folds": len(self.folds) if self.folds is not None else "all"}
+
+
+def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Store the mean and scale of ``emotion``'s real frames in ``model`` and return its frames standardised."""
+    real = points[valid]
+    model.mean[emotion] = real.mean(dim=0)
+    scale = real.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
+    model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
+    return model.standardised(points, emotion)
 
 
 def boosting_split(subjects: np.ndarray, boost_on: str, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,9 +8,15 @@ video the weights stay fixed and only its PB is sought, by gradient descent on t
 PB is a code of how the video moves. A gradient-boosted classifier per emotion (``helpers.models.boosting``)
 then says from the PB whether the video is genuine.
 
-- ``PBNetwork``: frames ``[B, T, F]`` + PB ``[B, P]`` -> predicted next frames ``[B, T - 1, F]``;
+- ``PBNetwork``: frames ``[B, T, F]`` + PB ``[B, P]`` -> predicted next frames ``[B, T - 1, F]``, each from the
+  video's frame (``closed_loop=False``, teacher forcing, as HCILab) or from the network's own previous
+  prediction, starting at the first frame (``closed_loop=True``, Tani's generation mode: the PB must then
+  carry the whole course of the video);
 - ``next_frame_errors``: each sequence's mean squared error over its real frames;
-- ``train_network``: weights and PBs jointly; ``infer_pb``: the PB alone, weights fixed;
+- ``train_network``: weights and PBs jointly; ``infer_pb``: the PB alone, weights fixed; both optionally with
+  a Gaussian prior on the PB (``pb_prior`` times its squared norm added to each sequence's error), which keeps
+  the PBs of unseen videos in the range of the training videos';
+- ``smooth_frames``: a centred moving average over each video's real frames (landmark jitter out);
 - ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers as one torch
   module: padded sequences in (features, real-frame channel, emotion one-hot), two log-probabilities out.
 """
@@ -50,9 +56,10 @@ def n_points(point_set: str) -> int:
 class PBNetwork(nn.Module):
     """Each frame (projected) and the PB into an LSTM, whose state says how the next frame differs from this one."""
 
-    def __init__(self, n_features: int, pb_size: int = 8, hidden: int = 64, layers: int = 1):
+    def __init__(self, n_features: int, pb_size: int = 8, hidden: int = 64, layers: int = 1,
+                 closed_loop: bool = False):
         super().__init__()
-        self.pb_size = pb_size
+        self.pb_size, self.closed_loop = pb_size, closed_loop
         self.project = nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh())
         self.lstm = nn.LSTM(hidden + pb_size, hidden, num_layers=layers, batch_first=True)
         self.readout = nn.Linear(hidden, n_features)
@@ -60,9 +67,21 @@ class PBNetwork(nn.Module):
     def predict_next(self, frames: Tensor, pb: Tensor) -> Tensor:
         """``[B, T, F]`` frames, ``[B, P]`` PBs -> ``[B, T - 1, F]``: the predicted frames 1 .. T - 1."""
         steps = frames.shape[1] - 1
+        if self.closed_loop:
+            return self.generate(frames[:, 0], pb, steps)
         inputs = torch.cat([self.project(frames[:, :-1]), pb[:, None, :].expand(-1, steps, -1)], dim=-1)
         states, _ = self.lstm(inputs)
         return frames[:, :-1] + self.readout(states)
+
+    def generate(self, first: Tensor, pb: Tensor, steps: int) -> Tensor:
+        """``[B, F]`` first frames, ``[B, P]`` PBs -> ``[B, steps, F]``: each frame predicted from the last
+        prediction (the first from the real first frame); the video's later frames are never read."""
+        frame, state, predicted = first, None, []
+        for _ in range(steps):
+            output, state = self.lstm(torch.cat([self.project(frame), pb], dim=-1)[:, None], state)
+            frame = frame + self.readout(output[:, 0])
+            predicted.append(frame)
+        return torch.stack(predicted, dim=1) if predicted else first.new_zeros(len(first), 0, first.shape[-1])
 
 
 def next_frame_errors(network: PBNetwork, frames: Tensor, valid: Tensor, pb: Tensor) -> Tensor:
@@ -71,6 +90,19 @@ def next_frame_errors(network: PBNetwork, frames: Tensor, valid: Tensor, pb: Ten
     errors = ((network.predict_next(frames, pb) - frames[:, 1:]) ** 2).mean(dim=-1)
     steps = (valid[:, 1:] & valid[:, :-1]).float()
     return (errors * steps).sum(dim=1) / steps.sum(dim=1).clamp(min=1)
+
+
+def smooth_frames(points: Tensor, valid: Tensor, window: int) -> Tensor:
+    """``[B, T, F]`` -> the same, each real frame replaced by the mean of the real frames of its video within
+    ``window`` frames centred on it (fewer at the video's ends; padding frames are left as they are)."""
+    if window <= 1:
+        return points
+    weights = valid.to(points.dtype)[:, :, None]
+    before, after = window // 2, window - 1 - window // 2
+    sums = nn.functional.pad((points * weights).transpose(1, 2), (before, after)).unfold(2, window, 1).sum(-1)
+    counts = nn.functional.pad(weights.transpose(1, 2), (before, after)).unfold(2, window, 1).sum(-1)
+    smoothed = (sums / counts.clamp(min=1)).transpose(1, 2)
+    return torch.where(valid[:, :, None], smoothed, points)
 
 
 @contextmanager
@@ -89,9 +121,10 @@ def one_cpu_thread(device: torch.device) -> Iterator[None]:
 
 
 def train_network(network: PBNetwork, frames: Tensor, valid: Tensor, pb_index: Tensor, n_pb: int, epochs: int,
-                  lr: float, pb_lr: float | None = None) -> tuple[Tensor, list[float]]:
+                  lr: float, pb_lr: float | None = None, pb_prior: float = 0.0) -> tuple[Tensor, list[float]]:
     """Learn ``network``'s weights and ``n_pb`` PB vectors (sequence ``i`` uses PB ``pb_index[i]``) jointly, by
-    Adam on the mean next-frame error of all sequences at once; returns the PBs and the loss of every epoch."""
+    Adam on the mean next-frame error of all sequences at once (plus ``pb_prior`` times the mean squared norm
+    of their PBs); returns the PBs and the next-frame error of every epoch."""
     pbs = nn.Parameter(torch.zeros(n_pb, network.pb_size, device=frames.device))
     optimizer = torch.optim.Adam([{"params": network.parameters()}, {"params": [pbs], "lr": pb_lr or lr}], lr=lr)
     losses = []
@@ -99,55 +132,65 @@ def train_network(network: PBNetwork, frames: Tensor, valid: Tensor, pb_index: T
     with one_cpu_thread(frames.device):
         for _ in range(epochs):
             optimizer.zero_grad()
-            loss = next_frame_errors(network, frames, valid, pbs[pb_index]).mean()
-            loss.backward()
+            error = next_frame_errors(network, frames, valid, pbs[pb_index]).mean()
+            (error + pb_prior * (pbs[pb_index] ** 2).sum(dim=1).mean()).backward()
             nn.utils.clip_grad_norm_(network.parameters(), 5.0)
             optimizer.step()
-            losses.append(float(loss.detach()))
+            losses.append(float(error.detach()))
     network.eval()
     return pbs.detach(), losses
 
 
-def infer_pb(network: PBNetwork, frames: Tensor, valid: Tensor, steps: int = 200, lr: float = 0.05) -> Tensor:
-    """``[B, P]``: the PB of each sequence, sought by Adam on its next-frame error from zero, ``network``'s
-    weights fixed (only the PBs receive gradients; each sequence's PB follows its own error alone)."""
+def infer_pb(network: PBNetwork, frames: Tensor, valid: Tensor, steps: int = 200, lr: float = 0.05,
+             pb_prior: float = 0.0) -> Tensor:
+    """``[B, P]``: the PB of each sequence, sought by Adam on its next-frame error (plus ``pb_prior`` times the
+    PB's squared norm, as in training) from zero, ``network``'s weights fixed (only the PBs receive gradients;
+    each sequence's PB follows its own error alone)."""
     pb = torch.zeros(len(frames), network.pb_size, device=frames.device, requires_grad=True)
     optimizer = torch.optim.Adam([pb], lr=lr)
     # cuDNN's LSTM computes gradients only in training mode: the plain kernels do in evaluation mode too
     with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False), one_cpu_thread(frames.device):
         for _ in range(steps):
             optimizer.zero_grad()
-            total = next_frame_errors(network, frames, valid, pb).sum()
+            total = (next_frame_errors(network, frames, valid, pb) + pb_prior * (pb ** 2).sum(dim=1)).sum()
             (pb.grad,) = torch.autograd.grad(total, pb)
             optimizer.step()
     return pb.detach()
 
 
 class LSTMPBClassifier(nn.Module):
-    """One ``PBNetwork`` and one ``BoostedTrees`` per emotion. Input ``[B, T, 68 * 2 + 1 + E]`` (the registered
-    landmarks, 1 on real frames, the emotion's one-hot code); output ``[B, 2]`` log-probabilities (posed,
-    genuine) from the boosted trees on each video's inferred PB."""
+    """One ``PBNetwork`` per emotion (or one for all, ``shared``) and one ``BoostedTrees`` per emotion. Input
+    ``[B, T, 68 * 2 + 1 + E]`` (the registered landmarks, 1 on real frames, the emotion's one-hot code); output
+    ``[B, 2]`` log-probabilities (posed, genuine) from the boosted trees on each video's inferred PB."""
 
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
-                 infer_lr: float = 0.05, relative: bool = False):
+                 infer_lr: float = 0.05, relative: bool = False, closed_loop: bool = False, smooth: int = 1,
+                 pb_prior: float = 0.0, shared: bool = False):
         super().__init__()
-        self.point_set, self.emotions, self.relative = point_set, emotions, relative
-        self.infer_steps, self.infer_lr = infer_steps, infer_lr
+        self.point_set, self.emotions, self.relative, self.smooth = point_set, emotions, relative, smooth
+        self.infer_steps, self.infer_lr, self.pb_prior, self.shared = infer_steps, infer_lr, pb_prior, shared
         self.pretrained = False
         features = 2 * n_points(point_set)
         self.register_buffer("mean", torch.zeros(emotions, features))
         self.register_buffer("scale", torch.ones(emotions, features))
-        self.networks = nn.ModuleList(PBNetwork(features, pb_size, hidden, layers) for _ in range(emotions))
+        self.networks = nn.ModuleList(PBNetwork(features, pb_size, hidden, layers, closed_loop)
+                                      for _ in range(1 if shared else emotions))
         self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(emotions))
+
+    def network(self, emotion: int) -> PBNetwork:
+        """The network that models ``emotion``'s videos."""
+        return self.networks[0 if self.shared else emotion]
 
     def inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The selected points (not yet standardised; with ``relative``, minus each video's first frame: its
-        motion without its face's shape) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
-        points = select_points(x[..., :68 * 2].float(), self.point_set)
+        motion without its face's shape; with ``smooth`` > 1, averaged over that many frames) ``[B, T, F]``,
+        real frames ``[B, T]``, emotions ``[B]``."""
+        points, valid = select_points(x[..., :68 * 2].float(), self.point_set), x[..., 68 * 2] > 0.5
+        points = smooth_frames(points, valid, self.smooth)
         if self.relative:
             points = points - points[:, :1]
-        return points, x[..., 68 * 2] > 0.5, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
+        return points, valid, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
 
     def standardised(self, points: Tensor, emotion: int) -> Tensor:
         return (points - self.mean[emotion]) / self.scale[emotion]
@@ -158,8 +201,8 @@ class LSTMPBClassifier(nn.Module):
         pbs = torch.zeros(len(x), self.networks[0].pb_size, device=x.device)
         for emotion in emotions.unique().tolist():
             rows = emotions == emotion
-            pbs[rows] = infer_pb(self.networks[emotion], self.standardised(points[rows], emotion), valid[rows],
-                                 self.infer_steps, self.infer_lr)
+            pbs[rows] = infer_pb(self.network(emotion), self.standardised(points[rows], emotion), valid[rows],
+                                 self.infer_steps, self.infer_lr, self.pb_prior)
         return pbs
 
     def forward(self, x: Tensor) -> Tensor:
