@@ -165,4 +165,6 @@ def cue_figure(table: pd.DataFrame):
     axis.set_ylabel("paired accuracy, % (95 % CI)")
     axis.set_ylim(0, 100)
     axis.legend(title="cues", fontsize=8, loc="lower right")
+    axis.set_title("One cue at a time: paired accuracy, pairs known\n(synthetic data, demo size, kfold, chosen per fold "
+                   "on validation)", fontsize=9)
     return figure
