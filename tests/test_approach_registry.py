@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import approaches, book
-from helpers.analysis import compare, selection, widgets
+from helpers.analysis import compare, protocol_results, selection, widgets
 from helpers.approaches import registry
 
 
@@ -36,7 +36,7 @@ def test_a_registered_approach_shows_in_06s_tables(tmp_path, write_fake_run, toy
         write_fake_run(tmp_path, "single_task", "cnn-ce", fold, subjects, seed=fold)
         write_fake_run(tmp_path, "toy", "toy-run", fold, subjects, seed=20 + fold)
     assert "toy" not in compare.missing_approaches(tmp_path)
-    notes = compare.missing_notes(tmp_path, "smoke")
+    notes = protocol_results.missing_notes(tmp_path, "smoke", "kfold")  # what 06 prints
     assert any("notebooks/04_multi_task.ipynb" in note for note in notes) and not any("07_toy" in n for n in notes)
 
     runs = compare.load_comparable(tmp_path, "smoke")  # 06's cells, in order
@@ -57,9 +57,10 @@ def test_a_registered_approach_shows_in_06s_tables(tmp_path, write_fake_run, toy
 
 
 def test_with_no_results_06_names_every_approachs_notebook(tmp_path, toy_approach):
-    notes = compare.missing_notes(tmp_path, "demo")
+    notes = protocol_results.missing_notes(tmp_path, "demo", "kfold")
     assert len(notes) == len(approaches.APPROACHES)
-    assert "no toy approach (07) results for profile 'demo': run notebooks/07_toy.ipynb with PROFILE = 'demo'" in notes
+    assert ("no toy approach (07) results under protocol 'kfold' for profile 'demo': run notebooks/07_toy.ipynb with "
+            "PROFILE = 'demo' and PROTOCOL = 'kfold'") in notes
     with pytest.raises(compare.NothingToCompare, match="run notebooks 03, 04, 05 and 07 with PROFILE = 'demo'"):
         compare.load_comparable(tmp_path, "demo")
     assert compare.NothingToCompare("x")._render_traceback_() == ["NothingToCompare: x"]  # no traceback in Jupyter

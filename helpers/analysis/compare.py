@@ -8,7 +8,7 @@ video-level 12-class probabilities (when the model predicts the 12 classes) and 
 **genuineness** ``p_genuine`` (the sum of the six genuine-class probabilities, or the authenticity head's
 probability of "genuine"). Each row is an *out-of-fold* prediction: the run of fold k only ever scores the
 subjects of fold k, which it never saw in training. The approaches, their names in tables and the notebooks
-that train them come from ``helpers.approaches``' registry (``load_all``, ``missing_notes``, ``approach_name``).
+that train them come from ``helpers.approaches``' registry (``load_all``, ``missing_approaches``, ``approach_name``).
 
 - *challenge accuracy* (``authenticity_video_accuracy``): real/fake per video, each video judged on its own:
   what the challenge scored;
@@ -77,12 +77,6 @@ def missing_approaches(profile_results, names: Sequence[str] | None = None) -> l
     """The approaches of ``names`` (default: every registered one) with no complete run yet (the notebooks to
     run are ``approaches.notebook_of(...)``)."""
     return [a for a in (names or list(approaches.APPROACHES)) if not results.find_runs(profile_results, a)]
-
-
-def missing_notes(profile_results, profile: str) -> list[str]:
-    """One line per approach without results: which notebook makes them."""
-    return [f"no {approach_name(a)} results for profile {profile!r}: run notebooks/{approaches.notebook_of(a)}.ipynb "
-            f"with PROFILE = {profile!r}" for a in missing_approaches(profile_results)]
 
 
 def load_comparable(profile_results, profile: str) -> list[results.RunArtifacts]:
