@@ -11,6 +11,7 @@ k only, which it never saw in training.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def stacked_scores(table: pd.DataFrame, members: Sequence[str], C: float = 1.0) 
     for fold in np.unique(folds):
         test, train_rows = folds == fold, folds != fold
         trained_on[int(fold)] = set(table.loc[train_rows, "subject"])
-        if len(np.unique(target[train_rows])) < 2:  # nothing to learn from
+        if not others_hold_both_classes(folds, target, fold):  # nothing to learn from
             continue
         stacker = LogisticRegression(C=C).fit(features[train_rows], target[train_rows])
         out[test] = stacker.predict_proba(features[test])[:, 1]
@@ -68,7 +69,12 @@ def stacking_possible(scores: pd.DataFrame) -> bool:
     (not so under a protocol with one test set)."""
     folds = scores["fold"].to_numpy()
     genuine = scores["authenticity_label"].to_numpy()
-    return all(len(np.unique(genuine[folds != fold])) == 2 for fold in np.unique(folds))
+    return all(others_hold_both_classes(folds, genuine, fold) for fold in np.unique(folds))
+
+
+def others_hold_both_classes(folds: np.ndarray, genuine: np.ndarray, fold: Any) -> bool:
+    """Whether the rows outside test fold ``fold`` hold genuine and posed videos (a stacker can be fit)."""
+    return len(np.unique(genuine[folds != fold])) == 2
 
 
 def ensemble(scores: pd.DataFrame, members: Sequence[str], name: str = "ensemble") -> pd.DataFrame:
