@@ -47,6 +47,23 @@ def test_frames_per_video_are_evenly_spread(videos):
     assert dataset.frame_table().iloc[5].to_dict() == {"subject": "s1", "code": labels.CODES[1], "frame": 3}
 
 
+def test_expressive_frames_are_those_farthest_from_the_first(tmp_path):
+    """A video that rises from a neutral first frame to an apex at frames 6-7 and fades back: the expressive
+    selection keeps the frames around the apex, in order; the even one spreads over the video."""
+    brightness = [0, 0, 1, 3, 6, 9, 12, 12, 8, 4]
+    array = np.zeros((len(brightness), 24, 24, 3), dtype=np.uint8)
+    for t, level in enumerate(brightness):
+        array[t, 8:16, 8:16] = 10 * level  # the "expression": a patch that brightens and fades
+    path = tmp_path / "video.npy"
+    np.save(path, array)
+    video = pd.DataFrame([{"subject": "s1", "code": labels.CODES[0], "label": 0, "crop_path": str(path)}])
+    assert train.FrameDataset(video, 3, selection="expressive").frame_ids.tolist() == [5, 6, 7]
+    assert train.FrameDataset(video, 3).frame_ids.tolist() == [0, 4, 9]
+    assert train.FrameDataset(video, None, selection="expressive").frame_ids.tolist() == list(range(10))
+    with pytest.raises(ValueError, match="selection"):
+        train.FrameDataset(video, 3, selection="apex")
+
+
 def test_packed_shape_reads_only_the_header(videos):
     assert train.packed_shape(videos["crop_path"][0]) == (10, 24, 24, 3)
 

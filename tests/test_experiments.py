@@ -99,3 +99,14 @@ def test_one_command_line_runs_every_approach_and_grid_files(tmp_path, monkeypat
     assert isinstance(seen[-1], approaches.TemporalConfig) and seen[-1].run_name == "conv3d-two_task"
     command_line.main(["--config", str(approaches.grid_file("smoke", "multitask"))])
     assert {type(c) for c in seen[1:]} == {approaches.MultiTaskConfig} and len(seen[1:]) == 5
+
+
+def test_the_frame_selection_is_a_setting_that_keeps_earlier_run_ids():
+    even = approaches.grid("demo", "single_task", settings={"folds": [0]})[0]
+    expressive = approaches.grid("demo", "single_task", settings={"folds": [0], "frame_selection": "expressive"})[0]
+    assert "frame_selection" not in even.identity(), "the default leaves the ids of earlier runs as they were"
+    assert expressive.identity()["frame_selection"] == "expressive" and expressive.run_id != even.run_id
+    multitask = approaches.grid("demo", "multitask", settings={"frame_selection": "expressive"})[0]
+    assert multitask.identity()["frame_selection"] == "expressive"
+    with pytest.raises(ValueError, match="frame_selection"):
+        approaches.grid("demo", "single_task", settings={"frame_selection": "apex"})

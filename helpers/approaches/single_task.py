@@ -16,7 +16,7 @@ from torch import nn
 from helpers import labels, models, profiles
 from helpers.models import losses
 from helpers.train.config import ExperimentConfig, FoldSetup
-from helpers.train.datasets import FrameDataset
+from helpers.train.datasets import FRAME_SELECTIONS, FrameDataset
 from helpers.train.folds import FoldData
 from helpers.train.loaders import fold_loaders, worker_size
 from helpers.train.tasks import ClassificationTask
@@ -31,6 +31,22 @@ class FrameExperimentConfig(ExperimentConfig):
     frames_per_video: int | None = 16  # training frames per video (evenly spaced); None: all
     val_frames_per_video: int | None = 8  # validation frames per video (early stopping only needs a sample)
     eval_frames_per_video: int | None = None  # test frames per video; None: all
+    # which frames of a video those are: "even" (evenly spaced) | "expressive" (farthest from its first frame)
+    frame_selection: str = "even"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.frame_selection not in FRAME_SELECTIONS:
+            raise ValueError(f"frame_selection must be one of {', '.join(FRAME_SELECTIONS)}, "
+                             f"got {self.frame_selection!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The shared identity; ``frame_selection`` only where it is not the default, so that the runs made before
+        the setting existed keep their ids."""
+        values = super().identity()
+        if values.get("frame_selection") == "even":
+            del values["frame_selection"]
+        return values
 
     @property
     def input_size(self) -> int:
@@ -38,7 +54,8 @@ class FrameExperimentConfig(ExperimentConfig):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "model": models.model_entry(self.model).display_name,
-                "train frames/video": self.frames_per_video, "test frames/video": self.eval_frames_per_video or "all"}
+                "train frames/video": self.frames_per_video, "test frames/video": self.eval_frames_per_video or "all",
+                **({"frames": self.frame_selection} if self.frame_selection != "even" else {})}
 
 
 @dataclass
@@ -79,7 +96,8 @@ def frame_loaders(fold: FoldData, config: FrameExperimentConfig, dataset_class: 
                   ) -> tuple:
     """``(train, validation or None, test, test dataset)`` loaders of single frames of ``fold``'s videos."""
     def dataset(videos: pd.DataFrame, frames: int | None):
-        return dataset_class(videos, frames_per_video=frames, size=worker_size(videos, config.input_size))
+        return dataset_class(videos, frames_per_video=frames, size=worker_size(videos, config.input_size),
+                             selection=config.frame_selection)
 
     return fold_loaders(config, dataset(fold.train, config.frames_per_video),
                         dataset(fold.val, config.val_frames_per_video) if len(fold.val) else None,

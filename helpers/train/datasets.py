@@ -30,6 +30,9 @@ from helpers.train.crops import CONTEXT_PATH_COLUMN, CROP_PATH_COLUMN, packed_sh
 from helpers.train.transforms import resize_uint8
 
 
+FRAME_SELECTIONS = ("even", "expressive")
+
+
 class FrameDataset(torch.utils.data.Dataset):
     """Single frames of packed face-crop videos, with the labels of their video.
 
@@ -39,12 +42,16 @@ class FrameDataset(torch.utils.data.Dataset):
     ``video`` (row number in ``videos``, to aggregate predictions per video) and ``frame`` (index in the
     packed array).
 
-    ``frames_per_video`` keeps that many evenly spaced frames of each video (``None``: all of them).
+    ``frames_per_video`` keeps that many frames of each video (``None``: all of them): evenly spaced
+    (``selection="even"``) or those farthest from the video's first frame (``"expressive"``, ``expressive_frames``).
     ``size`` resizes frames in the worker (``None``: keep the stored size; the device-side ``BatchTransform``
     resizes to the model's input size anyway, so shrinking here only saves copying).
     """
 
-    def __init__(self, videos: pd.DataFrame, frames_per_video: int | None = None, size: int | None = None):
+    def __init__(self, videos: pd.DataFrame, frames_per_video: int | None = None, size: int | None = None,
+                 selection: str = "even"):
+        if selection not in FRAME_SELECTIONS:
+            raise ValueError(f"selection must be one of {', '.join(FRAME_SELECTIONS)}, got {selection!r}")
         missing = {"subject", "code", "label", CROP_PATH_COLUMN} - set(videos.columns)
         if missing:
             raise ValueError(f"the videos table lacks {', '.join(sorted(missing))} (see attach_crop_paths)")
@@ -55,7 +62,8 @@ class FrameDataset(torch.utils.data.Dataset):
         self.frames_per_video = frames_per_video
         video_ids, frame_ids = [], []
         for video_id, path in enumerate(self.paths):
-            chosen = select_frames(packed_shape(path)[0], frames_per_video)
+            chosen = (expressive_frames(np.load(path, mmap_mode="r"), frames_per_video) if selection == "expressive"
+                      else select_frames(packed_shape(path)[0], frames_per_video))
             video_ids.append(np.full(len(chosen), video_id, dtype=np.int64))
             frame_ids.append(chosen)
         self.video_ids = np.concatenate(video_ids) if video_ids else np.zeros(0, dtype=np.int64)
@@ -161,6 +169,23 @@ class ClipDataset(FrameDataset):
                 "authenticity": int(authenticity), "video": video_id, "frame": int(positions[0])}
 
 
+def change_from_first(crops: np.ndarray) -> np.ndarray:
+    """How far each crop of one video (``T x H x W x 3``) is from its first: the mean absolute difference of
+    about 16 x 16 grey thumbnails (the expression's rise from a neutral start, plus head motion and lighting)."""
+    step = max(1, min(crops.shape[1], crops.shape[2]) // 16)
+    grey = np.asarray(crops[:, ::step, ::step], dtype=np.float32).mean(axis=-1)
+    return np.abs(grey - grey[:1]).mean(axis=(1, 2))
+
+
+def expressive_frames(crops: np.ndarray, frames_per_video: int | None) -> np.ndarray:
+    """Indices, in order, of the ``frames_per_video`` crops farthest from the video's first (``change_from_first``):
+    the frames where the expression shows most, if the video starts neutral (all frames when ``None`` or more)."""
+    if frames_per_video is None or frames_per_video >= len(crops):
+        return np.arange(len(crops), dtype=np.int64)
+    farthest = np.argsort(-change_from_first(crops), kind="stable")[: max(1, frames_per_video)]
+    return np.sort(farthest).astype(np.int64)
+
+
 def onset_apex_segment(crops: np.ndarray, low: float = 0.1, high: float = 0.9, margin: int = 1,
                        min_length: int = 4) -> tuple[int, int]:
     """``[start, end)`` of the onset-to-apex segment of one video's crops ``T x H x W x 3``, from pixels.
@@ -171,16 +196,12 @@ def onset_apex_segment(crops: np.ndarray, low: float = 0.1, high: float = 0.9, m
     least ``min_length`` crops. A video without a clear rise gives the whole video.
 
     A heuristic: head motion and lighting change the pixels too, so check it on your data (or pass known
-    segments) before relying on ``window="onset_apex"``. On the synthetic data a posed expression appears at
-    once and fades after its apex (``helpers.synthetic``): there the segment is the step, and the fade,
-    which carries the posed video's temporal cue, lies after it.
+    segments) before relying on ``window="onset_apex"``.
     """
     n = len(crops)
     if n < 3:
         return 0, n
-    step = max(1, min(crops.shape[1], crops.shape[2]) // 16)
-    grey = np.asarray(crops[:, ::step, ::step], dtype=np.float32).mean(axis=-1)
-    change = np.abs(grey - grey[:1]).mean(axis=(1, 2))
+    change = change_from_first(crops)
     change = np.convolve(np.pad(change, 1, mode="edge"), np.ones(3) / 3, mode="valid")  # light smoothing
     lo, hi = float(change.min()), float(change.max())
     if hi - lo < 1e-6:
@@ -201,10 +222,11 @@ class FaceContextDataset(FrameDataset):
     context arrays of a video have the same frames (02 cuts both from the same decoded frame).
     """
 
-    def __init__(self, videos: pd.DataFrame, frames_per_video: int | None = None, size: int | None = None):
+    def __init__(self, videos: pd.DataFrame, frames_per_video: int | None = None, size: int | None = None,
+                 selection: str = "even"):
         if CONTEXT_PATH_COLUMN not in videos.columns:
             raise ValueError(f"the videos table lacks {CONTEXT_PATH_COLUMN} (see attach_context_paths)")
-        super().__init__(videos, frames_per_video, size)
+        super().__init__(videos, frames_per_video, size, selection)
         self.context_paths = [str(p) for p in self.videos[CONTEXT_PATH_COLUMN]]
         self._context_arrays: dict[int, np.ndarray] = {}
 
