@@ -126,3 +126,16 @@ def test_the_first_frame_experiment_pairs_videos_and_finds_a_class_difference_on
     assert abs(t[2]) > 5 and (np.abs(np.delete(t, 2)) < 5).all()
     unpaired = first_frame.pair_differences(videos.iloc[1:], noise[1:])  # s0's happy pair lost its genuine video
     assert unpaired.shape == (15, 5)
+
+
+def test_the_frame_model_variants_change_their_approaches_demo_grids():
+    script = _script("frame_models_demo")
+    for name, (applies_to, settings) in script.VARIANTS.items():
+        for approach in applies_to:
+            configs = script.variant_configurations(approach, name, {"folds": [0]})
+            assert configs and all(config.folds == [0] for config in configs)
+            for config in configs:
+                assert all(getattr(config, key) == value for key, value in settings.items() if key != "train")
+                assert config.train.epochs == settings.get("train", {}).get("epochs", config.train.epochs)
+    with pytest.raises(ValueError, match="not to 'temporal'"):
+        script.variant_configurations("temporal", "all_frames", {})

@@ -37,13 +37,15 @@ def video_length_features(videos: pd.DataFrame) -> np.ndarray:
 
 def first_frame_features(videos: pd.DataFrame, crops_dir: str | Path) -> np.ndarray:
     """The first kept face crop of each video, grey and shrunk to ``FIRST_FRAME_SIZE`` pixels a side, flattened."""
-    rows = []
-    for video in videos.itertuples():
-        first = np.asarray(frames.load_crops(crops_dir, video.subject, video.code)[0], dtype=float).mean(axis=2)
-        step = max(1, first.shape[0] // FIRST_FRAME_SIZE)
-        shrunk = first[: step * FIRST_FRAME_SIZE, : step * FIRST_FRAME_SIZE]
-        rows.append(shrunk.reshape(FIRST_FRAME_SIZE, step, FIRST_FRAME_SIZE, step).mean(axis=(1, 3)).ravel())
+    rows = [grey_thumbnail(frames.load_crops(crops_dir, video.subject, video.code)[0]) for video in videos.itertuples()]
     return np.array(rows).reshape(len(videos), -1)
+
+
+def grey_thumbnail(crop: np.ndarray, size: int = FIRST_FRAME_SIZE) -> np.ndarray:
+    """A colour crop ``[H, W, 3]`` as grey, shrunk to ``size`` pixels a side by averaging blocks, flattened."""
+    grey = np.asarray(crop, dtype=float).mean(axis=2)
+    step = max(1, grey.shape[0] // size)
+    return grey[: step * size, : step * size].reshape(size, step, size, step).mean(axis=(1, 3)).ravel()
 
 
 def fold_baseline(videos: pd.DataFrame, splits: pd.DataFrame, features: np.ndarray, model: str,

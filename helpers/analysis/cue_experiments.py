@@ -168,3 +168,17 @@ def cue_figure(table: pd.DataFrame):
     axis.set_title("One cue at a time: paired accuracy, pairs known\n(synthetic data, demo size, kfold, chosen per fold "
                    "on validation)", fontsize=9)
     return figure
+
+
+def variant_intervals(approach: str, configs: Sequence, paths: profiles.RunPaths) -> pd.DataFrame:
+    """Train ``configs`` (one approach's configurations, e.g. a grid with settings changed) through the one
+    runner under ``paths``, skipping folds already done, and tabulate the paired and per-video accuracy of each
+    configuration and of the one chosen per fold on validation subjects, with 95 % intervals over subjects."""
+    plan = train.plan_grid(list(configs), paths, False, None, None)
+    print(plan.summary(), flush=True)
+    train.run_grid(plan)
+    runs = evaluate.load_runs(paths.results, approach, runs=plan.run_ids, predictions=True)
+    scores = compare.video_scores(runs)
+    chosen = selection.selected_scores(scores, runs, approach)
+    table = compare.real_fake_intervals(pd.concat([chosen, scores], ignore_index=True))
+    return table[["model", "paired (95 % CI over subjects)", "video (95 % CI over subjects)"]]
