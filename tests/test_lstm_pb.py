@@ -10,6 +10,7 @@ import torch
 from sklearn.ensemble import GradientBoostingClassifier
 
 from helpers import approaches, labels
+from helpers.approaches.lstm_pb import boosting_split, standardise
 from helpers.models.boosting import BoostedTrees, fit_boosted_trees
 from helpers.models.lstm_pb import (
     HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, smooth_frames,
@@ -152,8 +153,6 @@ def test_the_approach_is_registered_and_checks_its_settings():
 
 
 def test_held_out_boosting_learns_from_subjects_the_network_did_not_see():
-    from helpers.approaches.lstm_pb import boosting_split
-
     subjects = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
     learn, boost = boosting_split(subjects, "held_out", seed=0)
     assert not set(subjects[learn]) & set(subjects[boost]) and len(set(subjects[learn])) == 2
@@ -233,5 +232,27 @@ def test_a_shared_network_models_every_emotion_and_settings_name_the_run():
     built = config.build_model()
     assert built.shared and built.smooth == 5 and built.pb_prior == 0.01 and built.network(0).closed_loop
     for wrong in ({"feedback": "open"}, {"networks": "one"}, {"pb_prior": -1.0}, {"smooth_frames": 0}):
+        with pytest.raises(ValueError):
+            approaches.LSTMPBConfig(profile="smoke", **wrong)
+
+
+def test_relative_landmarks_in_position_units_start_at_zero_and_keep_still_points_small():
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", relative=True, relative_units="positions")
+    x = torch.zeros(4, 5, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = 3.0 * torch.randn(4, 1, 136)  # four face shapes, spread 3 over faces
+    x[:, :, :68] += torch.linspace(0, 1, 5)[None, :, None] * torch.arange(1, 5)[:, None, None]  # half the points move
+    x[:, :, 68:136] += 0.01 * torch.randn(4, 5, 68)  # the other half only jitter
+    x[:, :, 136] = 1.0
+    points, valid, _ = model.inputs(x)
+    positions = model.inputs(x, relative=False)[0]
+    frames = standardise(model, 0, points, valid, positions)
+    assert torch.equal(frames[:, 0], torch.zeros(4, 136))  # every video starts at zero: no shift
+    assert torch.allclose(model.scale[0], positions[valid].std(dim=0))  # in units of the positions' spread
+    assert frames[:, :, 68:].abs().max() < 0.05 < frames[:, :, :68].abs().max()  # jitter stays small
+    motion_units = standardise(model, 0, points, valid)  # the motion's own spread blows the jitter up
+    assert motion_units[:, :, 68:].abs().max() > 1.0
+    config = approaches.LSTMPBConfig(profile="smoke", relative=True, relative_units="positions")
+    assert config.run_name.endswith("-relative_positions") and config.build_model().relative_units == "positions"
+    for wrong in ({"relative_units": "positions"}, {"relative": True, "relative_units": "pixels"}):
         with pytest.raises(ValueError):
             approaches.LSTMPBConfig(profile="smoke", **wrong)

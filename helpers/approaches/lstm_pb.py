@@ -27,7 +27,7 @@ from helpers import labels, profiles
 from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
 from helpers.models.boosting import fit_boosted_trees
-from helpers.models.lstm_pb import POINT_SETS, LSTMPBClassifier, infer_pb, train_network
+from helpers.models.lstm_pb import POINT_SETS, RELATIVE_UNITS, LSTMPBClassifier, infer_pb, train_network
 from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import TrajectoryDataset
@@ -61,6 +61,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
     # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
     boost_on: str = "training"
     relative: bool = False  # each video's landmarks minus its first kept frame's (HCILab: absolute positions)
+    # relative landmarks standardised by the spread of the motion (motion) or of the positions over every face
+    # of the emotion, unshifted (positions: each video starts at zero, a closed loop then decodes the PB alone)
+    relative_units: str = "motion"
     # what each step reads: the video's frame (teacher, HCILab) or the network's own last prediction from the
     # first frame on (closed, Tani's generation mode: the PB has to carry the video's whole course)
     feedback: str = "teacher"
@@ -84,7 +87,10 @@ class LSTMPBConfig(GeometryExperimentConfig):
             raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {self.point_set!r}")
         if self.boost_on not in BOOST_ON:
             raise ValueError(f"boost_on must be one of {', '.join(BOOST_ON)}, got {self.boost_on!r}")
-        for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS)):
+        if self.relative_units != "motion" and not self.relative:
+            raise ValueError(f"relative_units: {self.relative_units} needs relative: true")
+        for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS),
+                              ("relative_units", RELATIVE_UNITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
@@ -97,7 +103,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
     def run_name(self) -> str:
         points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
         boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
-        relative = "-relative" if self.relative else ""
+        relative = ("-relative" + ("" if self.relative_units == "motion" else f"_{self.relative_units}")
+                    if self.relative else "")
         closed = "-closed" if self.feedback == "closed" else ""
         smooth = f"-smooth{self.smooth_frames}" if self.smooth_frames > 1 else ""
         prior = f"-prior{self.pb_prior:g}" if self.pb_prior else ""
@@ -109,7 +116,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
                                 self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative,
                                 self.feedback == "closed", self.smooth_frames, self.pb_prior,
-                                self.networks == "shared")
+                                self.networks == "shared", self.relative_units)
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)
@@ -124,7 +131,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
         videos: TrajectoryDataset = train_loader.dataset
         torch.manual_seed(train.seed)
         model.to(accelerator.device)
-        points, valid, emotions = model.inputs(videos.sequences.to(accelerator.device))
+        sequences = videos.sequences.to(accelerator.device)
+        points, valid, emotions = model.inputs(sequences)
+        positions = model.inputs(sequences, relative=False)[0] if model.relative_units == "positions" else None
         genuine = videos.targets[:, 2] == labels.AUTHENTICITY.index("genuine")
         subjects = videos.videos["subject"].astype(str).to_numpy()
         frames = torch.zeros_like(points)
@@ -133,7 +142,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
             chosen = emotions == emotion
             counts[name] = int(chosen.sum())
             if chosen.any():
-                frames[chosen] = standardise(model, emotion, points[chosen], valid[chosen])
+                frames[chosen] = standardise(model, emotion, points[chosen], valid[chosen],
+                                             None if positions is None else positions[chosen])
         started = time.perf_counter()
         if self.networks == "shared":
             learn, boost = boosting_split(subjects, self.boost_on, train.seed)
@@ -190,16 +200,20 @@ class LSTMPBConfig(GeometryExperimentConfig):
     def describe(self) -> dict[str, Any]:
         return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
+                "relative": (self.relative_units if self.relative else False),
                 "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
                 "networks": self.networks, "epochs": self.train.epochs,
                 "folds": len(self.folds) if self.folds is not None else "all"}
 
 
-def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Store the mean and scale of ``emotion``'s real frames in ``model`` and return its frames standardised."""
+def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Store the mean and scale of ``emotion``'s real frames in ``model`` and return its frames standardised;
+    given the absolute ``positions`` of relative ``points``, their spread is the scale and nothing is shifted."""
     real = points[valid]
-    model.mean[emotion] = real.mean(dim=0)
-    scale = real.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
+    spread = real if positions is None else positions[valid]
+    model.mean[emotion] = real.mean(dim=0) if positions is None else torch.zeros_like(real[0])
+    scale = spread.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
     model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
     return model.standardised(points, emotion)
 

@@ -36,6 +36,9 @@ from helpers.models.boosting import BoostedTrees
 HCILAB_POINTS = (*range(17, 27), *range(30, 49), 50, 51, 52, 54, 56, 57, 58)
 HCILAB_MIDPOINTS = ((0, 17), (26, 16), (2, 29), (14, 29))
 POINT_SETS = ("hcilab40", "all68")
+#: what relative landmarks are standardised by: the spread of the motion itself, or of the landmarks' positions
+#: (``positions``: no shift, so every video starts at exactly zero; still points' jitter stays small)
+RELATIVE_UNITS = ("motion", "positions")
 
 
 def select_points(points: Tensor, point_set: str) -> Tensor:
@@ -166,9 +169,12 @@ class LSTMPBClassifier(nn.Module):
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
                  infer_lr: float = 0.05, relative: bool = False, closed_loop: bool = False, smooth: int = 1,
-                 pb_prior: float = 0.0, shared: bool = False):
+                 pb_prior: float = 0.0, shared: bool = False, relative_units: str = "motion"):
         super().__init__()
+        if relative_units not in RELATIVE_UNITS:
+            raise ValueError(f"relative_units must be one of {', '.join(RELATIVE_UNITS)}, got {relative_units!r}")
         self.point_set, self.emotions, self.relative, self.smooth = point_set, emotions, relative, smooth
+        self.relative_units = relative_units
         self.infer_steps, self.infer_lr, self.pb_prior, self.shared = infer_steps, infer_lr, pb_prior, shared
         self.pretrained = False
         features = 2 * n_points(point_set)
@@ -182,13 +188,13 @@ class LSTMPBClassifier(nn.Module):
         """The network that models ``emotion``'s videos."""
         return self.networks[0 if self.shared else emotion]
 
-    def inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The selected points (not yet standardised; with ``relative``, minus each video's first frame: its
-        motion without its face's shape; with ``smooth`` > 1, averaged over that many frames) ``[B, T, F]``,
-        real frames ``[B, T]``, emotions ``[B]``."""
+    def inputs(self, x: Tensor, relative: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The selected points (not yet standardised; with ``relative`` (default: the model's), minus each
+        video's first frame: its motion without its face's shape; with ``smooth`` > 1, averaged over that many
+        frames) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
         points, valid = select_points(x[..., :68 * 2].float(), self.point_set), x[..., 68 * 2] > 0.5
         points = smooth_frames(points, valid, self.smooth)
-        if self.relative:
+        if self.relative if relative is None else relative:
             points = points - points[:, :1]
         return points, valid, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
 
