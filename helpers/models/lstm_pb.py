@@ -17,8 +17,9 @@ then says from the PB whether the video is genuine.
   a Gaussian prior on the PB (``pb_prior`` times its squared norm added to each sequence's error), which keeps
   the PBs of unseen videos in the range of the training videos';
 - ``smooth_frames``: a centred moving average over each video's real frames (landmark jitter out);
-- ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers as one torch
-  module: padded sequences in (features, real-frame channel, emotion one-hot), two log-probabilities out.
+- ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers (of each
+  ensemble member) as one torch module: padded sequences in (features, real-frame channel, emotion one-hot),
+  two log-probabilities out.
 """
 
 from __future__ import annotations
@@ -162,9 +163,10 @@ def infer_pb(network: PBNetwork, frames: Tensor, valid: Tensor, steps: int = 200
 
 
 class LSTMPBClassifier(nn.Module):
-    """One ``PBNetwork`` per emotion (or one for all, ``shared``) and one ``BoostedTrees`` per emotion. Input
-    ``[B, T, 68 * 2 + 1 + E]`` (the registered landmarks, 1 on real frames, the emotion's one-hot code); output
-    ``[B, 2]`` log-probabilities (posed, genuine) from the boosted trees on each video's inferred PB."""
+    """One ``PBNetwork`` per emotion (or one for all, ``shared``) and one ``BoostedTrees`` per emotion, times
+    ``members`` (an ensemble from different random starts). Input ``[B, T, 68 * 2 + 1 + E]`` (the registered
+    landmarks, 1 on real frames, the emotion's one-hot code); output ``[B, 2]`` log-probabilities (posed,
+    genuine) from the boosted trees on each video's inferred PB, their log-odds averaged over the members."""
 
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
