@@ -40,6 +40,7 @@ PB_PER = ("class", "video")
 BOOST_ON = ("training", "held_out")
 FEEDBACK = ("teacher", "closed")
 NETWORKS = ("per_emotion", "shared")
+MEMBER_SEED_STEP = 1000  # ensemble member m starts from seed + 1000 m: runs of nearby seeds share no member
 
 
 @dataclass
@@ -96,8 +97,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
                               ("relative_units", RELATIVE_UNITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
-                                                        "max_depth", "smooth_frames", "members") if getattr(self, name) < 1}
+        sizes = ("pb_size", "hidden", "layers", "infer_steps", "n_trees", "max_depth", "smooth_frames", "members")
+        small = {name: getattr(self, name) for name in sizes if getattr(self, name) < 1}
         if small or self.infer_lr <= 0 or self.boost_lr <= 0 or self.pb_prior < 0:
             raise ValueError(f"sizes, steps and rates must be positive and pb_prior >= 0, got "
                              f"{small or (self.infer_lr, self.boost_lr, self.pb_prior)}")
@@ -151,7 +152,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
         started = time.perf_counter()
         curves = {}
         for member in range(self.members):
-            torch.manual_seed(train.seed + member)
+            torch.manual_seed(train.seed + MEMBER_SEED_STEP * member)  # seeds 0 and 1 share no start
             suffix = f"#{member + 1}" if member else ""
             for name, curve in self.fit_member(model, member, frames, valid, emotions, genuine, subjects,
                                                train).items():
