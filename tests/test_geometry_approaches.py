@@ -137,7 +137,7 @@ def test_an_lstm_pb_ensemble_on_motion_in_position_units_runs_through_the_runner
     assert len(reloaded.networks) == 2 and len(reloaded.boosted) == 2 * len(labels.EMOTIONS)
     assert torch.equal(reloaded.mean, torch.zeros_like(reloaded.mean))  # position units: nothing shifted
     first, second = (list(reloaded.networks[i].parameters())[0] for i in range(2))
-    assert not torch.allclose(first, second)  # the members start apart
+    assert not torch.allclose(first, second)  # the members start apart (built one after the other)
 
 
 def test_trajectory_sequences_mark_real_frames_and_carry_the_emotion(smoke):

@@ -40,7 +40,6 @@ PB_PER = ("class", "video")
 BOOST_ON = ("training", "held_out")
 FEEDBACK = ("teacher", "closed")
 NETWORKS = ("per_emotion", "shared")
-MEMBER_SEED_STEP = 1000  # ensemble member m starts from seed + 1000 m: runs of nearby seeds share no member
 
 
 @dataclass
@@ -152,7 +151,6 @@ class LSTMPBConfig(GeometryExperimentConfig):
         started = time.perf_counter()
         curves = {}
         for member in range(self.members):
-            torch.manual_seed(train.seed + MEMBER_SEED_STEP * member)  # seeds 0 and 1 share no start
             suffix = f"#{member + 1}" if member else ""
             for name, curve in self.fit_member(model, member, frames, valid, emotions, genuine, subjects,
                                                train).items():
