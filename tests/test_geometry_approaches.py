@@ -120,6 +120,26 @@ def test_a_shared_closed_loop_lstm_pb_runs_through_the_runner(smoke):
     assert len(train.load_trained_model(config, 0, paths).networks) == 1
 
 
+def test_an_lstm_pb_ensemble_on_motion_in_position_units_runs_through_the_runner(smoke):
+    paths = smoke[0]
+    config = approaches.LSTMPBConfig(profile="smoke", pb_size=3, hidden=8, infer_steps=10, n_trees=10, folds=[0],
+                                     pb_per="video", feedback="closed", relative=True, relative_units="positions",
+                                     networks="shared", members=2, work_dir=str(paths.work),
+                                     results_dir=str(paths.results),
+                                     train=train.TrainConfig(epochs=20, lr=1e-2, progress=False, verbose=False))
+    fold = first_fold(config, smoke)
+    train.run_fold(config, fold, paths)
+    run = results.load_run(results.run_dir(paths.results, "lstm_pb", config.run_id, 0))
+    assert "train_loss_all#2" in run.history.columns  # the second member trained too
+    assert run.metrics["last_train_loss"] < run.metrics["first_train_loss"]
+    assert len(run.predictions) == len(fold.test) and run.predictions["prob_1"].between(0, 1).all()
+    reloaded = train.load_trained_model(config, 0, paths)
+    assert len(reloaded.networks) == 2 and len(reloaded.boosted) == 2 * len(labels.EMOTIONS)
+    assert torch.equal(reloaded.mean, torch.zeros_like(reloaded.mean))  # position units: nothing shifted
+    first, second = (list(reloaded.networks[i].parameters())[0] for i in range(2))
+    assert not torch.allclose(first, second)  # the members start apart (built one after the other)
+
+
 def test_trajectory_sequences_mark_real_frames_and_carry_the_emotion(smoke):
     fold = first_fold(approaches.TrajectoryConfig(profile="smoke"), smoke)
     videos = fold.train.head(4)

@@ -10,6 +10,7 @@ import torch
 from sklearn.ensemble import GradientBoostingClassifier
 
 from helpers import approaches, labels
+from helpers.approaches.lstm_pb import boosting_split, standardise
 from helpers.models.boosting import BoostedTrees, fit_boosted_trees
 from helpers.models.lstm_pb import (
     HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, smooth_frames,
@@ -152,8 +153,6 @@ def test_the_approach_is_registered_and_checks_its_settings():
 
 
 def test_held_out_boosting_learns_from_subjects_the_network_did_not_see():
-    from helpers.approaches.lstm_pb import boosting_split
-
     subjects = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
     learn, boost = boosting_split(subjects, "held_out", seed=0)
     assert not set(subjects[learn]) & set(subjects[boost]) and len(set(subjects[learn])) == 2
@@ -235,3 +234,48 @@ def test_a_shared_network_models_every_emotion_and_settings_name_the_run():
     for wrong in ({"feedback": "open"}, {"networks": "one"}, {"pb_prior": -1.0}, {"smooth_frames": 0}):
         with pytest.raises(ValueError):
             approaches.LSTMPBConfig(profile="smoke", **wrong)
+
+
+def test_relative_landmarks_in_position_units_start_at_zero_and_keep_still_points_small():
+    torch.manual_seed(0)
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", relative=True, relative_units="positions")
+    x = torch.zeros(4, 5, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = 3.0 * torch.randn(4, 1, 136)  # four face shapes, spread 3 over faces
+    x[:, :, :68] += torch.linspace(0, 1, 5)[None, :, None] * torch.arange(1, 5)[:, None, None]  # half the points move
+    x[:, :, 68:136] += 0.01 * torch.randn(4, 5, 68)  # the other half only jitter
+    x[:, :, 136] = 1.0
+    points, valid, _ = model.inputs(x)
+    positions = model.inputs(x, relative=False)[0]
+    frames = standardise(model, 0, points, valid, positions)
+    assert torch.equal(frames[:, 0], torch.zeros(4, 136))  # every video starts at zero: no shift
+    assert torch.allclose(model.scale[0], positions[valid].std(dim=0))  # in units of the positions' spread
+    assert frames[:, :, 68:].abs().max() < 0.2 < frames[:, :, :68].abs().max()  # jitter stays small
+    motion_units = standardise(model, 0, points, valid)  # the motion's own spread blows the jitter up
+    assert motion_units[:, :, 68:].abs().max() > 1.0
+    config = approaches.LSTMPBConfig(profile="smoke", relative=True, relative_units="positions")
+    assert config.run_name.endswith("-relative_positions") and config.build_model().relative_units == "positions"
+    for wrong in ({"relative_units": "positions"}, {"relative": True, "relative_units": "pixels"}):
+        with pytest.raises(ValueError):
+            approaches.LSTMPBConfig(profile="smoke", **wrong)
+
+
+def test_an_ensemble_averages_its_members_log_odds_each_from_its_own_networks():
+    torch.manual_seed(0)
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", pb_size=2, hidden=8, n_trees=3, infer_steps=5,
+                             shared=True, members=2).eval()
+    assert len(model.networks) == 2 and model.network(4, 1) is model.networks[1] is not model.network(4, 0)
+    assert len(model.boosted) == 2 * len(labels.EMOTIONS) and model.booster(2, 1) is model.boosted[6 + 2]
+    model.booster(2, 0).load_constant(3.0)  # disgust: member 0 says genuine, member 1 undecided (log-odds 0)
+    x = torch.zeros(2, 6, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = torch.randn(2, 6, 136)
+    x[:, :, 136] = 1.0
+    x[:, :, 137 + 2] = 1.0
+    with torch.no_grad():
+        p = model(x).exp()
+        assert not torch.allclose(model.pb_vectors(x, 0), model.pb_vectors(x, 1))  # each member infers its own
+    assert torch.allclose(p[:, 1], torch.sigmoid(torch.tensor(1.5)))
+    config = approaches.LSTMPBConfig(profile="smoke", networks="shared", members=3)
+    assert config.run_name.endswith("-shared-x3") and len(config.build_model().networks) == 3
+    assert approaches.LSTMPBConfig(profile="smoke").run_name == "lstm_pb-class-pb8-h64"  # one member: as before
+    with pytest.raises(ValueError):
+        approaches.LSTMPBConfig(profile="smoke", members=0)

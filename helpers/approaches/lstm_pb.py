@@ -27,7 +27,7 @@ from helpers import labels, profiles
 from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
 from helpers.models.boosting import fit_boosted_trees
-from helpers.models.lstm_pb import POINT_SETS, LSTMPBClassifier, infer_pb, train_network
+from helpers.models.lstm_pb import POINT_SETS, RELATIVE_UNITS, LSTMPBClassifier, infer_pb, train_network
 from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import TrajectoryDataset
@@ -61,6 +61,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
     # videos of half of the training subjects, the network trained on the other half (PBs like a test video's)
     boost_on: str = "training"
     relative: bool = False  # each video's landmarks minus its first kept frame's (HCILab: absolute positions)
+    # relative landmarks standardised by the spread of the motion (motion) or of the positions over every face
+    # of the emotion, unshifted (positions: each video starts at zero, a closed loop then decodes the PB alone)
+    relative_units: str = "motion"
     # what each step reads: the video's frame (teacher, HCILab) or the network's own last prediction from the
     # first frame on (closed, Tani's generation mode: the PB has to carry the video's whole course)
     feedback: str = "teacher"
@@ -70,6 +73,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
     networks: str = "per_emotion"
     hidden: int = 64
     layers: int = 1
+    # networks (with their PBs and trees) trained from this many random starts, each video's log-odds averaged
+    # over them (1: HCILab's one; HCILab averaged instead over 20 shifted face boxes of each video)
+    members: int = 1
     infer_steps: int = 200  # Adam steps on a video's PB, from zero, the weights fixed
     infer_lr: float = 0.05
     n_trees: int = 100  # gradient boosting: trees, their depth and shrinkage (scikit-learn's defaults)
@@ -84,11 +90,14 @@ class LSTMPBConfig(GeometryExperimentConfig):
             raise ValueError(f"point_set must be one of {', '.join(POINT_SETS)}, got {self.point_set!r}")
         if self.boost_on not in BOOST_ON:
             raise ValueError(f"boost_on must be one of {', '.join(BOOST_ON)}, got {self.boost_on!r}")
-        for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS)):
+        if self.relative_units != "motion" and not self.relative:
+            raise ValueError(f"relative_units: {self.relative_units} needs relative: true")
+        for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS),
+                              ("relative_units", RELATIVE_UNITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        small = {name: getattr(self, name) for name in ("pb_size", "hidden", "layers", "infer_steps", "n_trees",
-                                                        "max_depth", "smooth_frames") if getattr(self, name) < 1}
+        sizes = ("pb_size", "hidden", "layers", "infer_steps", "n_trees", "max_depth", "smooth_frames", "members")
+        small = {name: getattr(self, name) for name in sizes if getattr(self, name) < 1}
         if small or self.infer_lr <= 0 or self.boost_lr <= 0 or self.pb_prior < 0:
             raise ValueError(f"sizes, steps and rates must be positive and pb_prior >= 0, got "
                              f"{small or (self.infer_lr, self.boost_lr, self.pb_prior)}")
@@ -97,11 +106,13 @@ class LSTMPBConfig(GeometryExperimentConfig):
     def run_name(self) -> str:
         points = "" if self.point_set == "hcilab40" else f"-{self.point_set}"
         boost = "" if self.boost_on == "training" else f"-boost_{self.boost_on}"
-        relative = "-relative" if self.relative else ""
+        relative = ("-relative" + ("" if self.relative_units == "motion" else f"_{self.relative_units}")
+                    if self.relative else "")
         closed = "-closed" if self.feedback == "closed" else ""
         smooth = f"-smooth{self.smooth_frames}" if self.smooth_frames > 1 else ""
         prior = f"-prior{self.pb_prior:g}" if self.pb_prior else ""
         shared = "-shared" if self.networks == "shared" else ""
+        shared += f"-x{self.members}" if self.members > 1 else ""
         return self.name or (f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
                              f"{closed}{smooth}{prior}{shared}")
 
@@ -109,7 +120,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
                                 self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative,
                                 self.feedback == "closed", self.smooth_frames, self.pb_prior,
-                                self.networks == "shared")
+                                self.networks == "shared", self.relative_units, self.members)
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)
@@ -124,7 +135,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
         videos: TrajectoryDataset = train_loader.dataset
         torch.manual_seed(train.seed)
         model.to(accelerator.device)
-        points, valid, emotions = model.inputs(videos.sequences.to(accelerator.device))
+        sequences = videos.sequences.to(accelerator.device)
+        points, valid, emotions = model.inputs(sequences)
+        positions = model.inputs(sequences, relative=False)[0] if model.relative_units == "positions" else None
         genuine = videos.targets[:, 2] == labels.AUTHENTICITY.index("genuine")
         subjects = videos.videos["subject"].astype(str).to_numpy()
         frames = torch.zeros_like(points)
@@ -133,31 +146,15 @@ class LSTMPBConfig(GeometryExperimentConfig):
             chosen = emotions == emotion
             counts[name] = int(chosen.sum())
             if chosen.any():
-                frames[chosen] = standardise(model, emotion, points[chosen], valid[chosen])
+                frames[chosen] = standardise(model, emotion, points[chosen], valid[chosen],
+                                             None if positions is None else positions[chosen])
         started = time.perf_counter()
-        if self.networks == "shared":
-            learn, boost = boosting_split(subjects, self.boost_on, train.seed)
-            pb_class = genuine + 2 * emotions.cpu().numpy()  # one PB per class of the 12 (with pb_per: class)
-            curves = {"all": self.train_pbs(model.network(0), frames, valid, learn, pb_class, 12, train)}
-        else:
-            learn, boost, curves = {}, {}, {}
-        for emotion, name in enumerate(labels.EMOTIONS):
-            chosen = (emotions == emotion).cpu().numpy()
-            if not chosen.any():
-                model.boosted[emotion].load_constant(0.0)  # no training video of this emotion: p = 0.5
-                continue
-            if self.networks == "shared":
-                boost_rows = chosen & boost
-            else:
-                learn_rows, boost_mask = boosting_split(subjects[chosen], self.boost_on, train.seed)
-                curves[name] = self.train_pbs(model.network(emotion), frames[chosen], valid[chosen], learn_rows,
-                                              genuine[chosen], 2, train)
-                boost_rows = np.flatnonzero(chosen)[boost_mask]
-            pbs = infer_pb(model.network(emotion), frames[boost_rows], valid[boost_rows], self.infer_steps,
-                           self.infer_lr, self.pb_prior)
-            fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
-                                       self.boost_lr, train.seed)
-            model.boosted[emotion].load_state_dict(fitted.state_dict())
+        curves = {}
+        for member in range(self.members):
+            suffix = f"#{member + 1}" if member else ""
+            for name, curve in self.fit_member(model, member, frames, valid, emotions, genuine, subjects,
+                                               train).items():
+                curves[name + suffix] = curve
         if train.verbose:
             for name, curve in curves.items():
                 print(f"lstm_pb {name}: next-frame loss {curve[0]:.3f} -> {curve[-1]:.3f}")
@@ -167,6 +164,36 @@ class LSTMPBConfig(GeometryExperimentConfig):
                                 **{f"train_loss_{name}": curve for name, curve in curves.items() if name != "all"}})
         self.fit_counts = counts
         return FitResult(model, history, None, False, 0, monitor="none")
+
+    def fit_member(self, model: LSTMPBClassifier, member: int, frames: torch.Tensor, valid: torch.Tensor,
+                   emotions: torch.Tensor, genuine: np.ndarray, subjects: np.ndarray,
+                   train: TrainConfig) -> dict[str, list[float]]:
+        """One member's network(s) and PBs trained, its boosting's PBs inferred, its trees per emotion fitted;
+        returns the next-frame loss per epoch of each network."""
+        if self.networks == "shared":
+            learn, boost = boosting_split(subjects, self.boost_on, train.seed)
+            pb_class = genuine + 2 * emotions.cpu().numpy()  # one PB per class of the 12 (with pb_per: class)
+            curves = {"all": self.train_pbs(model.network(0, member), frames, valid, learn, pb_class, 12, train)}
+        else:
+            curves = {}
+        for emotion, name in enumerate(labels.EMOTIONS):
+            chosen = (emotions == emotion).cpu().numpy()
+            if not chosen.any():
+                model.booster(emotion, member).load_constant(0.0)  # no training video of this emotion: p = 0.5
+                continue
+            if self.networks == "shared":
+                boost_rows = chosen & boost
+            else:
+                learn_rows, boost_mask = boosting_split(subjects[chosen], self.boost_on, train.seed)
+                curves[name] = self.train_pbs(model.network(emotion, member), frames[chosen], valid[chosen],
+                                              learn_rows, genuine[chosen], 2, train)
+                boost_rows = np.flatnonzero(chosen)[boost_mask]
+            pbs = infer_pb(model.network(emotion, member), frames[boost_rows], valid[boost_rows], self.infer_steps,
+                           self.infer_lr, self.pb_prior)
+            fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
+                                       self.boost_lr, train.seed)
+            model.booster(emotion, member).load_state_dict(fitted.state_dict())
+        return curves
 
     def train_pbs(self, network: nn.Module, frames: torch.Tensor, valid: torch.Tensor, learn: np.ndarray,
                   pb_class: np.ndarray, n_classes: int, train: TrainConfig) -> list[float]:
@@ -190,16 +217,20 @@ class LSTMPBConfig(GeometryExperimentConfig):
     def describe(self) -> dict[str, Any]:
         return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
+                "relative": (self.relative_units if self.relative else False),
                 "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
-                "networks": self.networks, "epochs": self.train.epochs,
+                "networks": self.networks, "members": self.members, "epochs": self.train.epochs,
                 "folds": len(self.folds) if self.folds is not None else "all"}
 
 
-def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Store the mean and scale of ``emotion``'s real frames in ``model`` and return its frames standardised."""
+def standardise(model: LSTMPBClassifier, emotion: int, points: torch.Tensor, valid: torch.Tensor,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Store the mean and scale of ``emotion``'s real frames in ``model`` and return its frames standardised;
+    given the absolute ``positions`` of relative ``points``, their spread is the scale and nothing is shifted."""
     real = points[valid]
-    model.mean[emotion] = real.mean(dim=0)
-    scale = real.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
+    spread = real if positions is None else positions[valid]
+    model.mean[emotion] = real.mean(dim=0) if positions is None else torch.zeros_like(real[0])
+    scale = spread.std(dim=0) if len(real) > 1 else torch.ones_like(real[0])
     model.scale[emotion] = torch.where(scale < 1e-6, torch.ones_like(scale), scale)
     return model.standardised(points, emotion)
 

@@ -17,8 +17,9 @@ then says from the PB whether the video is genuine.
   a Gaussian prior on the PB (``pb_prior`` times its squared norm added to each sequence's error), which keeps
   the PBs of unseen videos in the range of the training videos';
 - ``smooth_frames``: a centred moving average over each video's real frames (landmark jitter out);
-- ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers as one torch
-  module: padded sequences in (features, real-frame channel, emotion one-hot), two log-probabilities out.
+- ``LSTMPBClassifier``: the six networks, their inputs' statistics and the six boosted classifiers (of each
+  ensemble member) as one torch module: padded sequences in (features, real-frame channel, emotion one-hot),
+  two log-probabilities out.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from helpers.models.boosting import BoostedTrees
 HCILAB_POINTS = (*range(17, 27), *range(30, 49), 50, 51, 52, 54, 56, 57, 58)
 HCILAB_MIDPOINTS = ((0, 17), (26, 16), (2, 29), (14, 29))
 POINT_SETS = ("hcilab40", "all68")
+#: what relative landmarks are standardised by: the spread of the motion itself, or of the landmarks' positions
+#: (``positions``: no shift, so every video starts at exactly zero; still points' jitter stays small)
+RELATIVE_UNITS = ("motion", "positions")
 
 
 def select_points(points: Tensor, point_set: str) -> Tensor:
@@ -159,59 +163,68 @@ def infer_pb(network: PBNetwork, frames: Tensor, valid: Tensor, steps: int = 200
 
 
 class LSTMPBClassifier(nn.Module):
-    """One ``PBNetwork`` per emotion (or one for all, ``shared``) and one ``BoostedTrees`` per emotion. Input
-    ``[B, T, 68 * 2 + 1 + E]`` (the registered landmarks, 1 on real frames, the emotion's one-hot code); output
-    ``[B, 2]`` log-probabilities (posed, genuine) from the boosted trees on each video's inferred PB."""
+    """One ``PBNetwork`` per emotion (or one for all, ``shared``) and one ``BoostedTrees`` per emotion, times
+    ``members`` (an ensemble from different random starts). Input ``[B, T, 68 * 2 + 1 + E]`` (the registered
+    landmarks, 1 on real frames, the emotion's one-hot code); output ``[B, 2]`` log-probabilities (posed,
+    genuine) from the boosted trees on each video's inferred PB, their log-odds averaged over the members."""
 
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
                  infer_lr: float = 0.05, relative: bool = False, closed_loop: bool = False, smooth: int = 1,
-                 pb_prior: float = 0.0, shared: bool = False):
+                 pb_prior: float = 0.0, shared: bool = False, relative_units: str = "motion", members: int = 1):
         super().__init__()
+        if relative_units not in RELATIVE_UNITS:
+            raise ValueError(f"relative_units must be one of {', '.join(RELATIVE_UNITS)}, got {relative_units!r}")
         self.point_set, self.emotions, self.relative, self.smooth = point_set, emotions, relative, smooth
+        self.relative_units, self.members = relative_units, members
         self.infer_steps, self.infer_lr, self.pb_prior, self.shared = infer_steps, infer_lr, pb_prior, shared
         self.pretrained = False
         features = 2 * n_points(point_set)
         self.register_buffer("mean", torch.zeros(emotions, features))
         self.register_buffer("scale", torch.ones(emotions, features))
         self.networks = nn.ModuleList(PBNetwork(features, pb_size, hidden, layers, closed_loop)
-                                      for _ in range(1 if shared else emotions))
-        self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(emotions))
+                                      for _ in range(members * (1 if shared else emotions)))
+        self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(members * emotions))
 
-    def network(self, emotion: int) -> PBNetwork:
-        """The network that models ``emotion``'s videos."""
-        return self.networks[0 if self.shared else emotion]
+    def network(self, emotion: int, member: int = 0) -> PBNetwork:
+        """The network of ensemble ``member`` that models ``emotion``'s videos."""
+        return self.networks[member * (1 if self.shared else self.emotions) + (0 if self.shared else emotion)]
 
-    def inputs(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """The selected points (not yet standardised; with ``relative``, minus each video's first frame: its
-        motion without its face's shape; with ``smooth`` > 1, averaged over that many frames) ``[B, T, F]``,
-        real frames ``[B, T]``, emotions ``[B]``."""
+    def booster(self, emotion: int, member: int = 0) -> BoostedTrees:
+        """The boosted trees of ensemble ``member`` that score ``emotion``'s PBs."""
+        return self.boosted[member * self.emotions + emotion]
+
+    def inputs(self, x: Tensor, relative: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The selected points (not yet standardised; with ``relative`` (default: the model's), minus each
+        video's first frame: its motion without its face's shape; with ``smooth`` > 1, averaged over that many
+        frames) ``[B, T, F]``, real frames ``[B, T]``, emotions ``[B]``."""
         points, valid = select_points(x[..., :68 * 2].float(), self.point_set), x[..., 68 * 2] > 0.5
         points = smooth_frames(points, valid, self.smooth)
-        if self.relative:
+        if self.relative if relative is None else relative:
             points = points - points[:, :1]
         return points, valid, x[:, 0, 68 * 2 + 1:68 * 2 + 1 + self.emotions].argmax(dim=1)
 
     def standardised(self, points: Tensor, emotion: int) -> Tensor:
         return (points - self.mean[emotion]) / self.scale[emotion]
 
-    def pb_vectors(self, x: Tensor) -> Tensor:
-        """``[B, P]``: each video's PB, inferred by its emotion's network."""
+    def pb_vectors(self, x: Tensor, member: int = 0) -> Tensor:
+        """``[B, P]``: each video's PB, inferred by its emotion's network of ensemble ``member``."""
         points, valid, emotions = self.inputs(x)
         pbs = torch.zeros(len(x), self.networks[0].pb_size, device=x.device)
         for emotion in emotions.unique().tolist():
             rows = emotions == emotion
-            pbs[rows] = infer_pb(self.network(emotion), self.standardised(points[rows], emotion), valid[rows],
-                                 self.infer_steps, self.infer_lr, self.pb_prior)
+            pbs[rows] = infer_pb(self.network(emotion, member), self.standardised(points[rows], emotion),
+                                 valid[rows], self.infer_steps, self.infer_lr, self.pb_prior)
         return pbs
 
     def forward(self, x: Tensor) -> Tensor:
         # in full precision under a mixed-precision run too: the PB descent needs exact small gradients
         with torch.autocast(x.device.type, enabled=False):
-            pbs = self.pb_vectors(x)
             emotions = self.inputs(x)[2]
             logits = torch.zeros(len(x), device=x.device)
-            for emotion in emotions.unique().tolist():
-                rows = emotions == emotion
-                logits[rows] = self.boosted[emotion](pbs[rows])
+            for member in range(self.members):
+                pbs = self.pb_vectors(x, member)
+                for emotion in emotions.unique().tolist():
+                    rows = emotions == emotion
+                    logits[rows] += self.booster(emotion, member)(pbs[rows]) / self.members
         return torch.stack([nn.functional.logsigmoid(-logits), nn.functional.logsigmoid(logits)], dim=1)
