@@ -1,6 +1,6 @@
 """Why is HCILab's LSTM with parametric bias (``lstm_pb``) at chance on the demo profile, and what moves it?
 
-Two parts, both on the demo dataset of the work directory (notebooks 01-02 make it; 05 trains on it):
+Three parts, all on the demo dataset of the work directory (notebooks 01-02 make it; 05 trains on it):
 
 ``--diagnose`` measures the two stages apart, on each fold's training and test videos (no runner, seconds):
 how much of the next-frame error landmark jitter makes (the error of copying the last frame, against the
@@ -9,7 +9,10 @@ from 20 training videos per emotion at all: an 8-component PCA of each video's s
 known to carry the cues) read by logistic regression, by HCILab's boosted trees, and by the same trees fitted
 on 20 noisy copies of each video (HCILab fitted each video's landmarks 20 times in shifted face boxes).
 
-Without it, the runner (``helpers.train``, as notebook 05) trains variants of the lstm_pb demo grid
+``--read-pbs`` (after the variants have run) reads the PBs that each trained variant's saved networks infer,
+by logistic regression per emotion, beside the runner's own boosted trees on them.
+
+Without either, the runner (``helpers.train``, as notebook 05) trains variants of the lstm_pb demo grid
 (``VARIANTS``) and, with ``--gru``, the supervised GRU (``trajectories``), and prints each configuration's
 paired accuracy (pairs known) and that of the configuration chosen per fold on validation subjects, with
 95 % intervals over subjects. Results go to ``--results`` (default ``<results>/demo/lstm_pb_demo``), never to
@@ -17,6 +20,7 @@ the book's results.
 
     python experiments/lstm_pb_demo.py --diagnose
     python experiments/lstm_pb_demo.py --variants closed_shared --gru
+    python experiments/lstm_pb_demo.py --variants closed_relative_x3 --read-pbs
 """
 
 from __future__ import annotations
@@ -34,8 +38,7 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from helpers import approaches, data, profiles, train  # noqa: E402
-from helpers.analysis import compare, selection, stats  # noqa: E402
-from helpers.metrics import evaluate  # noqa: E402
+from helpers.analysis import cue_experiments, stats  # noqa: E402
 from helpers.models.boosting import fit_boosted_trees  # noqa: E402
 from helpers.models.lstm_pb import select_points, smooth_frames  # noqa: E402
 from helpers.train.geometry_inputs import TrajectoryDataset  # noqa: E402
@@ -153,36 +156,66 @@ def diagnose(videos: dict[int, dict[str, TrajectoryDataset]], window: int = 5, s
         print(f"  {name}: {interval(names, correct)}")
 
 
-def run_variants(names: list[str], gru: bool, paths: profiles.RunPaths, results_dir: Path,
-                 folds: list[int] | None, seed: int | None = None) -> pd.DataFrame:
-    settings = {"work_dir": str(paths.work.parent), "results_dir": str(results_dir),
-                **({"folds": folds} if folds else {})}
-    tables = []
+def variant_configs(names: list[str], settings: dict, seed: int | None = None) -> list:
+    """The lstm_pb demo grid's configurations of each variant in ``names`` (with ``seed``, where given)."""
     def seeded(changes: dict) -> dict:
         return {**changes, "train": {**changes.get("train", {}), "seed": seed}} if seed is not None else changes
 
-    plans = [("lstm_pb", approaches.grid("demo", "lstm_pb", VARIANTS[name][0],
-                                         {**settings, **seeded(VARIANTS[name][1])})) for name in names]
+    return [config for name in names
+            for config in approaches.grid("demo", "lstm_pb", VARIANTS[name][0], {**settings, **seeded(VARIANTS[name][1])})]
+
+
+def run_variants(names: list[str], gru: bool, paths: profiles.RunPaths, settings: dict, seed: int | None = None
+                 ) -> pd.DataFrame:
+    plans = [("lstm_pb", variant_configs(names, settings, seed))]
     if gru:
         plans.append(("trajectories", approaches.grid("demo", "trajectories", None, settings)))
-    for approach, configs in plans:
-        plan = train.plan_grid(configs, paths, False, None, None)
-        print(plan.summary(), flush=True)
-        train.run_grid(plan)
-        runs = evaluate.load_runs(paths.results, approach, runs=plan.run_ids, predictions=True)
-        scores = compare.video_scores(runs)
-        selected = selection.selected_scores(scores, runs, approach)
-        tables.append(compare.real_fake_intervals(pd.concat([selected, scores], ignore_index=True)))
-    table = pd.concat(tables, ignore_index=True)[["model", "paired (95 % CI over subjects)",
-                                                  "video (95 % CI over subjects)"]]
+    table = pd.concat([cue_experiments.variant_intervals(approach, configs, paths) for approach, configs in plans],
+                      ignore_index=True)
     print(table.to_string(index=False), flush=True)
     return table
+
+
+def read_pbs(names: list[str], paths: profiles.RunPaths, settings: dict, folds: list[int], seed: int | None = None
+             ) -> None:
+    """For each trained configuration of the variants: the PBs its saved networks infer for each fold's training
+    and test videos, read per emotion by logistic regression (summed over the members), against the runner's
+    own predictions (HCILab's boosted trees on the same PBs): is it the PB code or the boosting that fails?"""
+    videos = fold_videos(paths, folds)
+    for config in variant_configs(names, settings, seed):
+        config = train.with_extraction(config, paths.crops)  # the run id the runner trained under
+        names_, correct = [], []
+        for fold in folds:
+            model = train.load_trained_model(config, fold, paths)
+            if model is None:
+                raise SystemExit(f"{config.run_id} fold {fold} is not trained (or kept no weights): run "
+                                 f"--variants {' '.join(names)} first")
+            train_set, test_set = videos[fold]["train"], videos[fold]["test"]
+            _, train_emotions, genuine, _ = trajectories(train_set, 1)
+            _, emotions, test_genuine, subjects = trajectories(test_set, 1)
+            train_x, test_x = train_set.sequences.float(), test_set.sequences.float()
+            scores = np.zeros(len(test_x))
+            with torch.no_grad():
+                for member in range(model.members):
+                    codes, test_codes = model.pb_vectors(train_x, member).numpy(), model.pb_vectors(test_x, member).numpy()
+                    for emotion in range(6):
+                        rows, test_rows = train_emotions == emotion, emotions == emotion
+                        reader = LogisticRegression(max_iter=2000).fit(codes[rows], genuine[rows])
+                        scores[test_rows] += reader.decision_function(test_codes[test_rows])
+            fold_names, fold_correct = pair_scores(scores, test_genuine, emotions, subjects)
+            names_ += fold_names
+            correct += fold_correct
+        print(f"{config.run_id}: logistic regression on its saved networks' PBs, paired accuracy (pairs known): "
+              f"{interval(names_, correct)}")
+    run_variants(names, False, paths, settings, seed)  # the runner's own results (boosted trees), already trained
 
 
 def main(argv: list[str] | None = None) -> None:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--diagnose", action="store_true", help="measure the stages apart (no runner)")
     arguments.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["closed_shared"])
+    arguments.add_argument("--read-pbs", action="store_true",
+                           help="read the trained variants' PBs by logistic regression (after --variants has run)")
     arguments.add_argument("--gru", action="store_true", help="also the supervised GRU (trajectories) demo grid")
     arguments.add_argument("--folds", type=int, nargs="+", help="default: every fold")
     arguments.add_argument("--seed", type=int, help="the networks' and the boosting's seed (default: the grid's)")
@@ -191,10 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     args = arguments.parse_args(argv)
     results_dir = args.results or profiles.default_results_dir() / "demo" / "lstm_pb_demo"
     paths = profiles.paths_for("demo", args.work, results_dir)
+    folds = args.folds or list(range(profiles.get_profile("demo").n_folds))
     if args.diagnose:
-        diagnose(fold_videos(paths, args.folds or list(range(profiles.get_profile("demo").n_folds))))
+        diagnose(fold_videos(paths, folds))
         return
-    run_variants(args.variants, args.gru, paths, results_dir, args.folds, args.seed)
+    settings = {"work_dir": str(paths.work.parent), "results_dir": str(results_dir),
+                **({"folds": args.folds} if args.folds else {})}
+    if args.read_pbs:
+        read_pbs(args.variants, paths, settings, folds, args.seed)
+        return
+    run_variants(args.variants, args.gru, paths, settings, args.seed)
 
 
 if __name__ == "__main__":

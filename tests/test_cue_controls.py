@@ -139,3 +139,12 @@ def test_the_frame_model_variants_change_their_approaches_demo_grids():
                 assert config.train.epochs == settings.get("train", {}).get("epochs", config.train.epochs)
     with pytest.raises(ValueError, match="not to 'temporal'"):
         script.variant_configurations("temporal", "all_frames", {})
+
+
+def test_the_lstm_pb_variants_are_valid_configurations_and_take_the_seed():
+    script = _script("lstm_pb_demo")
+    for name in script.VARIANTS:
+        configs = script.variant_configs([name], {"folds": [0]}, seed=1)
+        assert configs and all(config.approach == "lstm_pb" and config.train.seed == 1 for config in configs)
+    default = script.variant_configs(["grid"], {})
+    assert {config.train.seed for config in default} == {0}, "without --seed, the grid's seed"
