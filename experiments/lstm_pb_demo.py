@@ -57,6 +57,10 @@ VARIANTS = {
                            {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared",
                             "hidden": 32, "relative": True, "relative_units": "positions", "members": 3,
                             "train": {"epochs": 200}}),
+    "closed_relative_x3_logistic": ({"pb_per": ["video"], "boost_on": ["training"]},
+                                    {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared",
+                                     "hidden": 32, "relative": True, "relative_units": "positions", "members": 3,
+                                     "reader": "logistic", "train": {"epochs": 200}}),
     "teacher_smooth_prior": ({"pb_per": ["class", "video"], "boost_on": ["training"]},
                              {"smooth_frames": 5, "pb_prior": 0.01}),
 }

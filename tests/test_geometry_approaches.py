@@ -257,3 +257,17 @@ def test_an_au_model_source_reads_each_videos_face_crops(smoke, monkeypatch):
     assert np.allclose(videos.descriptors[0], expected.to_numpy(), rtol=1e-5, atol=1e-5)
     assert not np.allclose(videos.descriptors[0], geometry_inputs.video_descriptors(
         video, train.DescriptorSettings("nit_ovgu", True)), atol=1e-3)  # not the landmark proxies
+
+
+def test_an_lstm_pb_read_by_logistic_regression_runs_through_the_runner_and_reloads(smoke):
+    paths = smoke[0]
+    config = approaches.LSTMPBConfig(profile="smoke", pb_size=3, hidden=8, infer_steps=10, folds=[0],
+                                     pb_per="video", reader="logistic", work_dir=str(paths.work),
+                                     results_dir=str(paths.results),
+                                     train=train.TrainConfig(epochs=10, lr=1e-2, progress=False, verbose=False))
+    train.run_fold(config, first_fold(config, smoke), paths)
+    run = results.load_run(results.run_dir(paths.results, "lstm_pb", config.run_id, 0))
+    assert run.predictions["prob_1"].between(0, 1).all() and run.predictions["prob_1"].nunique() > 1
+    reloaded = train.load_trained_model(config, 0, paths)
+    readers = [reader for reader in reloaded.boosted if reader.weight.abs().sum() > 0]
+    assert readers, "the logistic readers were fitted and kept with the weights"

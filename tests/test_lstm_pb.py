@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 
 from helpers import approaches, labels
 from helpers.approaches.lstm_pb import boosting_split, standardise
-from helpers.models.boosting import BoostedTrees, fit_boosted_trees
+from helpers.models.boosting import BoostedTrees, LogisticReader, fit_boosted_trees, fit_logistic_reader
 from helpers.models.lstm_pb import (
     HCILAB_POINTS, LSTMPBClassifier, PBNetwork, infer_pb, n_points, next_frame_errors, select_points, smooth_frames,
     train_network,
@@ -279,3 +280,27 @@ def test_an_ensemble_averages_its_members_log_odds_each_from_its_own_networks():
     assert approaches.LSTMPBConfig(profile="smoke").run_name == "lstm_pb-class-pb8-h64"  # one member: as before
     with pytest.raises(ValueError):
         approaches.LSTMPBConfig(profile="smoke", members=0)
+
+
+def test_the_logistic_reader_scores_as_scikit_learn_does_and_one_class_gives_its_share():
+    generator = np.random.default_rng(0)
+    x = generator.standard_normal((60, 4)).astype(np.float32)
+    y = x[:, 0] - x[:, 2] + 0.5 * generator.standard_normal(60) > 0
+    reader = fit_logistic_reader(x, y)
+    new = generator.standard_normal((20, 4)).astype(np.float32)
+    expected = LogisticRegression(max_iter=2000).fit(x, y).decision_function(new)
+    assert np.allclose(reader(torch.from_numpy(new)).numpy(), expected, atol=1e-4)
+    constant = fit_logistic_reader(np.zeros((4, 3)), np.zeros(4, bool))
+    assert torch.allclose(constant(torch.randn(2, 3)), torch.full((2,), float(np.log(0.05 / 0.95))))
+
+
+def test_the_reader_setting_builds_logistic_readers_and_keeps_earlier_run_ids():
+    hcilab = approaches.LSTMPBConfig(profile="smoke")
+    logistic = approaches.LSTMPBConfig(profile="smoke", reader="logistic")
+    assert "reader" not in hcilab.identity() and logistic.identity()["reader"] == "logistic"
+    assert logistic.run_name == hcilab.run_name + "-logistic" and logistic.run_id != hcilab.run_id
+    model = logistic.build_model()
+    assert all(isinstance(module, LogisticReader) for module in model.boosted)
+    assert all(isinstance(module, BoostedTrees) for module in hcilab.build_model().boosted)
+    with pytest.raises(ValueError, match="reader"):
+        approaches.LSTMPBConfig(profile="smoke", reader="svm")

@@ -26,8 +26,8 @@ from torch import nn
 from helpers import labels, profiles
 from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
-from helpers.models.boosting import fit_boosted_trees
-from helpers.models.lstm_pb import POINT_SETS, RELATIVE_UNITS, LSTMPBClassifier, infer_pb, train_network
+from helpers.models.boosting import fit_boosted_trees, fit_logistic_reader
+from helpers.models.lstm_pb import POINT_SETS, READERS, RELATIVE_UNITS, LSTMPBClassifier, infer_pb, train_network
 from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import TrajectoryDataset
@@ -81,6 +81,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
     n_trees: int = 100  # gradient boosting: trees, their depth and shrinkage (scikit-learn's defaults)
     max_depth: int = 3
     boost_lr: float = 0.1
+    # what reads the PBs: HCILab's gradient-boosted trees, or a logistic regression (not HCILab's: on the demo
+    # profile's 20 PBs per emotion the trees swung with the networks' random start)
+    reader: str = "boosted_trees"
 
     def __post_init__(self):
         super().__post_init__()
@@ -93,7 +96,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
         if self.relative_units != "motion" and not self.relative:
             raise ValueError(f"relative_units: {self.relative_units} needs relative: true")
         for name, allowed in (("pb_per", PB_PER), ("feedback", FEEDBACK), ("networks", NETWORKS),
-                              ("relative_units", RELATIVE_UNITS)):
+                              ("relative_units", RELATIVE_UNITS), ("reader", READERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         sizes = ("pb_size", "hidden", "layers", "infer_steps", "n_trees", "max_depth", "smooth_frames", "members")
@@ -113,6 +116,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
         prior = f"-prior{self.pb_prior:g}" if self.pb_prior else ""
         shared = "-shared" if self.networks == "shared" else ""
         shared += f"-x{self.members}" if self.members > 1 else ""
+        shared += "-logistic" if self.reader == "logistic" else ""
         return self.name or (f"lstm_pb-{self.pb_per}-pb{self.pb_size}-h{self.hidden}{points}{boost}{relative}"
                              f"{closed}{smooth}{prior}{shared}")
 
@@ -120,7 +124,14 @@ class LSTMPBConfig(GeometryExperimentConfig):
         return LSTMPBClassifier(len(labels.EMOTIONS), self.point_set, self.pb_size, self.hidden, self.layers,
                                 self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative,
                                 self.feedback == "closed", self.smooth_frames, self.pb_prior,
-                                self.networks == "shared", self.relative_units, self.members)
+                                self.networks == "shared", self.relative_units, self.members, self.reader)
+
+    def identity(self) -> dict[str, Any]:
+        """The shared identity; ``reader`` only where it is not HCILab's trees, so that earlier runs keep their ids."""
+        values = super().identity()
+        if values.get("reader") == "boosted_trees":
+            del values["reader"]
+        return values
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)
@@ -190,8 +201,9 @@ class LSTMPBConfig(GeometryExperimentConfig):
                 boost_rows = np.flatnonzero(chosen)[boost_mask]
             pbs = infer_pb(model.network(emotion, member), frames[boost_rows], valid[boost_rows], self.infer_steps,
                            self.infer_lr, self.pb_prior)
-            fitted = fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
-                                       self.boost_lr, train.seed)
+            fitted = (fit_logistic_reader(pbs.cpu().numpy(), genuine[boost_rows]) if self.reader == "logistic" else
+                      fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
+                                        self.boost_lr, train.seed))
             model.booster(emotion, member).load_state_dict(fitted.state_dict())
         return curves
 
@@ -219,7 +231,7 @@ class LSTMPBConfig(GeometryExperimentConfig):
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
                 "relative": (self.relative_units if self.relative else False),
                 "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
-                "networks": self.networks, "members": self.members, "epochs": self.train.epochs,
+                "networks": self.networks, "members": self.members, "reader": self.reader, "epochs": self.train.epochs,
                 "folds": len(self.folds) if self.folds is not None else "all"}
 
 

@@ -5,6 +5,8 @@ a model that ends in them predicts, saves and reloads like any torch module of t
 tree and node the feature tested (-1 at a leaf), the threshold, the two children and the leaf value, padded to
 the full binary tree of ``max_depth``. Its ``forward`` walks every tree at once and returns the decision score
 (``init + learning_rate * sum of the trees' values``, the log-odds of class 1), as ``decision_function`` does.
+``fit_logistic_reader`` does the same for scikit-learn's logistic regression (a ``LogisticReader``): a linear
+reading of the same features, for codes too few for trees.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
 #: A training set of one class only: its share is kept this far from 0 and 1, so that its log-odds stay finite.
@@ -88,3 +91,36 @@ def fit_boosted_trees(features: np.ndarray, positive: np.ndarray, n_trees: int =
     classifier.fit(features, positive)
     trees.load_fitted(classifier, features)
     return trees
+
+
+class LogisticReader(nn.Module):
+    """A logistic regression on ``n_features`` inputs held as tensors: ``forward`` returns its log-odds of class 1
+    (``decision_function``); score 0 until ``fit_logistic_reader`` fills it."""
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.register_buffer("weight", torch.zeros(n_features))
+        self.register_buffer("bias", torch.zeros(()))
+
+    def load_constant(self, log_odds: float) -> None:
+        """One score for every input (a training set of one class, or none)."""
+        self.weight.zero_()
+        self.bias.fill_(log_odds)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features.float() @ self.weight + self.bias
+
+
+def fit_logistic_reader(features: np.ndarray, positive: np.ndarray, C: float = 1.0) -> LogisticReader:
+    """scikit-learn's logistic regression (L2, ``C``) on ``features`` for ``positive``, as a ``LogisticReader``;
+    a training set of one class (or none) gives the constant log-odds of its share, as ``fit_boosted_trees``."""
+    features, positive = np.asarray(features, dtype=np.float32), np.asarray(positive, dtype=bool)
+    reader = LogisticReader(features.shape[1])
+    if len(positive) == 0 or positive.all() or not positive.any():
+        share = float(np.clip(positive.mean() if len(positive) else 0.5, PRIOR_EPSILON, 1 - PRIOR_EPSILON))
+        reader.load_constant(float(np.log(share / (1 - share))))
+        return reader
+    classifier = LogisticRegression(C=C, max_iter=2000).fit(features, positive)
+    reader.weight.copy_(torch.from_numpy(classifier.coef_[0].astype(np.float32)))
+    reader.bias.fill_(float(classifier.intercept_[0]))
+    return reader

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from helpers.models.boosting import BoostedTrees
+from helpers.models.boosting import BoostedTrees, LogisticReader
 
 #: HCILab's 40 points of dlib's 68 (0-based): brows, the lower nose, eyes and the outer lips, and four midpoints
 #: (the outer brow ends with the jaw's top, the cheeks between jaw and nose) that stand for the cheeks.
@@ -40,6 +40,8 @@ POINT_SETS = ("hcilab40", "all68")
 #: what relative landmarks are standardised by: the spread of the motion itself, or of the landmarks' positions
 #: (``positions``: no shift, so every video starts at exactly zero; still points' jitter stays small)
 RELATIVE_UNITS = ("motion", "positions")
+#: what reads a video's PB: HCILab's gradient-boosted trees, or a logistic regression
+READERS = ("boosted_trees", "logistic")
 
 
 def select_points(points: Tensor, point_set: str) -> Tensor:
@@ -171,10 +173,13 @@ class LSTMPBClassifier(nn.Module):
     def __init__(self, emotions: int, point_set: str = "hcilab40", pb_size: int = 8, hidden: int = 64,
                  layers: int = 1, n_trees: int = 100, max_depth: int = 3, infer_steps: int = 200,
                  infer_lr: float = 0.05, relative: bool = False, closed_loop: bool = False, smooth: int = 1,
-                 pb_prior: float = 0.0, shared: bool = False, relative_units: str = "motion", members: int = 1):
+                 pb_prior: float = 0.0, shared: bool = False, relative_units: str = "motion", members: int = 1,
+                 reader: str = "boosted_trees"):
         super().__init__()
         if relative_units not in RELATIVE_UNITS:
             raise ValueError(f"relative_units must be one of {', '.join(RELATIVE_UNITS)}, got {relative_units!r}")
+        if reader not in READERS:
+            raise ValueError(f"reader must be one of {', '.join(READERS)}, got {reader!r}")
         self.point_set, self.emotions, self.relative, self.smooth = point_set, emotions, relative, smooth
         self.relative_units, self.members = relative_units, members
         self.infer_steps, self.infer_lr, self.pb_prior, self.shared = infer_steps, infer_lr, pb_prior, shared
@@ -184,14 +189,17 @@ class LSTMPBClassifier(nn.Module):
         self.register_buffer("scale", torch.ones(emotions, features))
         self.networks = nn.ModuleList(PBNetwork(features, pb_size, hidden, layers, closed_loop)
                                       for _ in range(members * (1 if shared else emotions)))
-        self.boosted = nn.ModuleList(BoostedTrees(pb_size, n_trees, max_depth) for _ in range(members * emotions))
+        self.reader = reader
+        self.boosted = nn.ModuleList((BoostedTrees(pb_size, n_trees, max_depth) if reader == "boosted_trees"
+                                      else LogisticReader(pb_size)) for _ in range(members * emotions))
 
     def network(self, emotion: int, member: int = 0) -> PBNetwork:
         """The network of ensemble ``member`` that models ``emotion``'s videos."""
         return self.networks[member * (1 if self.shared else self.emotions) + (0 if self.shared else emotion)]
 
-    def booster(self, emotion: int, member: int = 0) -> BoostedTrees:
-        """The boosted trees of ensemble ``member`` that score ``emotion``'s PBs."""
+    def booster(self, emotion: int, member: int = 0) -> BoostedTrees | LogisticReader:
+        """The boosted trees (or, with ``reader="logistic"``, the logistic regression) of ensemble ``member`` that
+        score ``emotion``'s PBs."""
         return self.boosted[member * self.emotions + emotion]
 
     def inputs(self, x: Tensor, relative: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
