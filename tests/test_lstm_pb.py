@@ -297,7 +297,9 @@ def test_the_logistic_reader_scores_as_scikit_learn_does_and_one_class_gives_its
 def test_the_reader_setting_builds_logistic_readers_and_keeps_earlier_run_ids():
     hcilab = approaches.LSTMPBConfig(profile="smoke")
     logistic = approaches.LSTMPBConfig(profile="smoke", reader="logistic")
-    assert "reader" not in hcilab.identity() and logistic.identity()["reader"] == "logistic"
+    assert not {"reader", "members", "relative_units"} & set(hcilab.identity()), "earlier runs keep their ids"
+    assert logistic.identity()["reader"] == "logistic"
+    assert approaches.LSTMPBConfig(profile="smoke", members=2).identity()["members"] == 2
     assert logistic.run_name == hcilab.run_name + "-logistic" and logistic.run_id != hcilab.run_id
     model = logistic.build_model()
     assert all(isinstance(module, LogisticReader) for module in model.boosted)

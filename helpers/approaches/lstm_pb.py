@@ -40,6 +40,8 @@ PB_PER = ("class", "video")
 BOOST_ON = ("training", "held_out")
 FEEDBACK = ("teacher", "closed")
 NETWORKS = ("per_emotion", "shared")
+#: settings added after the first lstm_pb runs, with the defaults those runs had
+LATER_DEFAULTS = {"relative_units": "motion", "members": 1, "reader": "boosted_trees"}
 
 
 @dataclass
@@ -127,10 +129,12 @@ class LSTMPBConfig(GeometryExperimentConfig):
                                 self.networks == "shared", self.relative_units, self.members, self.reader)
 
     def identity(self) -> dict[str, Any]:
-        """The shared identity; ``reader`` only where it is not HCILab's trees, so that earlier runs keep their ids."""
+        """The shared identity; the settings added since the approach's first runs only where they are not at
+        their defaults, so that those runs keep their ids."""
         values = super().identity()
-        if values.get("reader") == "boosted_trees":
-            del values["reader"]
+        for name, default in LATER_DEFAULTS.items():
+            if values.get(name) == default:
+                del values[name]
         return values
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
@@ -227,7 +231,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
                 "train_videos_per_emotion": getattr(self, "fit_counts", {})}
 
     def describe(self) -> dict[str, Any]:
-        return {"run": self.run_name, "model": "LSTM with parametric bias per emotion + gradient boosting",
+        reader = "gradient boosting" if self.reader == "boosted_trees" else "logistic regression"
+        return {"run": self.run_name, "model": f"LSTM with parametric bias + {reader}",
                 "PB per": self.pb_per, "PB size": self.pb_size, "hidden": self.hidden, "points": self.point_set,
                 "relative": (self.relative_units if self.relative else False),
                 "feedback": self.feedback, "smoothing (frames)": self.smooth_frames, "PB prior": self.pb_prior,
