@@ -28,7 +28,7 @@ class FrameExperimentConfig(ExperimentConfig):
     """What the frame approaches (03, 04) share: how many frames of each video they see."""
 
     target: str = "label"  # label (12 classes) | emotion | authenticity
-    frames_per_video: int | None = 16  # training frames per video (evenly spaced); None: all
+    frames_per_video: int | None = 16  # training frames per video (which ones: frame_selection); None: all
     val_frames_per_video: int | None = 8  # validation frames per video (early stopping only needs a sample)
     eval_frames_per_video: int | None = None  # test frames per video; None: all
     # which frames of a video those are: "even" (evenly spaced) | "expressive" (farthest from its first frame)

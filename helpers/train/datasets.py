@@ -62,8 +62,9 @@ class FrameDataset(torch.utils.data.Dataset):
         self.frames_per_video = frames_per_video
         video_ids, frame_ids = [], []
         for video_id, path in enumerate(self.paths):
+            n_frames = packed_shape(path)[0]  # a damaged file is named here, whatever the selection
             chosen = (expressive_frames(np.load(path, mmap_mode="r"), frames_per_video) if selection == "expressive"
-                      else select_frames(packed_shape(path)[0], frames_per_video))
+                      else select_frames(n_frames, frames_per_video))
             video_ids.append(np.full(len(chosen), video_id, dtype=np.int64))
             frame_ids.append(chosen)
         self.video_ids = np.concatenate(video_ids) if video_ids else np.zeros(0, dtype=np.int64)
