@@ -40,8 +40,6 @@ PB_PER = ("class", "video")
 BOOST_ON = ("training", "held_out")
 FEEDBACK = ("teacher", "closed")
 NETWORKS = ("per_emotion", "shared")
-#: settings added after the first lstm_pb runs, with the defaults those runs had
-LATER_DEFAULTS = {"relative_units": "motion", "members": 1, "reader": "boosted_trees"}
 
 
 @dataclass
@@ -53,6 +51,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
     DISPLAY_NAME = "LSTM with parametric bias + boosting (05)"
     NOTEBOOK = "05_temporal"
     PREDICTION_UNIT = "video"
+    ADDED_SETTINGS = {**GeometryExperimentConfig.ADDED_SETTINGS, "relative_units": "motion", "members": 1,
+                      "reader": "boosted_trees"}
     model: str = "lstm_pb"
     batch_size: int = 64  # videos per prediction batch (their PBs are inferred together)
     point_set: str = "hcilab40"  # hcilab40 (HCILab's 40 points) | all68
@@ -127,15 +127,6 @@ class LSTMPBConfig(GeometryExperimentConfig):
                                 self.n_trees, self.max_depth, self.infer_steps, self.infer_lr, self.relative,
                                 self.feedback == "closed", self.smooth_frames, self.pb_prior,
                                 self.networks == "shared", self.relative_units, self.members, self.reader)
-
-    def identity(self) -> dict[str, Any]:
-        """The shared identity; the settings added since the approach's first runs only where they are not at
-        their defaults, so that those runs keep their ids."""
-        values = super().identity()
-        for name, default in LATER_DEFAULTS.items():
-            if values.get(name) == default:
-                del values[name]
-        return values
 
     def prepare(self, model: nn.Module, fold: FoldData, paths: profiles.RunPaths) -> FoldSetup:
         sets = {part: TrajectoryDataset(getattr(fold, part), "landmarks", emotion_given=True)

@@ -7,8 +7,9 @@ multi-task approach too (``frame_loaders``, ``frame_transform``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 from torch import nn
@@ -27,6 +28,8 @@ from helpers.train.transforms import BatchTransform, normalization_stats
 class FrameExperimentConfig(ExperimentConfig):
     """What the frame approaches (03, 04) share: how many frames of each video they see."""
 
+    ADDED_SETTINGS: ClassVar[Mapping[str, Any]] = {**ExperimentConfig.ADDED_SETTINGS, "frame_selection": "even"}
+
     target: str = "label"  # label (12 classes) | emotion | authenticity
     frames_per_video: int | None = 16  # training frames per video (which ones: frame_selection); None: all
     val_frames_per_video: int | None = 8  # validation frames per video (early stopping only needs a sample)
@@ -39,14 +42,6 @@ class FrameExperimentConfig(ExperimentConfig):
         if self.frame_selection not in FRAME_SELECTIONS:
             raise ValueError(f"frame_selection must be one of {', '.join(FRAME_SELECTIONS)}, "
                              f"got {self.frame_selection!r}")
-
-    def identity(self) -> dict[str, Any]:
-        """The shared identity; ``frame_selection`` only where it is not the default, so that the runs made before
-        the setting existed keep their ids."""
-        values = super().identity()
-        if values.get("frame_selection") == "even":
-            del values["frame_selection"]
-        return values
 
     @property
     def input_size(self) -> int:

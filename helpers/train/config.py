@@ -124,6 +124,9 @@ class ExperimentConfig(abc.ABC):
     NOTEBOOK: ClassVar[str] = ""  # the notebook that trains it, e.g. "03_single_task" (notebooks/<NOTEBOOK>.ipynb)
     #: what one row of its predictions scores: "frame", "clip" or "video" (a whole video at once: no timeline)
     PREDICTION_UNIT: ClassVar[str] = "frame"
+    #: settings added after runs were made without them, with the value those runs had: left out of the identity
+    #: at that value, so the earlier runs keep their ids (a subclass adds its own: ``{**Parent.ADDED_SETTINGS, ...}``)
+    ADDED_SETTINGS: ClassVar[Mapping[str, Any]] = {"protocol": protocols.DEFAULT_PROTOCOL}
 
     profile: str = "smoke"
     approach: str = ""  # defaults to the subclass' APPROACH
@@ -182,9 +185,8 @@ class ExperimentConfig(abc.ABC):
         """Every setting that changes what a run learns (and so its results): everything but ``NOT_IDENTITY``.
         The crops it trains on count too: ``extraction`` is set to the extraction actually used before a run
         (``helpers.train.runner.with_extraction``)."""
-        values = {key: value for key, value in self.to_dict().items() if key not in NOT_IDENTITY}
-        if values["protocol"] == protocols.DEFAULT_PROTOCOL:
-            del values["protocol"]  # as before the setting existed: the run ids of earlier runs stay what they were
+        values = {key: value for key, value in self.to_dict().items() if key not in NOT_IDENTITY
+                  and not (key in self.ADDED_SETTINGS and value == self.ADDED_SETTINGS[key])}
         values["train"] = {key: value for key, value in values["train"].items() if key not in NOT_IDENTITY_TRAIN}
         return values
 
