@@ -43,24 +43,19 @@ from helpers.models.boosting import fit_boosted_trees  # noqa: E402
 from helpers.models.lstm_pb import select_points, smooth_frames  # noqa: E402
 from helpers.train.geometry_inputs import TrajectoryDataset  # noqa: E402
 
+#: the closed loop from zero on each video's motion in position units, one shared network (not HCILab's)
+CLOSED_RELATIVE = {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared", "hidden": 32,
+                   "relative": True, "relative_units": "positions", "train": {"epochs": 200}}
+ONE_PB_PER_VIDEO = {"pb_per": ["video"], "boost_on": ["training"]}
 #: name -> (grid values replacing the demo grid's, settings applied to every configuration)
 VARIANTS = {
     "grid": ({}, {}),
     "closed_shared": ({"pb_per": ["video"], "boost_on": ["training", "held_out"]},
                       {"feedback": "closed", "smooth_frames": 5, "pb_prior": 0.01, "networks": "shared",
                        "hidden": 32, "train": {"epochs": 200}}),
-    "closed_relative": ({"pb_per": ["video"], "boost_on": ["training"]},
-                        {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared",
-                         "hidden": 32, "relative": True, "relative_units": "positions",
-                         "train": {"epochs": 200}}),
-    "closed_relative_x3": ({"pb_per": ["video"], "boost_on": ["training"]},
-                           {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared",
-                            "hidden": 32, "relative": True, "relative_units": "positions", "members": 3,
-                            "train": {"epochs": 200}}),
-    "closed_relative_x3_logistic": ({"pb_per": ["video"], "boost_on": ["training"]},
-                                    {"feedback": "closed", "smooth_frames": 9, "pb_prior": 0.01, "networks": "shared",
-                                     "hidden": 32, "relative": True, "relative_units": "positions", "members": 3,
-                                     "reader": "logistic", "train": {"epochs": 200}}),
+    "closed_relative": (ONE_PB_PER_VIDEO, CLOSED_RELATIVE),
+    "closed_relative_x3": (ONE_PB_PER_VIDEO, {**CLOSED_RELATIVE, "members": 3}),
+    "closed_relative_x3_logistic": (ONE_PB_PER_VIDEO, {**CLOSED_RELATIVE, "members": 3, "reader": "logistic"}),
     "teacher_smooth_prior": ({"pb_per": ["class", "video"], "boost_on": ["training"]},
                              {"smooth_frames": 5, "pb_prior": 0.01}),
 }
