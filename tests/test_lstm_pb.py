@@ -282,6 +282,26 @@ def test_an_ensemble_averages_its_members_log_odds_each_from_its_own_networks():
         approaches.LSTMPBConfig(profile="smoke", members=0)
 
 
+def test_a_shared_network_infers_every_emotions_pbs_in_one_batch_as_emotion_by_emotion():
+    torch.manual_seed(0)
+    model = LSTMPBClassifier(len(labels.EMOTIONS), "all68", pb_size=2, hidden=8, infer_steps=20, shared=True).eval()
+    model.mean[3] += 0.5  # emotions standardised differently: the batch must keep each video's own emotion
+    model.scale[3] *= 2.0
+    x = torch.zeros(4, 6, 68 * 2 + 1 + len(labels.EMOTIONS))
+    x[:, :, :136] = torch.randn(4, 6, 136)
+    x[:, :, 136] = 1.0
+    for video, emotion in enumerate([0, 3, 3, 5]):
+        x[video, :, 137 + emotion] = 1.0
+    points, valid, emotions = model.inputs(x)
+    with torch.no_grad():
+        batched = model.pb_vectors(x)
+        for emotion in (0, 3, 5):
+            rows = emotions == emotion
+            alone = model.infer(model.network(emotion), model.standardised(points[rows], emotion), valid[rows])
+            assert torch.allclose(batched[rows], alone, atol=1e-6)
+    assert batched.abs().sum() > 0
+
+
 def test_the_logistic_reader_scores_as_scikit_learn_does_and_one_class_gives_its_share():
     generator = np.random.default_rng(0)
     x = generator.standard_normal((60, 4)).astype(np.float32)

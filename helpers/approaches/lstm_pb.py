@@ -27,7 +27,7 @@ from helpers import labels, profiles
 from helpers.approaches.geometry_base import GeometryExperimentConfig
 from helpers.models import losses
 from helpers.models.boosting import fit_boosted_trees, fit_logistic_reader
-from helpers.models.lstm_pb import POINT_SETS, READERS, RELATIVE_UNITS, LSTMPBClassifier, infer_pb, train_network
+from helpers.models.lstm_pb import POINT_SETS, READERS, RELATIVE_UNITS, LSTMPBClassifier, train_network
 from helpers.train.config import FoldSetup
 from helpers.train.folds import FoldData
 from helpers.train.geometry_inputs import TrajectoryDataset
@@ -180,6 +180,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
             learn, boost = boosting_split(subjects, self.boost_on, train.seed)
             pb_class = genuine + 2 * emotions.cpu().numpy()  # one PB per class of the 12 (with pb_per: class)
             curves = {"all": self.train_pbs(model.network(0, member), frames, valid, learn, pb_class, 12, train)}
+            shared_pbs = torch.zeros(len(frames), self.pb_size, device=frames.device)
+            shared_pbs[boost] = model.infer(model.network(0, member), frames[boost], valid[boost])  # one batch
         else:
             curves = {}
         for emotion, name in enumerate(labels.EMOTIONS):
@@ -194,8 +196,8 @@ class LSTMPBConfig(GeometryExperimentConfig):
                 curves[name] = self.train_pbs(model.network(emotion, member), frames[chosen], valid[chosen],
                                               learn_rows, genuine[chosen], 2, train)
                 boost_rows = np.flatnonzero(chosen)[boost_mask]
-            pbs = infer_pb(model.network(emotion, member), frames[boost_rows], valid[boost_rows], self.infer_steps,
-                           self.infer_lr, self.pb_prior)
+            pbs = (shared_pbs[boost_rows] if self.networks == "shared" else
+                   model.infer(model.network(emotion, member), frames[boost_rows], valid[boost_rows]))
             fitted = (fit_logistic_reader(pbs.cpu().numpy(), genuine[boost_rows]) if self.reader == "logistic" else
                       fit_boosted_trees(pbs.cpu().numpy(), genuine[boost_rows], self.n_trees, self.max_depth,
                                         self.boost_lr, train.seed))

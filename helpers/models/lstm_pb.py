@@ -217,21 +217,34 @@ class LSTMPBClassifier(nn.Module):
 
     def pb_vectors(self, x: Tensor, member: int = 0) -> Tensor:
         """``[B, P]``: each video's PB, inferred by its emotion's network of ensemble ``member``."""
-        points, valid, emotions = self.inputs(x)
-        pbs = torch.zeros(len(x), self.networks[0].pb_size, device=x.device)
+        return self.pbs_of_inputs(*self.inputs(x), member)
+
+    def pbs_of_inputs(self, points: Tensor, valid: Tensor, emotions: Tensor, member: int = 0) -> Tensor:
+        """``pb_vectors`` from ``inputs(x)``, which the ensemble members share. A ``shared`` network infers every
+        emotion's PBs in one batch (each video's PB follows its own error alone, so the batch changes nothing
+        but the time)."""
+        if self.shared:
+            frames = torch.zeros_like(points)
+            for emotion in emotions.unique().tolist():
+                frames[emotions == emotion] = self.standardised(points[emotions == emotion], emotion)
+            return self.infer(self.network(0, member), frames, valid)
+        pbs = torch.zeros(len(points), self.networks[0].pb_size, device=points.device)
         for emotion in emotions.unique().tolist():
             rows = emotions == emotion
-            pbs[rows] = infer_pb(self.network(emotion, member), self.standardised(points[rows], emotion),
-                                 valid[rows], self.infer_steps, self.infer_lr, self.pb_prior)
+            pbs[rows] = self.infer(self.network(emotion, member), self.standardised(points[rows], emotion), valid[rows])
         return pbs
+
+    def infer(self, network: PBNetwork, frames: Tensor, valid: Tensor) -> Tensor:
+        """``infer_pb`` with this model's steps, rate and prior."""
+        return infer_pb(network, frames, valid, self.infer_steps, self.infer_lr, self.pb_prior)
 
     def forward(self, x: Tensor) -> Tensor:
         # in full precision under a mixed-precision run too: the PB descent needs exact small gradients
         with torch.autocast(x.device.type, enabled=False):
-            emotions = self.inputs(x)[2]
+            points, valid, emotions = self.inputs(x)
             logits = torch.zeros(len(x), device=x.device)
             for member in range(self.members):
-                pbs = self.pb_vectors(x, member)
+                pbs = self.pbs_of_inputs(points, valid, emotions, member)
                 for emotion in emotions.unique().tolist():
                     rows = emotions == emotion
                     logits[rows] += self.booster(emotion, member)(pbs[rows]) / self.members
