@@ -67,11 +67,12 @@ def fold_baseline(videos: pd.DataFrame, splits: pd.DataFrame, features: np.ndarr
     return pd.concat(parts, ignore_index=True) if parts else score_rows(videos.iloc[:0], np.empty(0), model, 0)
 
 
-def score_rows(videos: pd.DataFrame, p_genuine: np.ndarray, model: str, fold: int) -> pd.DataFrame:
+def score_rows(videos: pd.DataFrame, p_genuine: np.ndarray, model: str, fold: int,
+               approach: str = APPROACH) -> pd.DataFrame:
     """Rows of ``compare.video_scores`` for a real/fake-only model (no 12-class probabilities)."""
     codes = [labels.parse_code(code) for code in videos["code"]]
     table = pd.DataFrame({
-        "model": model, "approach": APPROACH, "run": model.split("/", 1)[1], "fold": int(fold),
+        "model": model, "approach": approach, "run": model.split("/", 1)[1], "fold": int(fold),
         "subject": videos["subject"].astype(str).to_numpy(), "code": [code.code for code in codes],
         "label": [code.label for code in codes], "emotion_label": [code.emotion_index for code in codes],
         "authenticity_label": [code.authenticity_index for code in codes], "p_genuine": p_genuine, "pred": -1})

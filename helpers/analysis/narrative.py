@@ -195,3 +195,18 @@ def confound_note(baselines: pd.DataFrame, selected: pd.DataFrame) -> str:
                  f"{'stands' if above == 1 else 'stand'} above it")
     return text + (". A score no higher than a baseline's says nothing about expressions, however far above "
                    "chance it is.")
+
+
+def oracle_note(oracle: pd.DataFrame, selected: pd.DataFrame) -> str:
+    """What the oracle's row says (``score_summary`` tables of the oracle and of the selected models,
+    ``paired_accuracy_mean`` in percent): how far a good model of the synthetic cues gets, against the best
+    selected model; "" without an oracle (real data)."""
+    if oracle.empty or "paired_accuracy_mean" not in oracle:
+        return ""
+    text = (f"The oracle, a logistic regression on descriptors of the generator's true action units (which no "
+            f"model sees), reaches {oracle['paired_accuracy_mean'].iloc[0]:.1f} % paired on the same folds: what a "
+            "good model of the synthetic cues can do")
+    if "paired_accuracy_mean" in selected and selected["paired_accuracy_mean"].notna().any():
+        text += f"; the selected models reach up to {selected['paired_accuracy_mean'].max():.1f} %"
+    return text + "."
+

@@ -5,7 +5,8 @@ frame (:func:`kept_series`, from the plans, without rendering), summarised into 
 that notebook 05 computes from landmarks (:func:`helpers.geometry.activity_descriptors`). A linear model
 on them (logistic regression on z-scored descriptors, cross-validated with subjects as groups) and scored
 on the paired protocol says how well a good model of the cues can do; the AUC of every single descriptor
-says whether one of them gives the answer away. ``experiments/oracle.py`` prints both.
+says whether one of them gives the answer away. ``experiments/oracle.py`` prints both;
+:func:`oracle_scores` puts the oracle beside the approaches in 06, scored on their folds.
 
 Three series per video, at the frames and rate the extraction keeps:
 
@@ -17,14 +18,19 @@ Three series per video, at the frames and rate the extraction keeps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from helpers import labels
-from helpers.analysis import stats
+from helpers.analysis import confounds, stats
+from helpers.data import splits as data_splits
 from helpers.geometry import EMOTION_DESCRIPTOR_NAMES, activity_descriptors, descriptor_names, emotion_code
 from helpers.metrics import scoring
 from helpers.profiles import SyntheticSpec
+from helpers.synthetic import generate
 from helpers.synthetic.action_units import SIDES, channel
 from helpers.synthetic.plans import (
     CUES,
@@ -38,6 +44,7 @@ from helpers.synthetic.plans import (
 )
 
 ORACLE_SERIES: tuple[str, ...] = ("expression", "eye", "asymmetry")
+ORACLE = "oracle/true action units (synthetic data)"  # its model name in 06's tables
 
 
 def kept_series(plan: VideoPlan) -> pd.DataFrame:
@@ -80,22 +87,53 @@ def oracle_table(spec: SyntheticSpec, cues: CueConfig | None = None) -> tuple[pd
 REGULARISATION = (0.01, 0.03, 0.1, 0.3, 1.0)  # the oracle's choices of C, picked on the training subjects
 
 
-def out_of_fold_scores(descriptors: pd.DataFrame, videos: pd.DataFrame, n_folds: int = 4) -> np.ndarray:
-    """Genuineness scores of a logistic regression on z-scored descriptors, each video scored by the model
-    of the fold that held its subject out (``GroupKFold`` over subjects). Each fold picks its strength of
-    regularisation (:data:`REGULARISATION`) by a 3-fold cross-validation over its own training subjects."""
+def fitted_oracle(x: np.ndarray, genuine: np.ndarray, subjects: np.ndarray):
+    """A logistic regression on z-scored descriptors ``x`` of training videos, its strength of regularisation
+    (:data:`REGULARISATION`) picked by a 3-fold cross-validation over these training subjects alone."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, GroupKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    model = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
+                         {"logisticregression__C": list(REGULARISATION)}, cv=GroupKFold(3))
+    return model.fit(x, genuine, groups=subjects)
+
+
+def out_of_fold_scores(descriptors: pd.DataFrame, videos: pd.DataFrame, n_folds: int = 4) -> np.ndarray:
+    """Genuineness scores of :func:`fitted_oracle`, each video scored by the model of the fold that held its
+    subject out (``GroupKFold`` over subjects)."""
+    from sklearn.model_selection import GroupKFold
+
     x, y, groups = descriptors.to_numpy(float), videos["genuine"].to_numpy(int), videos["subject"].to_numpy()
     scores = np.zeros(len(y))
     for train, test in GroupKFold(min(n_folds, len(set(groups)))).split(x, y, groups):
-        model = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
-                             {"logisticregression__C": list(REGULARISATION)}, cv=GroupKFold(3))
-        scores[test] = model.fit(x[train], y[train], groups=groups[train]).decision_function(x[test])
+        scores[test] = fitted_oracle(x[train], y[train], groups[train]).decision_function(x[test])
     return scores
+
+
+def oracle_scores(dataset_dir: str | Path, splits: pd.DataFrame, folds: Sequence[int]) -> pd.DataFrame | None:
+    """Video scores of the oracle (the columns of ``compare.video_scores``, model :data:`ORACLE`) on the
+    synthetic dataset in ``dataset_dir``, on the folds of ``splits``: for each fold, :func:`fitted_oracle` on
+    the true descriptors of the fold's training subjects scores its test subjects, as the approaches' models
+    are scored. None where ``dataset_dir`` holds no dataset of this generator version (the real SASE-FE, or
+    one made by an older generator): there is no truth to read."""
+    parameters = generate.read_parameters(dataset_dir)
+    if parameters is None or parameters.get("version") != generate.GENERATOR_VERSION:
+        return None
+    spec, cues = SyntheticSpec(**parameters["spec"]), CueConfig(**parameters["cues"])
+    descriptors, videos = oracle_table(spec, cues)
+    x, genuine = descriptors.to_numpy(float), videos["genuine"].to_numpy(int)
+    subjects = videos["subject"].astype(str)
+    parts = []
+    for fold in folds:
+        train_subjects, test_subjects = data_splits.fold_subjects(splits, fold)
+        train, test = subjects.isin(train_subjects).to_numpy(), subjects.isin(test_subjects).to_numpy()
+        if test.any() and len(set(genuine[train])) == 2:
+            model = fitted_oracle(x[train], genuine[train], subjects.to_numpy()[train])
+            p_genuine = model.predict_proba(x[test])[:, list(model.classes_).index(1)]
+            parts.append(confounds.score_rows(videos[test], p_genuine, ORACLE, fold, approach="oracle"))
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def paired_interval(videos: pd.DataFrame, scores: np.ndarray, n_boot: int = 2000) -> dict:
