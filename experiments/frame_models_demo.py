@@ -31,6 +31,7 @@ import pandas as pd  # noqa: E402
 
 from helpers import approaches, data, frames, profiles, train  # noqa: E402
 from helpers.analysis import compare, confounds, cue_experiments  # noqa: E402
+from helpers.train import datasets  # noqa: E402
 
 LONGER = {"epochs": 30, "lr": 3.0e-3, "scheduler": "cosine", "early_stopping_patience": 10, "progress": False}
 FRAMES, CLIPS = ("single_task", "multitask"), ("temporal",)
@@ -61,13 +62,14 @@ def variant_configurations(approach: str, name: str, common: dict) -> list:
 
 
 def expressive_frame_features(videos: pd.DataFrame, crops_dir: Path) -> dict[str, np.ndarray]:
-    """Per video: the most expressive kept crop (farthest from the first kept crop) and its difference from the
-    first kept crop, as grey thumbnails (``confounds.grey_thumbnail``)."""
+    """Per video: the most expressive kept crop (farthest from the first kept crop, as ``frame_selection:
+    expressive`` picks it) and its difference from the first kept crop, as grey thumbnails
+    (``confounds.grey_thumbnail``)."""
     apex, change = [], []
     for video in videos.itertuples():
-        crops = np.asarray(frames.load_crops(crops_dir, video.subject, video.code), dtype=float)
+        crops = frames.load_crops(crops_dir, video.subject, video.code)
         thumbnails = np.array([confounds.grey_thumbnail(crop) for crop in crops])
-        farthest = int(np.abs(thumbnails - thumbnails[0]).sum(axis=1).argmax())
+        farthest = int(datasets.expressive_frames(crops, 1)[0])
         apex.append(thumbnails[farthest])
         change.append(thumbnails[farthest] - thumbnails[0])
     return {"most expressive kept frame": np.array(apex), "its change since the first kept frame": np.array(change)}
