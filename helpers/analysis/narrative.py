@@ -209,4 +209,3 @@ def oracle_note(oracle: pd.DataFrame, selected: pd.DataFrame) -> str:
     if "paired_accuracy_mean" in selected and selected["paired_accuracy_mean"].notna().any():
         text += f"; the selected models reach up to {selected['paired_accuracy_mean'].max():.1f} %"
     return text + "."
-
