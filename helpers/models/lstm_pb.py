@@ -226,7 +226,8 @@ class LSTMPBClassifier(nn.Module):
         if self.shared:
             frames = torch.zeros_like(points)
             for emotion in emotions.unique().tolist():
-                frames[emotions == emotion] = self.standardised(points[emotions == emotion], emotion)
+                rows = emotions == emotion
+                frames[rows] = self.standardised(points[rows], emotion)
             return self.infer(self.network(0, member), frames, valid)
         pbs = torch.zeros(len(points), self.networks[0].pb_size, device=points.device)
         for emotion in emotions.unique().tolist():
