@@ -159,6 +159,9 @@ def test_the_emotion_note_names_the_best_and_worst_emotion():
     table = pd.DataFrame({"emotion": ["happy", "happy", "sad", "sad"], "accuracy": [0.9, 0.8, 0.5, 0.6]})
     note = presentation.emotion_note(table, synthetic=True)
     assert "best for happy (85.0 %)" in note and "worst for sad (55.0 %)" in note and "generator" in note
+    assert "spread by 7.1 points (sd)" in note
+    one_each = presentation.emotion_note(table.iloc[[0, 2]])
+    assert "worst for sad (50.0 %); each is one model on one test split" in one_each and "nan" not in one_each
 
 
 def test_html_list_escapes_its_items():

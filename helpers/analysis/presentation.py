@@ -11,6 +11,7 @@ names, tables styled for the book, and every table and figure also saved as file
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -265,9 +266,11 @@ def emotion_note(per_emotion: pd.DataFrame, synthetic: bool = False) -> str:
     if len(means) < 2:
         return ""
     spread = per_emotion.groupby("emotion")["accuracy"].std().mean() * 100
+    behind = ("each is one model on one test split, so the gap is not shown to be a difference between emotions"
+              if math.isnan(spread) else f"the models and folds behind each mean spread by {spread:.1f} points (sd), "
+              "so a smaller gap is not a difference between emotions")
     text = (f"**What this shows.** Over the models shown, real vs fake is judged best for {means.index[-1]} "
-            f"({means.iloc[-1]:.1f} %) and worst for {means.index[0]} ({means.iloc[0]:.1f} %); the models and folds "
-            f"behind each mean spread by {spread:.1f} points (sd), so a smaller gap is not a difference between emotions.")
+            f"({means.iloc[-1]:.1f} %) and worst for {means.index[0]} ({means.iloc[0]:.1f} %); {behind}.")
     if synthetic:
         text += (" The synthetic generator gives every emotion the same genuine-vs-posed cues: a gap here comes from "
                  "the data's size and the expressions' geometry, not from how people fake emotions.")
